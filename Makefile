@@ -1,0 +1,71 @@
+# pg_unit_tests: one Makefile for the whole project.
+#
+#   make            build the extension (PGXS), the harness library and the CLI (CMake, in build/)
+#   make install    install the extension into PostgreSQL (PGXS) and the CLI under PREFIX
+#   make demo       install missing packages, build, and run the demo on an ephemeral server
+#   make test       install missing packages, build, and run every test
+#
+# The extension part is plain PGXS; the harness is driven through CMake from here.
+
+PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
+PREFIX ?= /usr/local
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE ?= cmake
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.DEFAULT_GOAL := all
+
+include extension/extension.mk
+
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+all install:
+	@echo "make: PostgreSQL's PGXS was not found through '$(PG_CONFIG)': run scripts/install-deps.sh (or 'make demo' / 'make test', which do), or set PG_CONFIG" >&2
+	@exit 2
+endif
+
+.PHONY: all install harness install-harness deps demo test check-harness check-sanitize check-regress lint format
+
+# --- the harness (library, CLI, tests, benchmarks) --------------------------------------------
+all: harness
+
+$(BUILD_DIR)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DPG_CONFIG=$(PG_CONFIG) \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+harness: $(BUILD_DIR)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD_DIR) -j $(JOBS)
+	@ln -sfn $(BUILD_DIR)/bin/pg_unit_tests pg_unit_tests
+
+install: install-harness
+install-harness: harness
+	$(CMAKE) --install $(BUILD_DIR)
+
+# --- the two commands of README.md ------------------------------------------------------------
+deps:
+	scripts/install-deps.sh
+
+demo: deps
+	$(MAKE) all
+	examples/demo.sh
+
+test: deps
+	$(MAKE) all
+	scripts/run-tests.sh
+
+# --- the pieces `make test` runs --------------------------------------------------------------
+check-harness: harness
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+lint: harness
+	scripts/lint.sh $(BUILD_DIR)
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean: clean-harness
+clean-harness:
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-asan pg_unit_tests

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages pg_unit_tests needs to build, test and benchmark.
+# Idempotent: it does nothing when every package is already installed; otherwise it runs
+# `apt-get update` first, then installs only what is missing. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  # PostgreSQL: the server, PGXS + pg_regress, libpq
+  postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
+  # toolchain
+  g++ make cmake pkg-config clang-format clang-tidy
+  # libraries the harness uses instead of hand-written code
+  libcli11-dev libfmt-dev nlohmann-json3-dev libpugixml-dev
+  # tests
+  libgtest-dev libgmock-dev googletest
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "install-deps: missing packages: ${missing[*]}; run this script as root to install them" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
