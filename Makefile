@@ -27,10 +27,16 @@ all install:
 	@exit 2
 endif
 
-.PHONY: all install harness install-harness deps demo test check-harness check-sanitize check-regress lint format
+.PHONY: all install extension harness install-harness deps demo test check-harness check-sanitize check-regress lint format
 
 # --- the harness (library, CLI, tests, benchmarks) --------------------------------------------
+# HARNESS=no builds and installs the extension alone (plain PGXS).
+ifneq ($(HARNESS),no)
 all: harness
+install: install-harness
+endif
+
+extension: $(DATA_built) $(if $(MODULE_big),all-lib)
 
 $(BUILD_DIR)/CMakeCache.txt:
 	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DPG_CONFIG=$(PG_CONFIG) \
@@ -40,7 +46,6 @@ harness: $(BUILD_DIR)/CMakeCache.txt
 	$(CMAKE) --build $(BUILD_DIR) -j $(JOBS)
 	@ln -sfn $(BUILD_DIR)/bin/pg_unit_tests pg_unit_tests
 
-install: install-harness
 install-harness: harness
 	$(CMAKE) --install $(BUILD_DIR)
 
