@@ -16,7 +16,8 @@ MODULE_big := pg_unit_tests
 OBJS := $(EXT_CPP:.cpp=.o)
 SHLIB_LINK += -lstdc++
 PG_CPPFLAGS += -Iextension/src
-PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+# -Wno-register: PostgreSQL 15 headers (s_lock.h, atomics) use the C register keyword.
+PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 endif
 
 # JIT bitcode for our own functions buys nothing (they are called through fmgr) and would need
@@ -25,3 +26,9 @@ override with_llvm := no
 
 extension/pg_unit_tests--$(EXTVERSION).sql: $(EXT_SQL_PARTS)
 	cat $^ > $@.tmp && mv $@.tmp $@
+
+# The extension's pg_regress suite (sql/, expected/). It needs a server started with
+# shared_preload_libraries = 'pg_unit_tests' and pg_unit_tests.time_control = on; the harness runs
+# it on such a server, `make installcheck` runs it on the server PG* points at.
+REGRESS := time_api time_clocks time_objects time_semantics time_security search_path
+REGRESS_OPTS := --inputdir=.

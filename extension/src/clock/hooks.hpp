@@ -1,0 +1,9 @@
+// Installation of the clock's hooks (executor, planner, utility, parse analysis, built-in clocks).
+#pragma once
+
+namespace pgut::clock {
+
+// Installs every hook; call from _PG_init while preloading with time control on.
+void install_hooks();
+
+}  // namespace pgut::clock

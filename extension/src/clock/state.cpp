@@ -1,0 +1,356 @@
+#include "clock/state.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+extern "C" {
+#include "common/int.h"
+}
+
+namespace pgut::clock {
+
+State state;
+bool timestamps_touched = false;
+bool active = false;
+
+namespace {
+
+bool preloaded = false;
+bool time_control_setting = false;
+char* frozen_at_setting = nullptr;
+char* time_offset_setting = nullptr;
+
+// The two settings' parsed values; the mode is derived from both (frozen_at wins).
+bool frozen_set = false;
+TimestampTz frozen_value = 0;
+int64 offset_value = 0;
+
+// What sync() wrote, and the real values it replaced, for the transaction touched_lxid.
+LocalTransactionId touched_lxid = InvalidLocalTransactionId;
+TimestampTz real_xact = 0;
+TimestampTz real_stmt = 0;
+TimestampTz set_xact = 0;
+TimestampTz set_stmt = 0;
+
+constexpr const char* kEnableHint =
+    "Start the server with shared_preload_libraries = 'pg_unit_tests' and "
+    "pg_unit_tests.time_control = on (the pg_unit_tests harness does this for its servers).";
+
+struct TimestampExtra {
+  bool set;
+  TimestampTz value;
+};
+
+struct OffsetExtra {
+  int64 value;
+};
+
+void update_mode() {
+  if (frozen_set) {
+    state.frozen_at = frozen_value;
+    state.mode = Mode::frozen;
+  } else if (offset_value != 0) {
+    state.offset = offset_value;
+    state.mode = Mode::travelled;
+  } else {
+    state.mode = Mode::real;
+  }
+}
+
+bool reject_when_disabled() {
+  if (time_control_enabled()) return false;
+  GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+  GUC_check_errmsg("time control is not enabled on this server");
+  GUC_check_errhint("%s", kEnableHint);
+  return true;
+}
+
+// Replaces a setting's text with its canonical form (GUC strings are malloc'd).
+bool replace_value(char** newval, const char* canonical) {
+  char* copy = strdup(canonical);
+  if (copy == nullptr) return false;
+  free(*newval);
+  *newval = copy;
+  return true;
+}
+
+// timestamptz input without ereport (a check hook reports through GUC_check_errmsg instead).
+bool parse_timestamptz(const char* text, TimestampTz* result) {
+  char workbuf[MAXDATELEN + MAXDATEFIELDS];
+  char* field[MAXDATEFIELDS];
+  int ftype[MAXDATEFIELDS];
+  int nf = 0;
+  int dtype = 0;
+  int tz = 0;
+  fsec_t fsec = 0;
+  struct pg_tm tt;
+  int dterr = ParseDateTime(text, workbuf, sizeof workbuf, field, ftype, MAXDATEFIELDS, &nf);
+  if (dterr == 0) dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz);
+  if (dterr == DTERR_FIELD_OVERFLOW || dterr == DTERR_MD_FIELD_OVERFLOW) {
+    GUC_check_errmsg("date/time field value out of range: \"%s\"", text);
+    return false;
+  }
+  if (dterr == DTERR_TZDISP_OVERFLOW) {
+    GUC_check_errmsg("time zone displacement out of range: \"%s\"", text);
+    return false;
+  }
+  if (dterr != 0) {
+    GUC_check_errmsg("invalid timestamp for %s: \"%s\"", kFrozenAt, text);
+    GUC_check_errhint("Use a timestamp with time zone such as '2024-01-31 12:00:00+00'.");
+    return false;
+  }
+  switch (dtype) {
+    case DTK_DATE:
+      if (tm2timestamp(&tt, fsec, &tz, result) != 0 || !IS_VALID_TIMESTAMP(*result)) {
+        GUC_check_errmsg("timestamp out of range: \"%s\"", text);
+        return false;
+      }
+      return true;
+    case DTK_EPOCH:
+      *result = SetEpochTimestamp();
+      return true;
+    case DTK_LATE:
+    case DTK_EARLY:
+      GUC_check_errmsg("time cannot be frozen at %s", text);
+      GUC_check_errhint("Use a finite timestamp.");
+      return false;
+    default:
+      GUC_check_errmsg("invalid timestamp for %s: \"%s\"", kFrozenAt, text);
+      return false;
+  }
+}
+
+bool check_frozen_at(char** newval, void** extra, GucSource) {
+  auto* parsed = static_cast<TimestampExtra*>(malloc(sizeof(TimestampExtra)));
+  if (parsed == nullptr) return false;
+  parsed->set = false;
+  parsed->value = 0;
+  if (*newval != nullptr && **newval != '\0') {
+    if (reject_when_disabled() || !parse_timestamptz(*newval, &parsed->value)) {
+      free(parsed);
+      return false;
+    }
+    parsed->set = true;
+    // Canonical text: ISO 8601 in UTC, whatever the session's DateStyle and TimeZone.
+    char buf[MAXDATELEN + 1];
+    if (!format_timestamp(parsed->value, buf)) {
+      free(parsed);
+      GUC_check_errmsg("timestamp out of range: \"%s\"", *newval);
+      return false;
+    }
+    if (!replace_value(newval, buf)) {
+      free(parsed);
+      return false;
+    }
+  }
+  *extra = parsed;
+  return true;
+}
+
+void assign_frozen_at(const char*, void* extra) {
+  const auto* parsed = static_cast<const TimestampExtra*>(extra);
+  frozen_set = parsed != nullptr && parsed->set;
+  frozen_value = frozen_set ? parsed->value : 0;
+  update_mode();
+  sync();
+}
+
+bool check_time_offset(char** newval, void** extra, GucSource) {
+  auto* parsed = static_cast<OffsetExtra*>(malloc(sizeof(OffsetExtra)));
+  if (parsed == nullptr) return false;
+  parsed->value = 0;
+  if (*newval != nullptr && **newval != '\0') {
+    if (reject_when_disabled()) {
+      free(parsed);
+      return false;
+    }
+    char workbuf[256];
+    char* field[MAXDATEFIELDS];
+    int ftype[MAXDATEFIELDS];
+    int nf = 0;
+    int dtype = 0;
+    struct pg_itm_in itm_in;
+    Interval span;
+    int dterr = ParseDateTime(*newval, workbuf, sizeof workbuf, field, ftype, MAXDATEFIELDS, &nf);
+    if (dterr == 0) dterr = DecodeInterval(field, ftype, nf, INTERVAL_FULL_RANGE, &dtype, &itm_in);
+    if (dterr == DTERR_BAD_FORMAT) dterr = DecodeISO8601Interval(*newval, &dtype, &itm_in);
+    if (dterr != 0 || dtype != DTK_DELTA) {
+      free(parsed);
+      GUC_check_errmsg("invalid interval for %s: \"%s\"", kTimeOffset, *newval);
+      GUC_check_errhint("Use an interval such as '-3 days 04:00:00'.");
+      return false;
+    }
+    int64 total = 0;
+    if (itmin2interval(&itm_in, &span) != 0 ||
+        pg_mul_s64_overflow(span.day, USECS_PER_DAY, &total) ||
+        pg_add_s64_overflow(total, span.time, &total)) {
+      free(parsed);
+      GUC_check_errmsg("interval out of range: \"%s\"", *newval);
+      return false;
+    }
+    if (span.month != 0) {
+      free(parsed);
+      GUC_check_errmsg("%s cannot hold months or years: \"%s\"", kTimeOffset, *newval);
+      GUC_check_errhint("Months have no fixed length: use days, or unit_tests.travel(timestamp).");
+      return false;
+    }
+    TimestampTz target = 0;
+    if (pg_add_s64_overflow(GetCurrentTimestamp(), total, &target) || !IS_VALID_TIMESTAMP(target)) {
+      free(parsed);
+      GUC_check_errmsg("time offset out of range: \"%s\"", *newval);
+      GUC_check_errhint("The travelled clock must stay within PostgreSQL's timestamp range.");
+      return false;
+    }
+    parsed->value = total;
+    // Canonical text: days and time, IntervalStyle postgres (any interval input reads it back).
+    char buf[MAXDATELEN + 1] = "";
+    if (total != 0) format_offset(total, buf);
+    if (!replace_value(newval, buf)) {
+      free(parsed);
+      return false;
+    }
+  }
+  *extra = parsed;
+  return true;
+}
+
+void assign_time_offset(const char*, void* extra) {
+  const auto* parsed = static_cast<const OffsetExtra*>(extra);
+  offset_value = parsed != nullptr ? parsed->value : 0;
+  update_mode();
+  sync();
+}
+
+// The timestamps the state asks for, given the current values of the two statics.
+void desired(TimestampTz cur_x, TimestampTz cur_s, bool ours, TimestampTz* rx, TimestampTz* rs,
+             TimestampTz* want_x, TimestampTz* want_s) {
+  *rx = (ours && cur_x == set_xact) ? real_xact : cur_x;
+  *rs = (ours && cur_s == set_stmt) ? real_stmt : cur_s;
+  switch (state.mode) {
+    case Mode::frozen:
+      *want_x = *want_s = state.frozen_at;
+      break;
+    case Mode::travelled:
+      *want_x = *rx + state.offset;
+      *want_s = *rs + state.offset;
+      break;
+    case Mode::real:
+    default:
+      *want_x = *rx;
+      *want_s = *rs;
+      break;
+  }
+}
+
+// A backend in a transaction whose timestamps we may write (not a parallel worker: its
+// timestamps come from the leader, already mocked).
+bool can_sync(LocalTransactionId* lxid) {
+  if (!active || MyProc == nullptr || IsParallelWorker()) return false;
+  *lxid = MyProc->lxid;
+  return *lxid != InvalidLocalTransactionId;
+}
+
+}  // namespace
+
+bool time_control_enabled() {
+  return preloaded && time_control_setting;
+}
+
+bool format_timestamp(TimestampTz value, char* buf) {
+  struct pg_tm tt;
+  fsec_t fsec = 0;
+  if (timestamp2tm(value, nullptr, &tt, &fsec, nullptr, nullptr) != 0) return false;
+  tt.tm_isdst = 0;  // a known zone (UTC), so that the offset "+00" is printed
+  EncodeDateTime(&tt, fsec, true, 0, nullptr, USE_ISO_DATES, buf);
+  return true;
+}
+
+void format_offset(int64 microseconds, char* buf) {
+  Interval span;
+  span.month = 0;
+  span.day = static_cast<int32>(microseconds / USECS_PER_DAY);
+  span.time = microseconds % USECS_PER_DAY;
+  struct pg_itm itm;
+  interval2itm(span, &itm);
+  EncodeInterval(&itm, INTSTYLE_POSTGRES, buf);
+}
+
+void sync_slow() {
+  LocalTransactionId lxid;
+  if (!can_sync(&lxid)) return;
+  TimestampTz cur_x = GetCurrentTransactionStartTimestamp();
+  TimestampTz cur_s = GetCurrentStatementStartTimestamp();
+  bool ours = timestamps_touched && lxid == touched_lxid;
+  TimestampTz want_x, want_s;
+  desired(cur_x, cur_s, ours, &real_xact, &real_stmt, &want_x, &want_s);
+  if (want_x != cur_x || want_s != cur_s) SetParallelStartTimestamps(want_x, want_s);
+  if (state.mode == Mode::real) {
+    timestamps_touched = false;
+    return;
+  }
+  set_xact = want_x;
+  set_stmt = want_s;
+  touched_lxid = lxid;
+  timestamps_touched = true;
+}
+
+bool transaction_timestamp_stale() {
+  if (state.mode == Mode::real && !timestamps_touched) return false;
+  LocalTransactionId lxid;
+  if (!can_sync(&lxid)) return false;
+  TimestampTz cur_x = GetCurrentTransactionStartTimestamp();
+  TimestampTz cur_s = GetCurrentStatementStartTimestamp();
+  TimestampTz rx, rs, want_x, want_s;
+  desired(cur_x, cur_s, timestamps_touched && lxid == touched_lxid, &rx, &rs, &want_x, &want_s);
+  return want_x != cur_x;
+}
+
+void restore_real_statement_timestamp() {
+  if (!timestamps_touched) return;
+  LocalTransactionId lxid;
+  if (!can_sync(&lxid) || lxid != touched_lxid) return;
+  TimestampTz cur_s = GetCurrentStatementStartTimestamp();
+  if (cur_s != set_stmt || cur_s == real_stmt) return;
+  SetParallelStartTimestamps(GetCurrentTransactionStartTimestamp(), real_stmt);
+  set_stmt = real_stmt;
+}
+
+TimestampTz real_transaction_timestamp() {
+  TimestampTz cur_x = GetCurrentTransactionStartTimestamp();
+  if (timestamps_touched && MyProc != nullptr && MyProc->lxid == touched_lxid && cur_x == set_xact)
+    return real_xact;
+  return cur_x;
+}
+
+TimestampTz mocked_clock() {
+  switch (state.mode) {
+    case Mode::frozen:
+      return state.frozen_at;
+    case Mode::travelled:
+      return GetCurrentTimestamp() + state.offset;
+    case Mode::real:
+    default:
+      return GetCurrentTimestamp();
+  }
+}
+
+void define_settings(bool preloading) {
+  preloaded = preloading;
+  if (preloading) {
+    DefineCustomBoolVariable(
+        kTimeControl, "Enables per-session time control (unit_tests.freeze() and friends).",
+        "Only for test servers: a role that controls time can forge DEFAULT now() columns.",
+        &time_control_setting, false, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  }
+  DefineCustomStringVariable(
+      kFrozenAt, "The instant at which this session's clocks stand still; empty for real time.",
+      "Set by unit_tests.freeze(). Takes precedence over pg_unit_tests.time_offset.",
+      &frozen_at_setting, "", PGC_SUSET, 0, check_frozen_at, assign_frozen_at, nullptr);
+  DefineCustomStringVariable(
+      kTimeOffset, "An interval added to real time by this session's clocks; empty for none.",
+      "Set by unit_tests.travel(); the clocks keep running.", &time_offset_setting, "", PGC_SUSET,
+      0, check_time_offset, assign_time_offset, nullptr);
+  MarkGUCPrefixReserved("pg_unit_tests");
+}
+
+}  // namespace pgut::clock

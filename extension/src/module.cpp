@@ -1,0 +1,25 @@
+// pg_unit_tests: the shared library's entry point.
+//
+// Time control needs hooks and a patch of the built-in function table that only make sense when
+// they are in place in the postmaster, before any backend starts: so it is switched on only when
+// the library is preloaded (shared_preload_libraries) *and* pg_unit_tests.time_control = on.
+// Loaded any other way (CREATE EXTENSION, LOAD), the library defines the clock settings with a
+// check that rejects any value, and the time-control functions fail with a hint; the rest of the
+// extension works.
+#include "clock/hooks.hpp"
+#include "clock/state.hpp"
+#include "pg/postgres.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+void _PG_init(void) {
+  // PGC_POSTMASTER settings can only be defined while preloading; later it would be FATAL.
+  bool preloading = process_shared_preload_libraries_in_progress;
+  pgut::clock::define_settings(preloading);
+  if (preloading && pgut::clock::time_control_enabled()) {
+    pgut::clock::install_hooks();
+    pgut::clock::active = true;
+  }
+}
+}
