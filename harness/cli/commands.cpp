@@ -1,0 +1,238 @@
+#include "cli/commands.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "pg_unit_tests/cache.hpp"
+#include "pg_unit_tests/error.hpp"
+#include "platform/process.hpp"
+
+namespace pg_unit_tests::cli {
+
+namespace {
+
+std::string human_bytes(std::uintmax_t b) {
+  if (b >= (1u << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1 << 20));
+  if (b >= (1u << 10)) return fmt::format("{:.0f} KiB", static_cast<double>(b) / (1 << 10));
+  return fmt::format("{} B", b);
+}
+
+volatile sig_atomic_t g_child = 0;
+
+// Forwards signals sent to us with kill(2) to the command. Signals from the terminal (Ctrl-C)
+// already reach the command, which is in our process group; forwarding those would double them.
+void forward(int sig, siginfo_t* info, void*) {
+  if (g_child > 0 && info && info->si_code <= 0) kill(g_child, sig);
+}
+
+}  // namespace
+
+ServerOptions StartArgs::to_options() const {
+  ServerOptions o;
+  o.tcp = tcp;
+  o.idle_timeout = std::chrono::seconds(idle_timeout);
+  for (const auto& s : options) {
+    for (auto& setting : parse_option_string(s)) o.settings.push_back(std::move(setting));
+  }
+  o.locale = locale;
+  o.encoding = encoding;
+  o.pg_config = pg_config;
+  for (const auto& e : extensions) o.extensions.emplace_back(e);
+  o.create = create;
+  o.freeze = freeze;
+  o.preload_pg_unit_tests = !stock;
+  return o;
+}
+
+// A small shell-like tokenizer (quotes and backslashes) for pg_ctl-style -o strings; the libraries
+// we use have none, and wordexp(3) would run command substitutions.
+std::vector<std::string> parse_option_string(const std::string& text) {
+  std::vector<std::string> words;
+  std::string cur;
+  bool in_word = false;
+  char quote = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote) {
+      if (c == quote) {
+        quote = 0;
+      } else if (c == '\\' && quote == '"' && i + 1 < text.size()) {
+        cur.push_back(text[++i]);
+      } else {
+        cur.push_back(c);
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      cur.push_back(text[++i]);
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::move(cur));
+      cur.clear();
+      in_word = false;
+    } else {
+      cur.push_back(c);
+      in_word = true;
+    }
+  }
+  if (quote) {
+    throw Error(ExitCode::kUsage, fmt::format("-o '{}': unterminated quote", text));
+  }
+  if (in_word) words.push_back(std::move(cur));
+
+  std::vector<std::string> settings;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "-c" && i + 1 < words.size()) {
+      settings.push_back(words[++i]);
+    } else if (w.rfind("-c", 0) == 0 && w.size() > 2) {
+      settings.push_back(w.substr(2));
+    } else if (w.rfind("--", 0) == 0 && w.find('=') != std::string::npos) {
+      settings.push_back(w.substr(2));
+    } else if (w.find('=') != std::string::npos && w[0] != '-') {
+      settings.push_back(w);
+    } else {
+      throw Error(ExitCode::kUsage,
+                  fmt::format("-o '{}': '{}' is not a setting; write settings as "
+                              "\"-c name=value -c name=value\"",
+                              text, w));
+    }
+  }
+  // '-' in names is accepted by postgres on the command line; normalise to '_'.
+  for (auto& s : settings) {
+    const size_t eq = s.find('=');
+    for (size_t i = 0; i < eq && eq != std::string::npos; ++i) {
+      if (s[i] == '-') s[i] = '_';
+    }
+  }
+  return settings;
+}
+
+int start(const StartArgs& args, bool json) {
+  const ServerInfo info = Server::start_detached(args.to_options());
+  std::printf("%s\n", json ? info.to_json().c_str() : info.uri.c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+int stop(const std::vector<std::string>& targets, bool all) {
+  if (targets.empty() && !all) {
+    throw Error(ExitCode::kUsage, "stop needs the URI that start printed (or --all)");
+  }
+  if (all) {
+    for (const auto& s : Server::list()) Server::stop(s.directory.string());
+  }
+  for (const auto& t : targets) Server::stop(t);
+  return 0;
+}
+
+int exec(const StartArgs& args, const std::vector<std::string>& command) {
+  if (command.empty()) {
+    throw Error(ExitCode::kUsage,
+                "exec needs a command after '--', as in: pg_unit_tests exec -- psql -c 'select 1'");
+  }
+  const std::filesystem::path program = platform::find_on_path(command[0]);
+  if (program.empty() || access(program.c_str(), X_OK) != 0) {
+    throw Error(ExitCode::kUsage, fmt::format("exec: command '{}' not found", command[0]));
+  }
+  ServerOptions options = args.to_options();
+  options.idle_timeout = std::chrono::seconds(0);
+  Server server = Server::start(options);
+
+  struct sigaction sa {};
+  sa.sa_sigaction = forward;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  // Block the forwarded signals until the child's pid is known.
+  sigset_t block, old;
+  sigemptyset(&block);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+    sigaction(s, &sa, nullptr);
+    sigaddset(&block, s);
+  }
+  sigprocmask(SIG_BLOCK, &block, &old);
+  platform::SpawnSpec spec;
+  spec.argv = command;
+  spec.argv[0] = program.string();
+  spec.stdin_fd = 0;
+  spec.stdout_fd = 1;
+  spec.stderr_fd = 2;
+  spec.env = server.environment();
+  pid_t child;
+  try {
+    child = platform::spawn(spec);
+  } catch (...) {
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    throw;
+  }
+  g_child = child;
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+  const int status = platform::wait_for(child);
+  g_child = 0;
+  server.stop();
+  return status;
+}
+
+int list(bool json) {
+  const auto servers = Server::list();
+  if (json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& s : servers) j.push_back(nlohmann::json::parse(s.to_json()));
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  for (const auto& s : servers) {
+    std::printf("%s  pid %d  %s\n", s.uri.c_str(), s.pid, s.directory.c_str());
+  }
+  return 0;
+}
+
+int cache_warm(const StartArgs& args) {
+  cache::warm(args.to_options());
+  return cache_status(false);
+}
+
+int cache_status(bool json) {
+  const cache::Status st = cache::status();
+  if (json) {
+    nlohmann::json j = {{"directory", st.directory}, {"in_memory", st.in_memory}};
+    j["items"] = nlohmann::json::array();
+    for (const auto& i : st.items) {
+      j["items"].push_back(
+          {{"kind", i.kind}, {"key", i.key}, {"path", i.path}, {"bytes", i.bytes}, {"detail", i.detail}});
+    }
+    j["servers"] = st.servers.size();
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::uintmax_t total = 0;
+  std::printf("cache: %s (%s)\n", st.directory.c_str(),
+              st.in_memory ? "tmpfs, in memory" : "on disk");
+  for (const auto& i : st.items) {
+    total += i.bytes;
+    std::printf("  %-8s %s  %9s  %s\n", i.kind.c_str(), i.key.c_str(), human_bytes(i.bytes).c_str(),
+                i.detail.c_str());
+  }
+  std::printf("total %s in %zu entries; %zu server(s) running\n", human_bytes(total).c_str(),
+              st.items.size(), st.servers.size());
+  return 0;
+}
+
+int cache_clear() {
+  const auto removed = cache::clear();
+  std::uintmax_t total = 0;
+  for (const auto& i : removed) total += i.bytes;
+  std::printf("removed %zu entries (%s)\n", removed.size(), human_bytes(total).c_str());
+  return 0;
+}
+
+}  // namespace pg_unit_tests::cli

@@ -1,0 +1,96 @@
+// Ephemeral PostgreSQL servers: start one in milliseconds, get its URI, stop it and remove every
+// file it had. See README.md ("How the fast path works") for where files live and what it costs.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg_unit_tests/error.hpp"
+#include "pg_unit_tests/installation.hpp"
+
+namespace pg_unit_tests {
+
+struct ServerOptions {
+  // Listen on 127.0.0.1 on a free port too, with a random password (part of the URI).
+  bool tcp = false;
+  // Stop and remove the server after this long without a client connection; 0 = never.
+  // Only for detached servers (`pg_unit_tests start`); an owned Server lives as long as its owner.
+  std::chrono::seconds idle_timeout{60};
+  // Extra server settings, "name=value" each (as `-c name=value`).
+  std::vector<std::string> settings;
+  std::string locale;    // default C.UTF-8
+  std::string encoding;  // default UTF8
+  std::string pg_config;  // default: see Installation::find
+  // PGXS extension source, staging or flat directories to serve from their build output.
+  std::vector<std::filesystem::path> extensions;
+  // Extensions to CREATE in the default database before the server is handed out.
+  std::vector<std::string> create;
+  // Serve and preload this project's own extension pg_unit_tests (with time control enabled) when
+  // it can be found (build tree, or installed). Set false for a stock server.
+  bool preload_pg_unit_tests = true;
+  // Start every session frozen at this instant (pg_unit_tests.frozen_at); needs the extension.
+  std::string freeze;
+};
+
+// What a running server is: everything a client needs to connect, and where it lives.
+struct ServerInfo {
+  std::string id;
+  std::string uri;
+  std::string host;  // socket directory, or 127.0.0.1 with tcp
+  int port = 0;
+  std::string user;
+  std::string password;  // empty without tcp
+  std::string database;
+  std::filesystem::path directory;  // the server's private directory (0700): socket, log, data
+  std::filesystem::path data_directory;
+  std::filesystem::path socket_directory;
+  int pid = 0;         // postmaster
+  int keeper_pid = 0;  // the watcher that stops and removes the server
+  std::string version;
+
+  std::string to_json() const;
+  // libpq keyword/value connection string over the Unix socket (works with and without tcp).
+  std::string socket_conninfo(const std::string& dbname = {}) const;
+};
+
+// One ephemeral server, owned by this object: the destructor stops it and removes its files. If the
+// owning process dies (even by SIGKILL), the server's keeper notices and removes it within moments.
+class Server {
+ public:
+  static Server start(const ServerOptions& options = {});
+
+  // Starts a server that outlives this process (the CLI's `start`): removed after idle_timeout or
+  // by stop().
+  static ServerInfo start_detached(const ServerOptions& options = {});
+
+  // Stops the server behind a URI, socket directory or server directory, and removes its files.
+  // Throws Error(kNoSuchServer) if there is none.
+  static void stop(const std::string& uri_or_directory);
+
+  // Servers of this user that are running now.
+  static std::vector<ServerInfo> list();
+
+  Server(Server&& other) noexcept;
+  Server& operator=(Server&& other) noexcept;
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  const ServerInfo& info() const { return info_; }
+  const std::string& uri() const { return info_.uri; }
+  // The environment a client needs: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, DATABASE_URL.
+  std::vector<std::pair<std::string, std::string>> environment() const;
+
+  // Stops the server now and removes its files (the destructor does it otherwise).
+  void stop();
+
+ private:
+  Server() = default;
+  ServerInfo info_;
+  int owner_fd_ = -1;  // write end of the pipe the keeper watches
+};
+
+}  // namespace pg_unit_tests

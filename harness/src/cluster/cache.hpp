@@ -1,0 +1,60 @@
+// The template cache: initdb runs once per configuration, never once per server.
+//
+// A template is a freshly initialised, trimmed, cleanly shut down data directory with the
+// harness's settings for throw-away servers. A server's data directory is a copy of it; to keep the
+// copy off the critical path, keepers prepare "spare" copies after a start, and a start claims one
+// with a single rename(2) (only one claimer can win).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/layout.hpp"
+#include "pg_unit_tests/installation.hpp"
+
+namespace pg_unit_tests::cluster {
+
+struct TemplateConfig {
+  std::string locale = "C.UTF-8";
+  std::string encoding = "UTF8";
+};
+
+struct Template {
+  std::string key;
+  fs::path dir;
+};
+
+// Spare copies kept ready per template.
+inline constexpr int kSpareTarget = 2;
+
+std::string template_key(const Installation& inst, const TemplateConfig& config);
+
+// Returns the template for this configuration, building it (initdb, trim) under a lock if missing.
+// Concurrent callers wait for one build; a build killed half-way leaves nothing that is used.
+Template ensure_template(const Installation& inst, const TemplateConfig& config,
+                         const Layout& layout, bool* built = nullptr);
+
+// Moves a spare copy of the template to `target` (which must not exist); false if none was left.
+bool claim_spare(const Layout& layout, const std::string& key, const fs::path& target);
+
+// Tops the spare copies up to `target` (skipped if another process is already doing it).
+void refill_spares(const Layout& layout, const Template& tmpl, int target = kSpareTarget);
+
+struct CacheEntry {
+  std::string kind;  // "template", "spare", "overlay"
+  std::string key;
+  fs::path path;
+  std::uintmax_t bytes = 0;
+  std::string detail;
+};
+std::vector<CacheEntry> cache_entries(const Layout& layout);
+
+// Removes templates, spares and overlays (those no running server uses). Returns what was removed.
+std::vector<CacheEntry> clear_cache(const Layout& layout);
+
+// FNV-1a: a stable hash for cache keys (std::hash is not stable across builds).
+std::string stable_hash(const std::string& text);
+
+}  // namespace pg_unit_tests::cluster

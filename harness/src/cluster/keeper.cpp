@@ -1,0 +1,502 @@
+#include "cluster/keeper.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/shm.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cluster/cache.hpp"
+#include "cluster/layout.hpp"
+#include "cluster/server_state.hpp"
+#include "pg_unit_tests/error.hpp"
+#include "platform/fs.hpp"
+#include "platform/process.hpp"
+
+namespace pg_unit_tests::cluster {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+void to_json(nlohmann::json& j, const KeeperSpec& s) {
+  j = {{"id", s.id},
+       {"directory", s.directory.string()},
+       {"cache", s.cache.string()},
+       {"template_dir", s.template_dir.string()},
+       {"template_key", s.template_key},
+       {"postgres", s.postgres.string()},
+       {"overlay", s.overlay.string()},
+       {"version", s.version},
+       {"settings", s.settings},
+       {"tcp", s.tcp},
+       {"password", s.password},
+       {"idle_timeout", s.idle_timeout},
+       {"attached", s.attached},
+       {"create", s.create},
+       {"uid", s.uid},
+       {"gid", s.gid}};
+}
+
+void from_json(const nlohmann::json& j, KeeperSpec& s) {
+  s.id = j.at("id").get<std::string>();
+  s.directory = j.at("directory").get<std::string>();
+  s.cache = j.at("cache").get<std::string>();
+  s.template_dir = j.at("template_dir").get<std::string>();
+  s.template_key = j.at("template_key").get<std::string>();
+  s.postgres = j.at("postgres").get<std::string>();
+  s.overlay = j.value("overlay", "");
+  s.version = j.value("version", "");
+  s.settings = j.at("settings").get<std::vector<std::string>>();
+  s.tcp = j.value("tcp", false);
+  s.password = j.value("password", "");
+  s.idle_timeout = j.value("idle_timeout", 60);
+  s.attached = j.value("attached", false);
+  s.create = j.value("create", std::vector<std::string>{});
+  s.uid = j.value("uid", -1);
+  s.gid = j.value("gid", -1);
+}
+
+int count_connections(const std::filesystem::path& socket_path, int tcp_port) {
+  int n = 0;
+  // /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path"; St 03 = connected. A
+  // server-side accepted socket carries the listening socket's path.
+  if (std::ifstream unix_table("/proc/net/unix"); unix_table) {
+    std::string line;
+    const std::string path = socket_path.string();
+    while (std::getline(unix_table, line)) {
+      if (line.size() < path.size() || line.compare(line.size() - path.size(), path.size(), path) != 0) {
+        continue;
+      }
+      std::istringstream fields(line);
+      std::string num, ref, proto, flags, type, st;
+      fields >> num >> ref >> proto >> flags >> type >> st;
+      if (st == "03") ++n;
+    }
+  }
+  if (tcp_port > 0) {
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+      std::ifstream t(table);
+      std::string line;
+      std::getline(t, line);  // header
+      while (std::getline(t, line)) {
+        std::istringstream fields(line);
+        std::string sl, local, remote, st;
+        fields >> sl >> local >> remote >> st;
+        const size_t colon = local.rfind(':');
+        if (colon == std::string::npos) continue;
+        const int port = static_cast<int>(std::strtol(local.c_str() + colon + 1, nullptr, 16));
+        if (port == tcp_port && st == "01") ++n;  // ESTABLISHED
+      }
+    }
+  }
+  return n;
+}
+
+namespace {
+
+struct StartFailure {
+  ExitCode code;
+  std::string message;
+};
+
+void report(const nlohmann::json& j) {
+  const std::string line = j.dump() + "\n";
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = write(kKeeperStatusFd, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  close(kKeeperStatusFd);
+}
+
+int random_port() {
+  unsigned short r;
+  if (getentropy(&r, sizeof r) != 0) r = static_cast<unsigned short>(getpid());
+  return 20000 + r % 40000;
+}
+
+bool port_free(int port) {
+  platform::Fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+}
+
+// The server's own complaint: the first FATAL/PANIC line of its log, with DETAIL or HINT lines.
+std::string complaint(const std::filesystem::path& log) {
+  auto text = platform::read_file(log).value_or("");
+  std::istringstream in(text);
+  std::string line, found, last;
+  bool taking = false;
+  auto tail_from = [](const std::string& l, const char* marker) {
+    const size_t at = l.find(marker);
+    return at == std::string::npos ? std::string() : l.substr(at);
+  };
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+    std::string severe = tail_from(line, "FATAL:");
+    if (severe.empty()) severe = tail_from(line, "PANIC:");
+    std::string extra = tail_from(line, "DETAIL:");
+    if (extra.empty()) extra = tail_from(line, "HINT:");
+    if (!severe.empty() && found.empty()) {
+      found = severe;
+      taking = true;
+    } else if (taking && !extra.empty()) {
+      found += " " + extra;
+    } else {
+      taking = false;
+    }
+  }
+  if (found.empty()) found = last;
+  // Collapse runs of blanks ("FATAL:  invalid ..." reads better with one).
+  std::string out;
+  for (char c : found) {
+    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
+    out.push_back(c);
+  }
+  return out;
+}
+
+class Keeper {
+ public:
+  explicit Keeper(KeeperSpec spec) : spec_(std::move(spec)) {
+    data_ = spec_.directory / "data";
+    log_ = spec_.directory / "postgres.log";
+  }
+
+  // Prepares and starts the server; throws StartFailure.
+  ServerState start(int signal_fd) {
+    if (mkdir(spec_.directory.c_str(), 0700) != 0) {
+      throw StartFailure{ExitCode::kFilesystem,
+                         fmt::format("could not create {}: {}", spec_.directory.string(),
+                                     std::strerror(errno))};
+    }
+    created_ = true;
+    platform::write_file_atomic(spec_.directory / "keeper.pid", std::to_string(getpid()) + "\n");
+    {
+      // Prefer a spare copy (one rename); copy the template if none is left.
+      Layout layout;
+      layout.cache = spec_.cache;
+      if (!claim_spare(layout, spec_.template_key, data_)) {
+        try {
+          platform::copy_tree(spec_.template_dir, data_);
+        } catch (const Error& e) {
+          throw StartFailure{e.code(), e.what()};
+        }
+      }
+    }
+    for (int attempt = 0;; ++attempt) {
+      port_ = 5432;
+      if (spec_.tcp) {
+        do {
+          port_ = random_port();
+        } while (!port_free(port_));
+      }
+      if (launch(signal_fd)) break;
+      if (attempt >= 20) {
+        throw StartFailure{ExitCode::kServerStart, "no free TCP port found on 127.0.0.1 after 20 tries"};
+      }
+    }
+    if (spec_.tcp || !spec_.create.empty()) configure();
+    return state();
+  }
+
+  // Waits until it is time to stop.
+  void watch(int signal_fd) {
+    std::vector<pollfd> fds = {{signal_fd, POLLIN, 0}};
+    if (spec_.attached) fds.push_back({kKeeperOwnerFd, POLLIN, 0});
+    const bool idle_watch = !spec_.attached && spec_.idle_timeout > 0;
+    const auto timeout = std::chrono::seconds(spec_.idle_timeout);
+    const int interval_ms =
+        idle_watch ? static_cast<int>(std::clamp<long>(spec_.idle_timeout * 100L, 100L, 1000L)) : -1;
+    auto last_busy = Clock::now();
+    const auto socket_path = spec_.directory / fmt::format(".s.PGSQL.{}", port_);
+    for (;;) {
+      const int r = poll(fds.data(), fds.size(), interval_ms);
+      if (r < 0 && errno != EINTR) return;
+      if (fds[0].revents & POLLIN) {
+        signalfd_siginfo si;
+        while (read(signal_fd, &si, sizeof si) == sizeof si) {
+          if (si.ssi_signo == SIGCHLD) {
+            if (auto status = platform::try_wait(postmaster_)) {
+              postmaster_ = -1;
+              return;  // the server died or was stopped behind our back
+            }
+          } else {
+            return;  // SIGTERM, SIGINT, SIGHUP: stop
+          }
+        }
+      }
+      if (fds.size() > 1 && fds[1].revents) return;  // the owner is gone
+      if (idle_watch) {
+        if (count_connections(socket_path, spec_.tcp ? port_ : 0) > 0) {
+          last_busy = Clock::now();
+        } else if (Clock::now() - last_busy >= timeout) {
+          return;
+        }
+      }
+    }
+  }
+
+  // Stops the server (immediate shutdown: the data is thrown away) and removes every file.
+  void shutdown() noexcept {
+    if (postmaster_ > 0) {
+      kill(postmaster_, SIGQUIT);
+      const auto deadline = Clock::now() + 5s;
+      std::optional<int> status;
+      while (!(status = platform::try_wait(postmaster_)) && Clock::now() < deadline) {
+        std::this_thread::sleep_for(1ms);
+      }
+      if (!status) {
+        // It did not exit: kill it, and remove the System V segment it can no longer remove.
+        const auto shm = shmem_id();
+        kill(postmaster_, SIGKILL);
+        platform::wait_for(postmaster_);
+        if (shm >= 0) shmctl(shm, IPC_RMID, nullptr);
+      }
+      postmaster_ = -1;
+    }
+    if (created_) platform::remove_tree(spec_.directory);
+    created_ = false;
+  }
+
+  std::string complaint_text() const { return complaint(log_); }
+
+ private:
+  // Starts postgres; false if the TCP port turned out to be taken (try another).
+  bool launch(int signal_fd) {
+    platform::Fd log(open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!log) {
+      throw StartFailure{ExitCode::kFilesystem,
+                         fmt::format("could not create {}: {}", log_.string(), std::strerror(errno))};
+    }
+    platform::SpawnSpec s;
+    s.argv = {spec_.postgres.string(), "-D", data_.string(), "-c",
+              "unix_socket_directories=" + spec_.directory.string(), "-c",
+              fmt::format("port={}", port_), "-c",
+              std::string("listen_addresses=") + (spec_.tcp ? "127.0.0.1" : "")};
+    for (const auto& setting : spec_.settings) {
+      s.argv.push_back("-c");
+      s.argv.push_back(setting);
+    }
+    s.stdout_fd = log.get();
+    s.stderr_fd = log.get();
+    s.parent_death_signal = SIGQUIT;  // if the keeper dies, the server goes too
+    s.cwd = "/";
+    // The server must not see our locale settings (lc_messages etc. come from the template).
+    s.env = {{"LC_ALL", ""}, {"PGOPTIONS", ""}};
+    try {
+      postmaster_ = platform::spawn(s);
+    } catch (const Error& e) {
+      throw StartFailure{ExitCode::kInstallation, e.what()};
+    }
+    const auto pid_file = data_ / "postmaster.pid";
+    const auto deadline = Clock::now() + 120s;
+    auto pause = 100us;
+    for (;;) {
+      if (auto status = platform::try_wait(postmaster_)) {
+        postmaster_ = -1;
+        const std::string why = complaint(log_);
+        if (spec_.tcp && why.find("could not create any TCP/IP sockets") != std::string::npos) {
+          return false;
+        }
+        throw StartFailure{ExitCode::kServerStart,
+                           fmt::format("the server did not start: {}", why)};
+      }
+      if (auto text = platform::read_file(pid_file)) {
+        // Line 8 of postmaster.pid is the status; "ready" means it accepts connections.
+        std::istringstream in(*text);
+        std::string line;
+        int n = 0;
+        while (std::getline(in, line) && ++n < 8) {
+        }
+        if (n == 8 && line.rfind("ready", 0) == 0) break;
+      }
+      if (Clock::now() > deadline) {
+        throw StartFailure{ExitCode::kServerStart,
+                           fmt::format("the server did not become ready in 120 s (see {})",
+                                       log_.string())};
+      }
+      // Drain SIGCHLD notifications; the try_wait above is what counts.
+      signalfd_siginfo si;
+      while (read(signal_fd, &si, sizeof si) == sizeof si) {
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min<std::chrono::microseconds>(pause * 2, 1ms);
+    }
+    return true;
+  }
+
+  // Sets the TCP password and creates the requested extensions, over the socket.
+  void configure() {
+    const std::string conninfo = fmt::format("host={} port={} user=postgres dbname=postgres",
+                                             spec_.directory.string(), port_);
+    PGconn* conn = PQconnectdb(conninfo.c_str());
+    struct Closer {
+      PGconn* c;
+      ~Closer() { PQfinish(c); }
+    } closer{conn};
+    if (PQstatus(conn) != CONNECTION_OK) {
+      throw StartFailure{ExitCode::kServerStart,
+                         fmt::format("could not connect to the new server: {}", PQerrorMessage(conn))};
+    }
+    auto exec = [&](const std::string& sql, ExitCode code, const std::string& what) {
+      PGresult* res = PQexec(conn, sql.c_str());
+      const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+      std::string err = ok ? "" : PQresultErrorMessage(res);
+      PQclear(res);
+      while (!err.empty() && err.back() == '\n') err.pop_back();
+      if (!ok) throw StartFailure{code, fmt::format("{}: {}", what, err)};
+    };
+    if (spec_.tcp) {
+      // The password is hex, so it needs no quoting; it is hashed with SCRAM before storage.
+      exec(fmt::format("ALTER ROLE postgres PASSWORD '{}'", spec_.password), ExitCode::kServerStart,
+           "could not set the password");
+    }
+    for (const auto& name : spec_.create) {
+      char* ident = PQescapeIdentifier(conn, name.c_str(), name.size());
+      const std::string sql = fmt::format("CREATE EXTENSION IF NOT EXISTS {} CASCADE", ident ? ident : name);
+      PQfreemem(ident);
+      exec(sql, ExitCode::kExtension, fmt::format("CREATE EXTENSION {} failed", name));
+    }
+  }
+
+  ServerState state() const {
+    ServerState st;
+    st.info.id = spec_.id;
+    st.info.directory = spec_.directory;
+    st.info.data_directory = data_;
+    st.info.socket_directory = spec_.directory;
+    st.info.port = port_;
+    st.info.user = "postgres";
+    st.info.database = "postgres";
+    st.info.pid = postmaster_;
+    st.info.keeper_pid = getpid();
+    st.info.version = spec_.version;
+    if (spec_.tcp) {
+      st.info.host = "127.0.0.1";
+      st.info.password = spec_.password;
+    } else {
+      st.info.host = spec_.directory.string();
+    }
+    st.info.uri = make_uri(st.info);
+    st.overlay = spec_.overlay;
+    st.idle_timeout = spec_.attached ? 0 : spec_.idle_timeout;
+    st.attached = spec_.attached;
+    return st;
+  }
+
+  int shmem_id() const {
+    auto text = platform::read_file(data_ / "postmaster.pid");
+    if (!text) return -1;
+    std::istringstream in(*text);
+    std::string line;
+    for (int n = 0; n < 7 && std::getline(in, line); ++n) {
+    }
+    std::istringstream fields(line);
+    long key = 0;
+    int id = -1;
+    fields >> key >> id;
+    return id;
+  }
+
+  KeeperSpec spec_;
+  std::filesystem::path data_, log_;
+  pid_t postmaster_ = -1;
+  int port_ = 5432;
+  bool created_ = false;
+};
+
+}  // namespace
+
+int keeper_main() {
+  std::string input;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(0, buf, sizeof buf);
+    if (n > 0) {
+      input.append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  // Our children (postgres) must not hold the status or owner pipe.
+  fcntl(kKeeperStatusFd, F_SETFD, FD_CLOEXEC);
+  fcntl(kKeeperOwnerFd, F_SETFD, FD_CLOEXEC);
+  KeeperSpec spec;
+  try {
+    spec = nlohmann::json::parse(input).get<KeeperSpec>();
+  } catch (const std::exception& e) {
+    report({{"ok", false}, {"code", static_cast<int>(ExitCode::kSystem)},
+            {"message", fmt::format("keeper: bad specification: {}", e.what())}});
+    return 1;
+  }
+  if (spec.uid >= 0 && geteuid() == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(spec.gid)) != 0 ||
+        setuid(static_cast<uid_t>(spec.uid)) != 0) {
+      report({{"ok", false}, {"code", static_cast<int>(ExitCode::kSystem)},
+              {"message", fmt::format("keeper: could not switch to uid {}: {}", spec.uid,
+                                      std::strerror(errno))}});
+      return 1;
+    }
+  }
+  if (chdir("/") != 0) {
+    // Not fatal: every path the keeper uses is absolute.
+  }
+  umask(077);
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&mask, s);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  platform::Fd sfd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  Keeper keeper(spec);
+  try {
+    ServerState st = keeper.start(sfd.get());
+    write_state(st);
+    report({{"ok", true}, {"info", nlohmann::json::parse(st.info.to_json())}});
+  } catch (const StartFailure& f) {
+    keeper.shutdown();
+    report({{"ok", false}, {"code", static_cast<int>(f.code)}, {"message", f.message}});
+    return 1;
+  } catch (const std::exception& e) {
+    keeper.shutdown();
+    report({{"ok", false}, {"code", static_cast<int>(ExitCode::kSystem)}, {"message", e.what()}});
+    return 1;
+  }
+  // Off the critical path now: prepare the next start's data directory.
+  try {
+    Layout layout;
+    layout.cache = spec.cache;
+    refill_spares(layout, Template{spec.template_key, spec.template_dir});
+  } catch (...) {
+    // A missing spare only makes the next start copy the template itself.
+  }
+  keeper.watch(sfd.get());
+  keeper.shutdown();
+  return 0;
+}
+
+}  // namespace pg_unit_tests::cluster

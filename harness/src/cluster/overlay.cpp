@@ -1,0 +1,279 @@
+#include "cluster/overlay.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "cluster/cache.hpp"
+#include "pg_unit_tests/error.hpp"
+#include "platform/fs.hpp"
+#include "platform/process.hpp"
+
+#ifndef PGUT_SOURCE_DIR
+#define PGUT_SOURCE_DIR ""
+#endif
+#ifndef PGUT_BUILD_DIR
+#define PGUT_BUILD_DIR ""
+#endif
+
+namespace pg_unit_tests::cluster {
+
+namespace {
+
+bool has_suffix(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+fs::path mirror(const fs::path& root, const fs::path& system_path) {
+  return root / system_path.relative_path();
+}
+
+std::string last_lines(const std::string& text, size_t n) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.rfind("make", 0) != 0) lines.push_back(line);
+    start = end + 1;
+  }
+  std::string out;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) {
+    if (!out.empty()) out += " / ";
+    out += lines[i];
+  }
+  return out;
+}
+
+// Collects the extension files of a flat directory (no recursion).
+void collect_flat(const fs::path& dir, ExtensionFiles& out) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file(ec)) continue;
+    if (has_suffix(name, ".control")) {
+      out.share_files.push_back(e.path());
+      out.names.push_back(name.substr(0, name.size() - 8));
+    } else if (has_suffix(name, ".sql") && name.find("--") != std::string::npos) {
+      out.share_files.push_back(e.path());
+    } else if (has_suffix(name, ".so")) {
+      out.lib_files.push_back(e.path());
+    }
+  }
+}
+
+// A fingerprint of a source tree (paths, sizes, modification times), to skip `make` when nothing
+// changed since the last successful build: make on a PGXS tree costs 100 ms even when idle.
+std::string tree_fingerprint(const fs::path& dir) {
+  std::string text;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec),
+       end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->path().filename() == ".git") {
+      it.disable_recursion_pending();
+      continue;
+    }
+    struct stat st;
+    if (lstat(it->path().c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
+    text += fmt::format("{}|{}|{}.{}\n", it->path().string(), st.st_size, st.st_mtim.tv_sec,
+                        st.st_mtim.tv_nsec);
+  }
+  return stable_hash(text);
+}
+
+std::string file_stamp(const fs::path& p) {
+  struct stat st;
+  if (stat(p.c_str(), &st) != 0) return p.string() + "|missing";
+  return fmt::format("{}|{}|{}.{}", p.string(), st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+void copy_file_atomic(const fs::path& from, const fs::path& to, mode_t mode) {
+  const fs::path tmp = to.string() + fmt::format(".tmp-{}", getpid());
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
+  if (ec) {
+    throw Error(ExitCode::kFilesystem,
+                fmt::format("could not copy {} to {}: {}", from.string(), tmp.string(), ec.message()));
+  }
+  chmod(tmp.c_str(), mode);
+  fs::rename(tmp, to, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw Error(ExitCode::kFilesystem, fmt::format("could not write {}", to.string()));
+  }
+}
+
+// Makes `dir` hold a symlink to every entry of `system_dir` except those in `own`, which are
+// copies; anything else is removed. Symlinks to the system keep the overlay small and current.
+void sync_farm(const fs::path& system_dir, const fs::path& dir, const std::vector<fs::path>& own,
+               mode_t own_mode, const std::set<std::string>& skip = {}) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  chmod(dir.c_str(), 0755);
+  std::set<std::string> own_names;
+  for (const auto& f : own) {
+    own_names.insert(f.filename().string());
+    copy_file_atomic(f, dir / f.filename(), own_mode);
+  }
+  std::set<std::string> system_names;
+  for (const auto& e : fs::directory_iterator(system_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (skip.count(name) || own_names.count(name)) continue;
+    system_names.insert(name);
+    const fs::path link = dir / name;
+    std::error_code ec2;
+    if (fs::is_symlink(link, ec2) && fs::read_symlink(link, ec2) == e.path()) continue;
+    fs::remove_all(link, ec2);
+    fs::create_symlink(e.path(), link, ec2);
+  }
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!own_names.count(name) && !system_names.count(name) && !skip.count(name)) {
+      std::error_code ec2;
+      fs::remove_all(e.path(), ec2);
+    }
+  }
+}
+
+}  // namespace
+
+ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& inst,
+                                 const Layout& layout) {
+  std::error_code ec;
+  const fs::path dir = fs::weakly_canonical(fs::absolute(dir_arg), ec);
+  if (!fs::is_directory(dir, ec)) {
+    throw Error(ExitCode::kExtension,
+                fmt::format("--extension {}: not a directory (give a PGXS extension's source "
+                            "directory or a directory with its .control, .sql and .so files)",
+                            dir_arg.string()));
+  }
+  ExtensionFiles out;
+  out.origin = dir;
+  const bool has_makefile = fs::exists(dir / "Makefile") || fs::exists(dir / "GNUmakefile") ||
+                            fs::exists(dir / "makefile");
+  const fs::path staged_share = mirror(dir, inst.sharedir) / "extension";
+  if (has_makefile) {
+    const fs::path staging = layout.cache / ("ext-" + stable_hash(dir.string()));
+    auto lock = platform::FileLock::exclusive(staging.string() + ".lock");
+    const fs::path stamp = staging.string() + ".fingerprint";
+    const auto old = platform::read_file(stamp);
+    if (!old || *old != tree_fingerprint(dir) || !fs::exists(staging)) {
+      const std::vector<std::pair<std::string, std::string>> env = {
+          {"PG_CONFIG", inst.pg_config.string()}};
+      const std::string pg_config_arg = "PG_CONFIG=" + inst.pg_config.string();
+      platform::RunResult r = platform::run({"/usr/bin/env", "make", "-C", dir.string(),
+                                             pg_config_arg},
+                                            {}, dir, env);
+      if (r.status != 0) {
+        throw Error(ExitCode::kExtension,
+                    fmt::format("the extension in {} does not build ('make' failed: {}): fix the "
+                                "build, then run again",
+                                dir.string(), last_lines(r.output, 2)));
+      }
+      platform::remove_tree(staging);
+      r = platform::run({"/usr/bin/env", "make", "-C", dir.string(), pg_config_arg,
+                         "DESTDIR=" + staging.string(), "install"},
+                        {}, dir, env);
+      if (r.status != 0) {
+        platform::remove_tree(staging);
+        throw Error(ExitCode::kExtension,
+                    fmt::format("the extension in {} builds, but 'make install DESTDIR=...' "
+                                "failed: {}",
+                                dir.string(), last_lines(r.output, 2)));
+      }
+      platform::write_file_atomic(stamp, tree_fingerprint(dir), 0644);
+    }
+    collect_flat(mirror(staging, inst.sharedir) / "extension", out);
+    collect_flat(mirror(staging, inst.pkglibdir), out);
+  } else if (fs::is_directory(staged_share, ec)) {
+    collect_flat(staged_share, out);
+    collect_flat(mirror(dir, inst.pkglibdir), out);
+  } else {
+    collect_flat(dir, out);
+  }
+  if (out.names.empty()) {
+    throw Error(ExitCode::kExtension,
+                fmt::format("--extension {}: no .control file found{} (an extension needs "
+                            "NAME.control and NAME--VERSION.sql)",
+                            dir.string(), has_makefile ? " after 'make install'" : ""));
+  }
+  return out;
+}
+
+std::optional<ExtensionFiles> own_extension_build() {
+  const fs::path src = PGUT_SOURCE_DIR;
+  if (src.empty()) return std::nullopt;
+  ExtensionFiles out;
+  out.origin = src;
+  std::error_code ec;
+  collect_flat(src / "extension", out);
+  if (fs::exists(src / "pg_unit_tests.so", ec)) out.lib_files.push_back(src / "pg_unit_tests.so");
+  const bool has_script =
+      std::any_of(out.share_files.begin(), out.share_files.end(), [](const fs::path& p) {
+        return has_suffix(p.string(), ".sql");
+      });
+  if (out.names.empty() || !has_script) return std::nullopt;
+  return out;
+}
+
+bool own_extension_available(const Installation& inst) {
+  std::error_code ec;
+  auto own = own_extension_build();
+  return (own && !own->lib_files.empty()) || fs::exists(inst.pkglibdir / "pg_unit_tests.so", ec);
+}
+
+Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFiles>& extensions,
+                        const Layout& layout) {
+  if (extensions.empty()) return Overlay{{}, inst.bin("postgres")};
+  std::vector<fs::path> share, lib;
+  std::string identity = inst.bindir.string();
+  std::string stamp = file_stamp(inst.bin("postgres")) + "\n" +
+                      file_stamp(inst.sharedir / "extension") + "\n" + file_stamp(inst.pkglibdir);
+  std::string sources;
+  for (const auto& e : extensions) {
+    identity += "|" + e.origin.string();
+    sources += e.origin.string() + "\n";
+    for (const auto& f : e.share_files) share.push_back(f), stamp += "\n" + file_stamp(f);
+    for (const auto& f : e.lib_files) lib.push_back(f), stamp += "\n" + file_stamp(f);
+  }
+  Overlay o;
+  o.root = layout.cache / ("overlay-" + stable_hash(identity));
+  o.postgres = mirror(o.root, inst.bindir) / "postgres";
+  const fs::path stamp_file = o.root / "FINGERPRINT";
+  if (auto have = platform::read_file(stamp_file); have && *have == stamp) return o;
+
+  auto lock = platform::FileLock::exclusive(o.root.string() + ".lock");
+  if (auto have = platform::read_file(stamp_file); have && *have == stamp) return o;
+  std::error_code ec;
+  fs::create_directories(o.postgres.parent_path(), ec);
+  if (ec) {
+    throw Error(ExitCode::kFilesystem, fmt::format("could not create {}: {}",
+                                                   o.postgres.parent_path().string(), ec.message()));
+  }
+  // Every directory on the way must be enterable by the server user when root builds it.
+  for (fs::path p = o.postgres.parent_path(); p != layout.cache && p.has_relative_path();
+       p = p.parent_path()) {
+    chmod(p.c_str(), 0755);
+  }
+  // A copy, not a link: the binary's real path is what PostgreSQL derives its directories from.
+  copy_file_atomic(inst.bin("postgres"), o.postgres, 0755);
+  sync_farm(inst.sharedir, mirror(o.root, inst.sharedir), {}, 0644, {"extension"});
+  sync_farm(inst.sharedir / "extension", mirror(o.root, inst.sharedir) / "extension", share, 0644);
+  sync_farm(inst.pkglibdir, mirror(o.root, inst.pkglibdir), lib, 0755);
+  for (fs::path p = mirror(o.root, inst.sharedir); p != layout.cache && p.has_relative_path();
+       p = p.parent_path()) {
+    chmod(p.c_str(), 0755);
+  }
+  platform::write_file_atomic(o.root / "SOURCES", sources, 0644);
+  platform::write_file_atomic(stamp_file, stamp, 0644);
+  return o;
+}
+
+}  // namespace pg_unit_tests::cluster

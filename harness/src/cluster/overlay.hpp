@@ -1,0 +1,50 @@
+// Serving extensions from their build output without root and without touching the system's
+// PostgreSQL directories, the way `make check` uses tmp_install.
+//
+// PostgreSQL finds its share and lib directories relative to the postgres binary's real path
+// (find_my_exec resolves symlinks, then make_relative_path). So an overlay is a private directory
+// tree that mirrors the installation's paths: a copy of the postgres binary, and share/lib
+// directories made of symlinks to the system's files plus copies of the extensions' files.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/layout.hpp"
+#include "pg_unit_tests/installation.hpp"
+
+namespace pg_unit_tests::cluster {
+
+// The files one extension contributes.
+struct ExtensionFiles {
+  fs::path origin;                      // the directory the user named
+  std::vector<fs::path> share_files;    // *.control, *.sql (go to <sharedir>/extension)
+  std::vector<fs::path> lib_files;      // *.so (go to <pkglibdir>)
+  std::vector<std::string> names;       // extension names (control files' stems)
+};
+
+// Resolves a user's --extension DIR: a PGXS source directory (built with make and staged with
+// `make install DESTDIR=...` into the cache), a DESTDIR staging tree, or a flat directory of
+// .control/.sql/.so files. Throws Error(kExtension) with make's complaint or what is missing.
+ExtensionFiles resolve_extension(const fs::path& dir, const Installation& inst,
+                                 const Layout& layout);
+
+// This project's own extension: from the build tree the harness was built in, if it was built
+// there; nullopt if it is not built (or only installed into PostgreSQL, which needs no overlay).
+std::optional<ExtensionFiles> own_extension_build();
+// True if pg_unit_tests can be preloaded: built in the tree, or installed into `inst`.
+bool own_extension_available(const Installation& inst);
+
+struct Overlay {
+  fs::path root;      // empty: no overlay, the system installation is used as it is
+  fs::path postgres;  // the binary to start
+};
+
+// Builds or refreshes the overlay for this set of extensions (cached; files refreshed when the
+// build output changes).
+Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFiles>& extensions,
+                        const Layout& layout);
+
+}  // namespace pg_unit_tests::cluster

@@ -1,0 +1,483 @@
+// The Server API: prepares what a server needs (installation, template, overlay, settings), then
+// hands over to a keeper process (keeper.cpp) and waits for its report.
+#include "pg_unit_tests/server.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <regex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cluster/cache.hpp"
+#include "pg_unit_tests/cache.hpp"
+#include "cluster/keeper.hpp"
+#include "cluster/layout.hpp"
+#include "cluster/overlay.hpp"
+#include "cluster/server_state.hpp"
+#include "platform/fs.hpp"
+#include "platform/process.hpp"
+
+#ifndef PGUT_CLI_BUILD_PATH
+#define PGUT_CLI_BUILD_PATH ""
+#endif
+#ifndef PGUT_CLI_INSTALL_PATH
+#define PGUT_CLI_INSTALL_PATH ""
+#endif
+#ifndef PGUT_BUILD_DIR
+#define PGUT_BUILD_DIR ""
+#endif
+
+namespace pg_unit_tests {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using cluster::Layout;
+
+namespace {
+
+// pg_config runs in about 5 ms; remember its answers per binary (keyed by modification times).
+Installation find_installation(const std::string& pg_config, const Layout& layout) {
+  std::string origin;
+  const fs::path config = Installation::locate(pg_config, &origin);
+  struct stat a {}, b {};
+  if (stat(config.c_str(), &a) != 0) return Installation::describe(config, origin);
+  const fs::path memo = layout.cache / fmt::format(
+      "installation-{}.json",
+      cluster::stable_hash(fmt::format("{}|{}.{}", config.string(), a.st_mtim.tv_sec, a.st_mtim.tv_nsec)));
+  if (auto text = platform::read_file(memo)) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_discarded() && stat((j.value("bindir", "") + "/postgres").c_str(), &b) == 0 &&
+        j.value("postgres_mtime", 0LL) == static_cast<long long>(b.st_mtim.tv_sec)) {
+      Installation inst;
+      inst.pg_config = config;
+      inst.bindir = j.value("bindir", "");
+      inst.sharedir = j.value("sharedir", "");
+      inst.pkglibdir = j.value("pkglibdir", "");
+      inst.version = j.value("version", "");
+      inst.major = j.value("major", 0);
+      return inst;
+    }
+  }
+  Installation inst = Installation::describe(config, origin);
+  if (stat(inst.bin("postgres").c_str(), &b) == 0) {
+    nlohmann::json j = {{"bindir", inst.bindir.string()},       {"sharedir", inst.sharedir.string()},
+                        {"pkglibdir", inst.pkglibdir.string()}, {"version", inst.version},
+                        {"major", inst.major},                  {"postgres_mtime", static_cast<long long>(b.st_mtim.tv_sec)}};
+    try {
+      platform::write_file_atomic(memo, j.dump(), 0644);
+    } catch (const Error&) {
+      // Only a cache.
+    }
+  }
+  return inst;
+}
+
+// The pg_unit_tests binary runs each server's keeper.
+fs::path keeper_executable() {
+  if (const char* env = std::getenv("PG_UNIT_TESTS_BIN"); env && *env) return env;
+  const fs::path self = platform::self_executable();
+  if (self.filename() == "pg_unit_tests") return self;
+  for (const char* p : {PGUT_CLI_BUILD_PATH, PGUT_CLI_INSTALL_PATH}) {
+    if (*p && access(p, X_OK) == 0) return p;
+  }
+  if (auto found = platform::find_on_path("pg_unit_tests"); !found.empty()) return found;
+  throw Error(ExitCode::kInstallation,
+              "the pg_unit_tests binary (it runs each server's keeper) was not found: install it "
+              "(make install) or set PG_UNIT_TESTS_BIN to its path");
+}
+
+// True when this process runs from the build tree (then the extension is served from there).
+bool running_from_build_tree() {
+  const std::string build = PGUT_BUILD_DIR;
+  const std::string self = platform::self_executable().string();
+  return !build.empty() && self.compare(0, build.size(), build) == 0;
+}
+
+bool keeper_alive(int pid) {
+  if (!platform::process_alive(pid)) return false;
+  auto cmdline = platform::read_file(fmt::format("/proc/{}/cmdline", pid));
+  return !cmdline || cmdline->find(cluster::kKeeperArg) != std::string::npos;
+}
+
+// Removes what keepers that died (SIGKILL, OOM, reboot of /dev/shm's contents aside) left.
+void collect_garbage(const Layout& layout) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(layout.run, ec)) {
+    auto pid_text = platform::read_file(e.path() / "keeper.pid");
+    if (!pid_text) {
+      // A keeper writes keeper.pid right after creating the directory; give it time.
+      auto age = fs::file_time_type::clock::now() - fs::last_write_time(e.path(), ec);
+      if (!ec && age > 60s) platform::remove_tree(e.path());
+      continue;
+    }
+    if (keeper_alive(std::atoi(pid_text->c_str()))) continue;
+    if (auto st = cluster::read_state(e.path()); st && platform::process_alive(st->info.pid)) {
+      auto cmd = platform::read_file(fmt::format("/proc/{}/cmdline", st->info.pid));
+      if (cmd && cmd->find(st->info.data_directory.string()) != std::string::npos) {
+        kill(st->info.pid, SIGQUIT);
+        for (int i = 0; i < 500 && platform::process_alive(st->info.pid); ++i) {
+          std::this_thread::sleep_for(10ms);
+        }
+      }
+    }
+    platform::remove_tree(e.path());
+  }
+}
+
+std::vector<std::string> checked_settings(const std::vector<std::string>& settings) {
+  static const std::regex name_re("^[A-Za-z_][A-Za-z0-9_.]*$");
+  std::vector<std::string> out;
+  for (const auto& s : settings) {
+    const size_t eq = s.find('=');
+    if (eq == std::string::npos || !std::regex_match(s.substr(0, eq), name_re)) {
+      throw Error(ExitCode::kUsage,
+                  fmt::format("bad server setting '{}': write it as name=value (as in -o '-c "
+                              "work_mem=64MB')",
+                              s));
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
+struct Launch {
+  cluster::KeeperSpec spec;
+  fs::path keeper;
+};
+
+Launch prepare(const ServerOptions& o, bool attached) {
+  Layout layout = Layout::prepare();
+  collect_garbage(layout);
+  Installation inst = find_installation(o.pg_config, layout);
+  cluster::TemplateConfig tc;
+  if (!o.locale.empty()) tc.locale = o.locale;
+  if (!o.encoding.empty()) tc.encoding = o.encoding;
+  std::vector<std::string> user_settings = checked_settings(o.settings);
+
+  std::vector<cluster::ExtensionFiles> extensions;
+  bool preload = false;
+  if (o.preload_pg_unit_tests) {
+    auto own = cluster::own_extension_build();
+    const bool installed = fs::exists(inst.pkglibdir / "pg_unit_tests.so");
+    if (own && (running_from_build_tree() || !installed)) {
+      preload = !own->lib_files.empty();
+      extensions.push_back(std::move(*own));
+    } else {
+      preload = installed;
+    }
+  }
+  for (const auto& dir : o.extensions) extensions.push_back(cluster::resolve_extension(dir, inst, layout));
+  const cluster::Overlay overlay = cluster::prepare_overlay(inst, extensions, layout);
+  const cluster::Template tmpl = cluster::ensure_template(inst, tc, layout);
+
+  Launch l;
+  auto& s = l.spec;
+  s.id = platform::random_hex(5);
+  s.directory = layout.run / s.id;
+  if ((s.directory / ".s.PGSQL.65535").string().size() >= 107) {
+    throw Error(ExitCode::kFilesystem,
+                fmt::format("the socket path under {} would be longer than Unix sockets allow (107 "
+                            "bytes): set PG_UNIT_TESTS_DIR to a shorter directory",
+                            layout.run.string()));
+  }
+  s.cache = layout.cache;
+  s.template_dir = tmpl.dir;
+  s.template_key = tmpl.key;
+  s.postgres = overlay.postgres;
+  s.overlay = overlay.root;
+  s.version = inst.version;
+  std::string preload_list = preload ? "pg_unit_tests" : "";
+  for (auto it = user_settings.begin(); it != user_settings.end();) {
+    if (it->rfind("shared_preload_libraries=", 0) == 0) {
+      std::string theirs = it->substr(25);
+      if (!theirs.empty() && theirs.find("pg_unit_tests") == std::string::npos) {
+        preload_list += (preload_list.empty() ? "" : ",") + theirs;
+      } else if (!theirs.empty()) {
+        preload_list = theirs;
+      }
+      it = user_settings.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!preload_list.empty()) s.settings.push_back("shared_preload_libraries=" + preload_list);
+  if (preload) s.settings.push_back("pg_unit_tests.time_control=on");
+  if (!o.freeze.empty()) {
+    if (!preload) {
+      throw Error(ExitCode::kExtension,
+                  "--freeze needs the pg_unit_tests extension, which was not found: build it (make) "
+                  "or install it (make install)");
+    }
+    s.settings.push_back("pg_unit_tests.frozen_at=" + o.freeze);
+  }
+  for (auto& u : user_settings) s.settings.push_back(std::move(u));
+  s.tcp = o.tcp;
+  if (o.tcp) s.password = platform::random_hex(16);
+  s.idle_timeout = static_cast<int>(o.idle_timeout.count());
+  s.attached = attached;
+  s.create = o.create;
+  if (layout.user.switch_to) {
+    s.uid = static_cast<int>(layout.user.uid);
+    s.gid = static_cast<int>(layout.user.gid);
+  }
+  l.keeper = keeper_executable();
+  return l;
+}
+
+struct Started {
+  ServerInfo info;
+  pid_t keeper = -1;
+  int owner_fd = -1;
+};
+
+Started launch(const Launch& l) {
+  int spec_pipe[2], status_pipe[2], owner_pipe[2] = {-1, -1};
+  if (pipe2(spec_pipe, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0 ||
+      (l.spec.attached && pipe2(owner_pipe, O_CLOEXEC) != 0)) {
+    throw Error(ExitCode::kSystem, fmt::format("could not create a pipe: {}", std::strerror(errno)));
+  }
+  platform::Fd spec_r(spec_pipe[0]), spec_w(spec_pipe[1]);
+  platform::Fd status_r(status_pipe[0]), status_w(status_pipe[1]);
+  platform::Fd owner_r(owner_pipe[0]), owner_w(owner_pipe[1]);
+
+  platform::SpawnSpec s;
+  s.argv = {l.keeper.string(), cluster::kKeeperArg};
+  s.stdin_fd = spec_r.get();
+  s.fds.push_back({status_w.get(), cluster::kKeeperStatusFd});
+  if (owner_r) s.fds.push_back({owner_r.get(), cluster::kKeeperOwnerFd});
+  s.new_session = true;  // Ctrl-C in a terminal goes to the foreground group, not to the keeper
+  s.cwd = "/";
+  Started out;
+  out.keeper = platform::spawn(s);
+  spec_r.reset();
+  status_w.reset();
+  owner_r.reset();
+
+  const std::string spec = nlohmann::json(l.spec).dump();
+  for (size_t off = 0; off < spec.size();) {
+    ssize_t n = write(spec_w.get(), spec.data() + off, spec.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    off += static_cast<size_t>(n);
+  }
+  spec_w.reset();
+
+  std::string reply;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(status_r.get(), buf, sizeof buf);
+    if (n > 0) {
+      reply.append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  auto j = nlohmann::json::parse(reply, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    const int status = platform::wait_for(out.keeper);
+    throw Error(ExitCode::kSystem,
+                fmt::format("the server's keeper ({}) ended without a report (exit status {})",
+                            l.keeper.string(), status));
+  }
+  if (!j.value("ok", false)) {
+    platform::wait_for(out.keeper);
+    throw Error(static_cast<ExitCode>(j.value("code", static_cast<int>(ExitCode::kSystem))),
+                j.value("message", "the server did not start"));
+  }
+  out.info = cluster::info_from_json(j.at("info").dump());
+  out.owner_fd = owner_w.release();
+  return out;
+}
+
+// Finds the server directory behind a URI, socket directory, server or data directory.
+fs::path locate_server(const std::string& what, const Layout& layout) {
+  std::string host;
+  int port = 0;
+  if (what.rfind("postgres://", 0) == 0 || what.rfind("postgresql://", 0) == 0) {
+    static const std::regex host_param("[?&]host=([^&]*)");
+    static const std::regex port_param("[?&]port=([0-9]+)");
+    static const std::regex authority("^postgres(?:ql)?://(?:[^@/]*@)?([^/:?]*)(?::([0-9]+))?");
+    std::smatch m;
+    if (std::regex_search(what, m, host_param)) host = cluster::percent_decode(m[1]);
+    if (std::regex_search(what, m, port_param)) port = std::stoi(m[1]);
+    if (host.empty() && std::regex_search(what, m, authority)) {
+      host = cluster::percent_decode(m[1]);
+      if (m[2].matched) port = std::stoi(m[2]);
+    }
+  } else {
+    host = what;
+  }
+  std::error_code ec;
+  if (!host.empty() && host[0] == '/') {
+    fs::path p = fs::weakly_canonical(host, ec);
+    for (const fs::path& candidate : {p, p.parent_path()}) {
+      if (fs::exists(candidate / "server.json", ec) || fs::exists(candidate / "keeper.pid", ec)) {
+        return candidate;
+      }
+    }
+  } else if (port > 0) {
+    for (const auto& e : fs::directory_iterator(layout.run, ec)) {
+      if (auto st = cluster::read_state(e.path()); st && st->info.port == port) return e.path();
+    }
+  }
+  throw Error(ExitCode::kNoSuchServer,
+              fmt::format("no running pg_unit_tests server at '{}' (pg_unit_tests list shows "
+                          "them): give the URI that start printed, or its directory",
+                          what));
+}
+
+void stop_directory(const fs::path& dir) {
+  auto pid_text = platform::read_file(dir / "keeper.pid");
+  const int keeper = pid_text ? std::atoi(pid_text->c_str()) : 0;
+  if (keeper > 0 && keeper_alive(keeper) && kill(keeper, SIGTERM) == 0) {
+    // The keeper stops the server and removes the directory; wait for it.
+    for (int i = 0; i < 20000 && platform::process_alive(keeper); ++i) {
+      std::this_thread::sleep_for(500us);
+    }
+    if (!fs::exists(dir)) return;
+  }
+  // No keeper: do its work.
+  if (auto st = cluster::read_state(dir); st && platform::process_alive(st->info.pid)) {
+    kill(st->info.pid, SIGQUIT);
+    for (int i = 0; i < 500 && platform::process_alive(st->info.pid); ++i) {
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  platform::remove_tree(dir);
+}
+
+}  // namespace
+
+Server Server::start(const ServerOptions& options) {
+  Started s = launch(prepare(options, true));
+  Server server;
+  server.info_ = std::move(s.info);
+  server.owner_fd_ = s.owner_fd;
+  return server;
+}
+
+ServerInfo Server::start_detached(const ServerOptions& options) {
+  return launch(prepare(options, false)).info;
+}
+
+void Server::stop(const std::string& uri_or_directory) {
+  const Layout layout = Layout::locate();
+  stop_directory(locate_server(uri_or_directory, layout));
+}
+
+std::vector<ServerInfo> Server::list() {
+  const Layout layout = Layout::locate();
+  std::vector<ServerInfo> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(layout.run, ec)) {
+    auto st = cluster::read_state(e.path());
+    if (st && keeper_alive(st->info.keeper_pid)) out.push_back(st->info);
+  }
+  return out;
+}
+
+Server::Server(Server&& other) noexcept
+    : info_(std::move(other.info_)), owner_fd_(std::exchange(other.owner_fd_, -1)) {
+  other.info_ = ServerInfo{};
+}
+
+Server& Server::operator=(Server&& other) noexcept {
+  if (this != &other) {
+    stop();
+    info_ = std::move(other.info_);
+    other.info_ = ServerInfo{};
+    owner_fd_ = std::exchange(other.owner_fd_, -1);
+  }
+  return *this;
+}
+
+Server::~Server() { stop(); }
+
+void Server::stop() {
+  if (info_.keeper_pid > 0) {
+    kill(info_.keeper_pid, SIGTERM);
+    // The keeper is our child: reap it; it has removed everything when it exits.
+    if (platform::wait_for(info_.keeper_pid) == 255 && fs::exists(info_.directory)) {
+      stop_directory(info_.directory);
+    }
+    info_.keeper_pid = 0;
+  }
+  if (owner_fd_ >= 0) {
+    close(owner_fd_);
+    owner_fd_ = -1;
+  }
+}
+
+std::vector<std::pair<std::string, std::string>> Server::environment() const {
+  return {{"PGHOST", info_.host},
+          {"PGPORT", std::to_string(info_.port)},
+          {"PGUSER", info_.user},
+          {"PGPASSWORD", info_.password},
+          {"PGDATABASE", info_.database},
+          {"DATABASE_URL", info_.uri}};
+}
+
+}  // namespace pg_unit_tests
+
+namespace pg_unit_tests::cache {
+
+namespace {
+Item to_item(const cluster::CacheEntry& e) {
+  return Item{e.kind, e.key, e.path.string(), e.bytes, e.detail};
+}
+}  // namespace
+
+void warm(const ServerOptions& options) {
+  Launch l = prepare(options, false);
+  const Layout layout = Layout::locate();
+  const cluster::Template tmpl{l.spec.template_key, l.spec.template_dir};
+  if (!layout.user.switch_to) {
+    cluster::refill_spares(layout, tmpl);
+    return;
+  }
+  // Under root the copies must belong to the server user: make them in a child that switches.
+  const pid_t pid = fork();
+  if (pid < 0) throw Error(ExitCode::kSystem, fmt::format("could not fork: {}", std::strerror(errno)));
+  if (pid == 0) {
+    int code = 0;
+    if (setgroups(0, nullptr) != 0 || setgid(layout.user.gid) != 0 || setuid(layout.user.uid) != 0) {
+      _exit(1);
+    }
+    try {
+      cluster::refill_spares(layout, tmpl);
+    } catch (...) {
+      code = 1;
+    }
+    _exit(code);
+  }
+  if (platform::wait_for(pid) != 0) {
+    throw Error(ExitCode::kFilesystem,
+                fmt::format("could not prepare spare copies in {}", layout.cache.string()));
+  }
+}
+
+Status status() {
+  const Layout layout = Layout::locate();
+  Status s;
+  s.directory = layout.base.string();
+  std::error_code ec;
+  s.in_memory = fs::exists(layout.base, ec) && platform::on_tmpfs(layout.base);
+  for (const auto& e : cluster::cache_entries(layout)) s.items.push_back(to_item(e));
+  s.servers = Server::list();
+  return s;
+}
+
+std::vector<Item> clear() {
+  const Layout layout = Layout::locate();
+  std::vector<Item> out;
+  for (const auto& e : cluster::clear_cache(layout)) out.push_back(to_item(e));
+  return out;
+}
+
+}  // namespace pg_unit_tests::cache

@@ -1,0 +1,241 @@
+#include "platform/fs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <linux/magic.h>
+
+#include <fmt/format.h>
+
+#include "pg_unit_tests/error.hpp"
+
+namespace pg_unit_tests::platform {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what, const fs::path& path, int err) {
+  const char* hint = err == ENOSPC   ? " (the disk is full: free some space or set PG_UNIT_TESTS_DIR)"
+                     : err == EACCES ? " (permission denied: set PG_UNIT_TESTS_DIR to a writable directory)"
+                                     : "";
+  throw Error(ExitCode::kFilesystem,
+              fmt::format("could not {} {}: {}{}", what, path.string(), std::strerror(err), hint));
+}
+
+void copy_file(int from_dir, int to_dir, const char* name, mode_t mode, off_t size,
+               const fs::path& where) {
+  Fd in(openat(from_dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!in) fail("read", where / name, errno);
+  Fd out(openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777));
+  if (!out) fail("create", where / name, errno);
+  off_t left = size;
+  while (left > 0) {
+    ssize_t n = copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
+      // Fall back to read/write (older kernels, some file systems).
+      char buf[1 << 16];
+      ssize_t r = read(in.get(), buf, sizeof buf);
+      if (r < 0) fail("read", where / name, errno);
+      if (r == 0) break;
+      for (ssize_t off = 0; off < r;) {
+        ssize_t w = write(out.get(), buf + off, static_cast<size_t>(r - off));
+        if (w < 0) fail("write", where / name, errno);
+        off += w;
+      }
+      left -= r;
+      continue;
+    }
+    if (n < 0) fail("write", where / name, errno);
+    if (n == 0) break;
+    left -= n;
+  }
+  // The umask may have narrowed the mode given to openat.
+  fchmod(out.get(), mode & 07777);
+}
+
+// Walks with *at() calls on directory descriptors: about twice as fast as std::filesystem::copy
+// on a data directory's thousand small files, which is the critical path of a cold start.
+void copy_dir(int from_parent, const char* from_name, int to_parent, const char* to_name,
+              mode_t mode, const fs::path& where) {
+  Fd from(openat(from_parent, from_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  if (!from) fail("open", where / from_name, errno);
+  if (mkdirat(to_parent, to_name, 0700) != 0) fail("create", where / to_name, errno);
+  Fd to(openat(to_parent, to_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  if (!to) fail("open", where / to_name, errno);
+  const fs::path here = where / to_name;
+  DIR* dir = fdopendir(dup(from.get()));
+  if (!dir) fail("list", here, errno);
+  struct Closer {
+    DIR* d;
+    ~Closer() { closedir(d); }
+  } closer{dir};
+  while (struct dirent* e = readdir(dir)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(from.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;  // vanished meanwhile (a lock or temp file)
+      fail("stat", here / e->d_name, errno);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      copy_dir(from.get(), e->d_name, to.get(), e->d_name, st.st_mode, here);
+    } else if (S_ISREG(st.st_mode)) {
+      copy_file(from.get(), to.get(), e->d_name, st.st_mode, st.st_size, here);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[4096];
+      ssize_t n = readlinkat(from.get(), e->d_name, target, sizeof target - 1);
+      if (n < 0) fail("read link", here / e->d_name, errno);
+      target[n] = '\0';
+      if (symlinkat(target, to.get(), e->d_name) != 0) fail("create", here / e->d_name, errno);
+    }  // sockets, fifos: not copied
+  }
+  fchmod(to.get(), mode & 07777);
+}
+
+}  // namespace
+
+void copy_tree(const fs::path& from, const fs::path& to) {
+  struct stat st;
+  if (stat(from.c_str(), &st) != 0) fail("read", from, errno);
+  copy_dir(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), st.st_mode, {});
+}
+
+void remove_tree(const fs::path& path) noexcept {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+void write_file_atomic(const fs::path& path, const std::string& content, mode_t mode) {
+  const fs::path tmp = path.string() + ".tmp-" + std::to_string(getpid());
+  Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd) fail("create", tmp, errno);
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = write(fd.get(), content.data() + off, content.size() - off);
+    if (n < 0) {
+      int e = errno;
+      fd.reset();
+      unlink(tmp.c_str());
+      fail("write", tmp, e);
+    }
+    off += static_cast<size_t>(n);
+  }
+  fd.reset();
+  if (rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    unlink(tmp.c_str());
+    fail("write", path, e);
+  }
+}
+
+std::optional<std::string> read_file(const fs::path& path) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+void ensure_directory(const fs::path& path, mode_t mode, std::optional<uid_t> owner,
+                      std::optional<gid_t> group) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) {
+    if (!path.parent_path().empty() && !fs::exists(path.parent_path(), ec)) {
+      fs::create_directories(path.parent_path(), ec);
+      if (ec) fail("create", path.parent_path(), ec.value());
+    }
+    if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) fail("create", path, errno);
+  }
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) fail("read", path, errno);
+  if (!S_ISDIR(st.st_mode)) {
+    throw Error(ExitCode::kFilesystem, fmt::format("{} exists and is not a directory", path.string()));
+  }
+  const uid_t want = owner.value_or(geteuid());
+  if (st.st_uid != want) {
+    if (geteuid() == 0) {
+      if (chown(path.c_str(), want, group.value_or(static_cast<gid_t>(-1))) != 0) {
+        fail("change the owner of", path, errno);
+      }
+    } else {
+      throw Error(ExitCode::kFilesystem,
+                  fmt::format("{} belongs to another user (uid {}): remove it or set "
+                              "PG_UNIT_TESTS_DIR to a directory of your own",
+                              path.string(), st.st_uid));
+    }
+  }
+  if ((st.st_mode & 07777) != mode && chmod(path.c_str(), mode) != 0) fail("chmod", path, errno);
+  if (access(path.c_str(), W_OK | X_OK) != 0) fail("write into", path, errno);
+}
+
+FileLock FileLock::exclusive(const fs::path& path) {
+  FileLock lock;
+  lock.fd_.reset(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock.fd_) fail("open lock file", path, errno);
+  while (flock(lock.fd_.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) fail("lock", path, errno);
+  }
+  return lock;
+}
+
+FileLock FileLock::try_exclusive(const fs::path& path) {
+  FileLock lock;
+  lock.fd_.reset(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock.fd_) return lock;
+  if (flock(lock.fd_.get(), LOCK_EX | LOCK_NB) != 0) lock.fd_.reset();
+  return lock;
+}
+
+std::uintmax_t tree_size(const fs::path& path) noexcept {
+  std::uintmax_t total = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec),
+       end;
+       !ec && it != end; it.increment(ec)) {
+    std::error_code ec2;
+    if (it->is_regular_file(ec2) && !it->is_symlink(ec2)) total += it->file_size(ec2);
+  }
+  return total;
+}
+
+bool on_tmpfs(const fs::path& path) {
+  struct statfs s;
+  return statfs(path.c_str(), &s) == 0 && s.f_type == TMPFS_MAGIC;
+}
+
+std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = getrandom(raw.data() + got, bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ExitCode::kSystem, fmt::format("getrandom failed: {}", std::strerror(errno)));
+    }
+    got += static_cast<size_t>(n);
+  }
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace pg_unit_tests::platform

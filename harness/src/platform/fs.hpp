@@ -1,0 +1,55 @@
+// File-system helpers the harness needs beyond std::filesystem: a fast tree copy, atomic writes,
+// advisory locks, and private (0700) directories.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "platform/fd.hpp"
+
+namespace pg_unit_tests::platform {
+
+namespace fs = std::filesystem;
+
+// Copies a directory tree (regular files, directories, symlinks), keeping modes. Throws
+// Error(kFilesystem) naming the file and the reason (ENOSPC: "the disk is full").
+void copy_tree(const fs::path& from, const fs::path& to);
+
+// Removes a tree; missing is fine. Never throws.
+void remove_tree(const fs::path& path) noexcept;
+
+// Writes a file through a temporary and rename(2), so that readers never see half of it.
+void write_file_atomic(const fs::path& path, const std::string& content, mode_t mode = 0600);
+
+std::optional<std::string> read_file(const fs::path& path);
+
+// Creates the directory (and parents) if missing; then checks it is owned by `owner` and sets mode.
+// Throws Error(kFilesystem) when it cannot be created or written, or belongs to someone else.
+void ensure_directory(const fs::path& path, mode_t mode, std::optional<uid_t> owner = {},
+                      std::optional<gid_t> group = {});
+
+// flock(2) on a lock file, released by the destructor (and by the kernel if the process dies).
+class FileLock {
+ public:
+  // Blocks until the exclusive lock is held.
+  static FileLock exclusive(const fs::path& path);
+  // Returns an unlocked object if someone else holds it.
+  static FileLock try_exclusive(const fs::path& path);
+  bool held() const { return static_cast<bool>(fd_); }
+
+ private:
+  Fd fd_;
+};
+
+// Total size in bytes of the files below path.
+std::uintmax_t tree_size(const fs::path& path) noexcept;
+
+// True if the path is on a tmpfs (RAM) file system.
+bool on_tmpfs(const fs::path& path);
+
+std::string random_hex(size_t bytes);
+
+}  // namespace pg_unit_tests::platform
