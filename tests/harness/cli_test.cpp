@@ -1,0 +1,285 @@
+// The pg_unit_tests command end to end: what users of pg_tmp or pg_virtualenv would run.
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "support/pq.hpp"
+#include "support/process.hpp"
+
+namespace fs = std::filesystem;
+using test_support::cli;
+using test_support::Connection;
+using test_support::run;
+
+namespace {
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// A private PG_UNIT_TESTS_DIR for tests that need a cache of their own; removed afterwards.
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    char tmpl[] = "/tmp/pgut-test-XXXXXX";
+    path = mkdtemp(tmpl);
+    chmod(path.c_str(), 0755);  // the server user must be able to enter (under root)
+  }
+  ~ScratchDir() {
+    run({cli(), "stop", "--all"}, {{"PG_UNIT_TESTS_DIR", path.string()}});
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+fs::path server_dir_of(const std::string& uri) {
+  auto j = nlohmann::json::parse(run({cli(), "list", "--json"}).out);
+  for (const auto& s : j) {
+    if (s.value("uri", "") == uri) return s.value("directory", "");
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST(Cli, StartPrintsAUriThatStopRemoves) {
+  auto r = run({cli(), "start"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string uri = trim(r.out);
+  EXPECT_EQ(uri.rfind("postgresql://", 0), 0u);
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  Connection c(uri);
+  ASSERT_TRUE(c.ok()) << c.error();
+  const fs::path dir = server_dir_of(uri);
+  ASSERT_FALSE(dir.empty());
+  r = run({cli(), "stop", uri});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir));
+}
+
+TEST(Cli, StartJson) {
+  auto r = run({cli(), "start", "--json", "--tcp"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"uri", "host", "port", "user", "password", "database", "data_directory",
+                          "pid", "version"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["host"], "127.0.0.1");
+  EXPECT_EQ(j["version"].get<std::string>().substr(0, 3), "15.");
+  Connection c(j["uri"].get<std::string>());
+  EXPECT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(run({cli(), "stop", j["uri"].get<std::string>()}).status, 0);
+}
+
+TEST(Cli, ExecSetsTheEnvironmentAndReturnsTheCommandsStatus) {
+  auto r = run({cli(), "exec", "--", "/bin/sh", "-c",
+                "psql -XAtc 'select 40+2' && echo \"$PGHOST|$PGPORT|$PGUSER|$PGDATABASE\" && "
+                "psql -XAtc 'select 1' \"$DATABASE_URL\" && exit 3"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.out.find("42\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("|5432|postgres|postgres"), std::string::npos) << r.out;
+  // The server is gone afterwards.
+  EXPECT_EQ(r.out.find("pg_unit_tests-"), r.out.find("pg_unit_tests-"));
+  const std::string host = r.out.substr(r.out.find('\n') + 1, r.out.find('|') - r.out.find('\n') - 1);
+  EXPECT_FALSE(fs::exists(host)) << host;
+}
+
+TEST(Cli, ExecTcpHasPassword) {
+  auto r = run({cli(), "exec", "-t", "--", "/bin/sh", "-c",
+                "test -n \"$PGPASSWORD\" && test \"$PGHOST\" = 127.0.0.1 && psql -XAtc 'select 1'"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
+TEST(Cli, ExecForwardsSigtermAndCleansUp) {
+  auto bg = test_support::spawn({cli(), "exec", "--", "/bin/sh", "-c",
+                                 "echo $PGHOST; trap 'exit 7' TERM; while :; do sleep 0.05; done"});
+  const std::string host = test_support::read_line(bg.out_fd);
+  ASSERT_TRUE(fs::exists(host)) << host;
+  kill(bg.pid, SIGTERM);
+  EXPECT_EQ(test_support::wait_exit(bg.pid), 7);  // the command's own answer to SIGTERM
+  EXPECT_FALSE(fs::exists(host));
+  close(bg.out_fd);
+}
+
+TEST(Cli, ExecInterruptedLikeCtrlC) {
+  // Ctrl-C sends SIGINT to the whole foreground process group.
+  auto bg = test_support::spawn({"/usr/bin/setsid", "-w", cli(), "exec", "--", "/bin/sh", "-c",
+                                 "echo $PGHOST; sleep 30"});
+  const std::string host = test_support::read_line(bg.out_fd);
+  ASSERT_TRUE(fs::exists(host)) << host;
+  pid_t group = -1;
+  ASSERT_TRUE(test_support::eventually([&] {
+    for (pid_t p : test_support::processes_matching(cli() + " exec")) group = getpgid(p);
+    return group > 0;
+  }));
+  kill(-group, SIGINT);
+  EXPECT_EQ(test_support::wait_exit(bg.pid), 130);
+  EXPECT_FALSE(fs::exists(host));
+  close(bg.out_fd);
+}
+
+TEST(Cli, KilledHarnessLeavesNothingBehind) {
+  auto bg = test_support::spawn(
+      {cli(), "exec", "--", "/bin/sh", "-c", "echo $PGHOST; echo $$; exec sleep 30"});
+  const std::string host = test_support::read_line(bg.out_fd);
+  const pid_t command = std::stoi(test_support::read_line(bg.out_fd));
+  ASSERT_TRUE(fs::exists(host)) << host;
+  kill(bg.pid, SIGKILL);
+  test_support::wait_exit(bg.pid);
+  // The keeper notices that its owner is gone and removes the server within moments.
+  EXPECT_TRUE(test_support::eventually([&] { return !fs::exists(host); }, std::chrono::seconds(5)));
+  EXPECT_TRUE(test_support::processes_matching(host).empty());
+  kill(command, SIGKILL);  // the orphaned command is the test's to clean up
+  close(bg.out_fd);
+}
+
+TEST(Cli, KilledKeeperTakesItsServerAlong) {
+  auto r = run({cli(), "start", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const pid_t keeper = j["keeper_pid"], postmaster = j["pid"];
+  kill(keeper, SIGKILL);
+  // The postmaster gets SIGQUIT when its keeper dies; the next start collects the directory.
+  EXPECT_TRUE(test_support::eventually([&] { return !test_support::alive(postmaster); },
+                                       std::chrono::seconds(5)));
+  r = run({cli(), "start", "-w", "1"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(fs::exists(j["directory"].get<std::string>()));
+}
+
+TEST(Cli, SixteenConcurrentStarts) {
+  std::vector<test_support::Background> bgs;
+  for (int i = 0; i < 16; ++i) {
+    std::vector<std::string> argv = {cli(), "start", "-w", "60"};
+    if (i % 2) argv.push_back("--tcp");
+    bgs.push_back(test_support::spawn(argv));
+  }
+  std::set<std::string> uris;
+  for (auto& b : bgs) {
+    uris.insert(test_support::read_line(b.out_fd));
+    EXPECT_EQ(test_support::wait_exit(b.pid), 0);
+    close(b.out_fd);
+  }
+  EXPECT_EQ(uris.size(), 16u);
+  for (const auto& u : uris) {
+    Connection c(u);
+    EXPECT_TRUE(c.ok()) << u << ": " << c.error();
+    EXPECT_EQ(run({cli(), "stop", u}).status, 0);
+  }
+}
+
+TEST(Cli, BadInputGetsOneLineAndADistinctExitCode) {
+  struct Case {
+    std::vector<std::string> args;
+    int status;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"start", "--no-such-option"}, 2, "--no-such-option"},
+      {{"start", "-o", "-c work_mem=lots"}, 4, "invalid value for parameter \"work_mem\""},
+      {{"start", "-o", "work_mem"}, 2, "not a setting"},
+      {{"start", "--pg-config", "/nonexistent/pg_config"}, 3, "pg_config"},
+      {{"start", "--extension", "/nonexistent"}, 5, "not a directory"},
+      {{"start", "--extension", PGUT_FIXTURES "/broken_ext"}, 5, "does not build"},
+      {{"stop", "postgresql://postgres@/postgres?host=%2Fnowhere"}, 7, "no running"},
+      {{"exec"}, 2, "needs a command"},
+      {{"exec", "--", "/no/such/command"}, 2, "not found"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv = {cli()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto r = run(argv);
+    EXPECT_EQ(r.status, c.status) << c.args[0] << " " << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+TEST(Cli, HelpListsExitCodes) {
+  auto r = run({cli(), "--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
+}
+
+TEST(Cache, WarmStatusClearInAPrivateDirectory) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> env = {{"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  auto r = run({cli(), "cache", "warm"}, env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("template"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("spare"), std::string::npos) << r.out;
+  r = run({cli(), "cache", "status", "--json"}, env);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GE(j["items"].size(), 2u);
+  r = run({cli(), "cache", "clear"}, env);
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run({cli(), "cache", "status", "--json"}, env);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["items"].size(), 0u);
+}
+
+TEST(Cache, TwoHarnessesWarmingAtOnceCorruptNothing) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> env = {{"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  std::vector<test_support::Background> bgs;
+  for (int i = 0; i < 2; ++i) bgs.push_back(test_support::spawn({cli(), "cache", "warm"}, env));
+  for (int i = 0; i < 2; ++i) bgs.push_back(test_support::spawn({cli(), "start", "-w", "30"}, env));
+  std::vector<std::string> uris;
+  for (size_t i = 0; i < bgs.size(); ++i) {
+    std::string line = test_support::read_line(bgs[i].out_fd);
+    EXPECT_EQ(test_support::wait_exit(bgs[i].pid), 0);
+    if (i >= 2) uris.push_back(line);
+    close(bgs[i].out_fd);
+  }
+  auto j = nlohmann::json::parse(run({cli(), "cache", "status", "--json"}, env).out);
+  int templates = 0;
+  for (const auto& item : j["items"]) templates += item["kind"] == "template";
+  EXPECT_EQ(templates, 1);
+  for (const auto& u : uris) {
+    Connection c(u);
+    EXPECT_TRUE(c.ok()) << c.error();
+    EXPECT_EQ(c.value("SELECT count(*) > 0 FROM pg_class"), "t");
+  }
+}
+
+TEST(Cache, UnwritableDirectoryIsOneClearError) {
+  auto r = run({cli(), "start"}, {{"PG_UNIT_TESTS_DIR", "/proc/version/x"}});
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_NE(r.err.find("/proc/version/x"), std::string::npos) << r.err;
+}
+
+TEST(Cache, FullDiskDuringCopyLeavesNothingHalfWritten) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  ScratchDir dir;
+  const fs::path small = dir.path / "small";
+  fs::create_directory(small);
+  // Room for the template (about 24 MB) but not for a second copy.
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=36m,mode=0755") != 0) {
+    GTEST_SKIP() << "cannot mount tmpfs here";
+  }
+  const std::vector<std::pair<std::string, std::string>> env = {{"PG_UNIT_TESTS_DIR", small.string()}};
+  auto r = run({cli(), "start", "-w", "5"}, env);
+  EXPECT_EQ(r.status, 6) << r.out << r.err;
+  EXPECT_NE(r.err.find("disk is full"), std::string::npos) << r.err;
+  // No half-copied server directory and no server.
+  auto j = nlohmann::json::parse(run({cli(), "list", "--json"}, env).out);
+  EXPECT_EQ(j.size(), 0u);
+  std::error_code ec;
+  size_t leftovers = 0;
+  for (const auto& e : fs::directory_iterator(small, ec)) {
+    for (const auto& s : fs::directory_iterator(e.path() / "run", ec)) {
+      (void)s;
+      ++leftovers;
+    }
+  }
+  EXPECT_EQ(leftovers, 0u);
+  umount2(small.c_str(), MNT_DETACH);
+}

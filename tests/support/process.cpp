@@ -1,0 +1,157 @@
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#ifndef PGUT_CLI
+#define PGUT_CLI "pg_unit_tests"
+#endif
+
+extern char** environ;
+
+namespace test_support {
+
+namespace {
+
+pid_t fork_exec(const std::vector<std::string>& argv,
+                const std::vector<std::pair<std::string, std::string>>& env, int out, int err) {
+  std::vector<std::string> envs;
+  for (char** e = environ; *e; ++e) {
+    std::string s = *e;
+    bool replaced = false;
+    for (const auto& [k, v] : env) replaced |= s.rfind(k + "=", 0) == 0;
+    if (!replaced) envs.push_back(s);
+  }
+  for (const auto& [k, v] : env) {
+    if (!v.empty()) envs.push_back(k + "=" + v);
+  }
+  std::vector<char*> a, e;
+  std::vector<std::string> argv_copy = argv;
+  for (auto& s : argv_copy) a.push_back(s.data());
+  a.push_back(nullptr);
+  for (auto& s : envs) e.push_back(s.data());
+  e.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    if (out >= 0) dup2(out, 1);
+    if (err >= 0) dup2(err, 2);
+    execve(a[0], a.data(), e.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+int wait_exit(pid_t pid) {
+  int status;
+  if (waitpid(pid, &status, 0) < 0) return -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+Output run(const std::vector<std::string>& argv,
+           const std::vector<std::pair<std::string, std::string>>& env) {
+  int o[2], e[2];
+  if (pipe2(o, O_CLOEXEC) != 0 || pipe2(e, O_CLOEXEC) != 0) return {};
+  pid_t pid = fork_exec(argv, env, o[1], e[1]);
+  close(o[1]);
+  close(e[1]);
+  Output result;
+  // Read both pipes without deadlock.
+  pollfd fds[2] = {{o[0], POLLIN, 0}, {e[0], POLLIN, 0}};
+  int open_count = 2;
+  char buf[4096];
+  while (open_count > 0) {
+    if (poll(fds, 2, -1) < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd >= 0 && fds[i].revents) {
+        ssize_t n = read(fds[i].fd, buf, sizeof buf);
+        if (n > 0) {
+          (i == 0 ? result.out : result.err).append(buf, static_cast<size_t>(n));
+        } else {
+          close(fds[i].fd);
+          fds[i].fd = -1;
+          --open_count;
+        }
+      }
+    }
+  }
+  result.status = wait_exit(pid);
+  return result;
+}
+
+Background spawn(const std::vector<std::string>& argv,
+                 const std::vector<std::pair<std::string, std::string>>& env) {
+  int o[2];
+  if (pipe2(o, O_CLOEXEC) != 0) return {};
+  Background b;
+  const int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  b.pid = fork_exec(argv, env, o[1], devnull);
+  close(devnull);
+  close(o[1]);
+  b.out_fd = o[0];
+  return b;
+}
+
+std::string read_line(int fd) {
+  std::string line;
+  char c;
+  while (read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+  return line;
+}
+
+std::string cli() { return PGUT_CLI; }
+
+bool alive(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t close_paren = content.rfind(')');
+  return close_paren != std::string::npos && close_paren + 2 < content.size() &&
+         content[close_paren + 2] != 'Z' && content[close_paren + 2] != 'X';
+}
+
+uid_t process_uid(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Uid:", 0) == 0) return static_cast<uid_t>(std::stoul(line.substr(4)));
+  }
+  return static_cast<uid_t>(-1);
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+std::vector<pid_t> processes_matching(const std::string& needle) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream f(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    const pid_t pid = std::stoi(name);
+    if (cmd.find(needle) != std::string::npos && alive(pid)) out.push_back(pid);
+  }
+  return out;
+}
+
+}  // namespace test_support

@@ -1,0 +1,51 @@
+// Helpers for end-to-end tests: run the CLI, inspect processes and files.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace test_support {
+
+struct Output {
+  int status = -1;  // exit status, or 128+signal
+  std::string out;
+  std::string err;
+};
+
+// Runs argv (argv[0] a path) with extra environment, capturing stdout and stderr.
+Output run(const std::vector<std::string>& argv,
+           const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// Starts argv in the background with stdout to a pipe; returns pid and the read end.
+struct Background {
+  pid_t pid = -1;
+  int out_fd = -1;
+};
+Background spawn(const std::vector<std::string>& argv,
+                 const std::vector<std::pair<std::string, std::string>>& env = {});
+// Reads one line from fd (blocking).
+std::string read_line(int fd);
+int wait_exit(pid_t pid);
+
+// The CLI under test (built next to the tests).
+std::string cli();
+
+// True if the process exists and is not a zombie.
+bool alive(pid_t pid);
+uid_t process_uid(pid_t pid);
+
+// Polls `condition` until it holds or `limit` passes (tests wait for cleanup, they do not time it).
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(20));
+
+// Processes whose command line contains `needle`.
+std::vector<pid_t> processes_matching(const std::string& needle);
+
+}  // namespace test_support
