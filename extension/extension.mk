@@ -18,6 +18,10 @@ SHLIB_LINK += -lstdc++
 PG_CPPFLAGS += -Iextension/src
 # -Wno-register: PostgreSQL 15 headers (s_lock.h, atomics) use the C register keyword.
 PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+# Header dependencies (PGXS tracks them only in PostgreSQL builds configured with --enable-depend).
+PG_CXXFLAGS += -MMD -MP
+EXTRA_CLEAN += $(OBJS:.o=.d)
+-include $(OBJS:.o=.d)
 endif
 
 # JIT bitcode for our own functions buys nothing (they are called through fmgr) and would need

@@ -66,6 +66,9 @@ BEGIN
   COMMIT;
   t := now();
   RAISE NOTICE 'after commit: now() = %, statement_timestamp() = %', t, statement_timestamp();
+  COMMIT;
+  t := CURRENT_TIMESTAMP;
+  RAISE NOTICE 'after commit: CURRENT_TIMESTAMP = %, CURRENT_DATE = %', t, CURRENT_DATE;
   INSERT INTO log (n) VALUES (2);
   COMMIT;
   INSERT INTO log (n) VALUES (3);
@@ -73,6 +76,8 @@ BEGIN
   RAISE NOTICE 'after rollback: clock_timestamp() = %', clock_timestamp();
   INSERT INTO log (n) VALUES (4);
 END $$;
+CALL work();
+-- again, with every expression's plan cached from the first call
 CALL work();
 SELECT * FROM log ORDER BY n;
 

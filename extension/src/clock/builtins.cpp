@@ -43,12 +43,15 @@ PGFunction original_timeofday = nullptr;
 bool installed = false;
 needs_fmgr_hook_type prev_needs_fmgr_hook = nullptr;
 
+// Frozen: the answer is the frozen instant (sync() would put exactly that into the statics).
 Datum mocked_now(FunctionCallInfo fcinfo) {
+  if (state.mode == Mode::frozen) PG_RETURN_TIMESTAMPTZ(state.frozen_at);
   sync();
   return original_now(fcinfo);
 }
 
 Datum mocked_statement_timestamp(FunctionCallInfo fcinfo) {
+  if (state.mode == Mode::frozen) PG_RETURN_TIMESTAMPTZ(state.frozen_at);
   sync();
   return original_statement_timestamp(fcinfo);
 }

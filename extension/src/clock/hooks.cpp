@@ -132,6 +132,7 @@ void install_hooks() {
   prev_process_utility = ProcessUtility_hook;
   ProcessUtility_hook = on_process_utility;
   install_builtin_clocks();
+  install_plpgsql_plugin();
 }
 
 }  // namespace pgut::clock

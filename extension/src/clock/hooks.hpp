@@ -5,5 +5,7 @@ namespace pgut::clock {
 
 // Installs every hook; call from _PG_init while preloading with time control on.
 void install_hooks();
+// The PL/pgSQL plugin that re-applies the timestamps before each statement (plpgsql_plugin.cpp).
+void install_plpgsql_plugin();
 
 }  // namespace pgut::clock

@@ -31,6 +31,7 @@ TimestampTz real_xact = 0;
 TimestampTz real_stmt = 0;
 TimestampTz set_xact = 0;
 TimestampTz set_stmt = 0;
+bool set_stmt_valid = false;
 
 constexpr const char* kEnableHint =
     "Start the server with shared_preload_libraries = 'pg_unit_tests' and "
@@ -224,8 +225,10 @@ void assign_time_offset(const char*, void* extra) {
 // The timestamps the state asks for, given the current values of the two statics.
 void desired(TimestampTz cur_x, TimestampTz cur_s, bool ours, TimestampTz* rx, TimestampTz* rs,
              TimestampTz* want_x, TimestampTz* want_s) {
+  // The transaction timestamp is ours only within the transaction we wrote it in; the statement
+  // timestamp survives transaction boundaries (COMMIT in a procedure) until the next message.
   *rx = (ours && cur_x == set_xact) ? real_xact : cur_x;
-  *rs = (ours && cur_s == set_stmt) ? real_stmt : cur_s;
+  *rs = (set_stmt_valid && cur_s == set_stmt) ? real_stmt : cur_s;
   switch (state.mode) {
     case Mode::frozen:
       *want_x = *want_s = state.frozen_at;
@@ -290,6 +293,7 @@ void sync_slow() {
   }
   set_xact = want_x;
   set_stmt = want_s;
+  set_stmt_valid = true;
   touched_lxid = lxid;
   timestamps_touched = true;
 }
@@ -308,7 +312,7 @@ bool transaction_timestamp_stale() {
 void restore_real_statement_timestamp() {
   if (!timestamps_touched) return;
   LocalTransactionId lxid;
-  if (!can_sync(&lxid) || lxid != touched_lxid) return;
+  if (!can_sync(&lxid)) return;
   TimestampTz cur_s = GetCurrentStatementStartTimestamp();
   if (cur_s != set_stmt || cur_s == real_stmt) return;
   SetParallelStartTimestamps(GetCurrentTransactionStartTimestamp(), real_stmt);

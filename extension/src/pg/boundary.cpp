@@ -1,16 +1,48 @@
 #include "pg/boundary.hpp"
 
 #include <cstdio>
+#include <new>
 
 namespace pgut::pg {
+namespace {
 
-void Report::set(int code, const char* msg, const char* hint_text) noexcept {
-  sqlstate = code;
-  std::snprintf(message, sizeof message, "%s", msg ? msg : "");
-  std::snprintf(hint, sizeof hint, "%s", hint_text ? hint_text : "");
+// The exception being reported: plain storage (a backend has one thread, and the report is
+// raised right after it is recorded).
+struct Report {
+  int sqlstate;
+  ErrorData* pg_error;  // re-raised as is when set
+  char message[512];
+  char hint[512];
+};
+Report report;
+
+void record(int code, const char* message, const char* hint) noexcept {
+  report.sqlstate = code;
+  report.pg_error = nullptr;
+  std::snprintf(report.message, sizeof report.message, "%s", message ? message : "");
+  std::snprintf(report.hint, sizeof report.hint, "%s", hint ? hint : "");
 }
 
-void raise(const Report& report) {
+}  // namespace
+
+void capture_current_exception() noexcept {
+  try {
+    throw;
+  } catch (const Error& e) {
+    record(e.sqlstate(), e.what(), e.hint().c_str());
+  } catch (const PgError& e) {
+    record(ERRCODE_INTERNAL_ERROR, nullptr, nullptr);
+    report.pg_error = e.data();
+  } catch (const std::bad_alloc&) {
+    record(ERRCODE_OUT_OF_MEMORY, "out of memory in pg_unit_tests", nullptr);
+  } catch (const std::exception& e) {
+    record(ERRCODE_INTERNAL_ERROR, e.what(), nullptr);
+  } catch (...) {
+    record(ERRCODE_INTERNAL_ERROR, "unknown C++ exception in pg_unit_tests", nullptr);
+  }
+}
+
+void raise_captured() {
   if (report.pg_error != nullptr) ReThrowError(report.pg_error);
   ereport(ERROR, (errcode(report.sqlstate), errmsg("%s", report.message),
                   report.hint[0] ? errhint("%s", report.hint) : 0));

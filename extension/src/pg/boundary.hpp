@@ -46,36 +46,22 @@ class PgError : public std::exception {
   ErrorData* data_;
 };
 
-// What the boundary reports once the exception is gone: plain, trivially destructible storage.
-struct Report {
-  int sqlstate = 0;
-  ErrorData* pg_error = nullptr;  // re-raised as is when set
-  char message[512] = {};
-  char hint[512] = {};
-  void set(int code, const char* msg, const char* hint_text) noexcept;
-};
+// Records the exception being handled (call only from a catch block) for raise_captured().
+void capture_current_exception() noexcept;
+// Raises the recorded exception as a PostgreSQL ERROR. Never returns.
+[[noreturn]] void raise_captured();
 
-// Raises the report as a PostgreSQL ERROR. Never returns.
-[[noreturn]] void raise(const Report& report);
-
-// Runs impl; no C++ exception leaves this function, every one becomes an ERROR.
+// Runs impl; no C++ exception leaves this function, every one becomes an ERROR. The exception is
+// recorded in static storage inside the handler and reported after it, once the exception object
+// is destroyed. Nothing here costs anything unless something is thrown.
 template <typename Impl>
 inline Datum call(FunctionCallInfo fcinfo, Impl impl) {
-  Report report;
   try {
     return impl(fcinfo);
-  } catch (const Error& e) {
-    report.set(e.sqlstate(), e.what(), e.hint().c_str());
-  } catch (const PgError& e) {
-    report.pg_error = e.data();
-  } catch (const std::bad_alloc&) {
-    report.set(ERRCODE_OUT_OF_MEMORY, "out of memory in pg_unit_tests", nullptr);
-  } catch (const std::exception& e) {
-    report.set(ERRCODE_INTERNAL_ERROR, e.what(), nullptr);
   } catch (...) {
-    report.set(ERRCODE_INTERNAL_ERROR, "unknown C++ exception in pg_unit_tests", nullptr);
+    capture_current_exception();
   }
-  raise(report);
+  raise_captured();
 }
 
 // Runs a PostgreSQL call that may ereport while C++ objects are alive in the caller: a PostgreSQL
