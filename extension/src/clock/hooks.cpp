@@ -28,6 +28,7 @@ ExecutorRun_hook_type prev_executor_run = nullptr;
 ExecutorFinish_hook_type prev_executor_finish = nullptr;
 ExecutorEnd_hook_type prev_executor_end = nullptr;
 ProcessUtility_hook_type prev_process_utility = nullptr;
+ClientAuthentication_hook_type prev_client_authentication = nullptr;
 
 // Depth of executor runs and utility statements: 0 at top level.
 int nesting = 0;
@@ -114,6 +115,14 @@ void on_process_utility(PlannedStmt* pstmt, const char* query_string, bool read_
   if (nesting == 0) restore_real_statement_timestamp();
 }
 
+// Runs in every client backend before its own settings (startup options, ALTER ROLE/DATABASE SET)
+// are applied; the values inherited from the postmaster (-c pg_unit_tests.frozen_at) start to
+// count here.
+void on_client_authentication(Port* port, int status) {
+  if (prev_client_authentication) prev_client_authentication(port, status);
+  on_session_start();
+}
+
 }  // namespace
 
 void install_hooks() {
@@ -131,6 +140,8 @@ void install_hooks() {
   ExecutorEnd_hook = on_executor_end;
   prev_process_utility = ProcessUtility_hook;
   ProcessUtility_hook = on_process_utility;
+  prev_client_authentication = ClientAuthentication_hook;
+  ClientAuthentication_hook = on_client_authentication;
   install_builtin_clocks();
   install_plpgsql_plugin();
 }

@@ -46,8 +46,16 @@ struct OffsetExtra {
   int64 value;
 };
 
+// Only client sessions (and their parallel workers) get a mocked clock. Autovacuum, background
+// workers and WAL senders keep real time even when the server starts frozen (--freeze).
+bool eligible() {
+  return MyBackendType == B_BACKEND || IsParallelWorker();
+}
+
 void update_mode() {
-  if (frozen_set) {
+  if (!eligible()) {
+    state.mode = Mode::real;
+  } else if (frozen_set) {
     state.frozen_at = frozen_value;
     state.mode = Mode::frozen;
   } else if (offset_value != 0) {
@@ -257,6 +265,11 @@ bool can_sync(LocalTransactionId* lxid) {
 
 bool time_control_enabled() {
   return preloaded && time_control_setting;
+}
+
+void on_session_start() {
+  update_mode();
+  sync();
 }
 
 bool format_timestamp(TimestampTz value, char* buf) {

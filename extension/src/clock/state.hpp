@@ -37,6 +37,9 @@ inline constexpr const char* kTimeControl = "pg_unit_tests.time_control";
 
 // Defines the settings; time_control (PGC_POSTMASTER) only while preloading.
 void define_settings(bool preloading);
+// A client session starts: the settings it inherited from the postmaster now apply (the postmaster
+// and other server processes keep real time).
+void on_session_start();
 // Preloaded and pg_unit_tests.time_control = on.
 bool time_control_enabled();
 

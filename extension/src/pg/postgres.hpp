@@ -31,3 +31,11 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 }
+
+// libpq/auth.h, without it: it pulls in libpq-be.h and through it the GSSAPI headers, which a
+// Debian server without libkrb5-dev lacks. Only the hook is needed; Port stays opaque.
+extern "C" {
+struct Port;
+typedef void (*ClientAuthentication_hook_type)(struct Port*, int);
+extern PGDLLIMPORT ClientAuthentication_hook_type ClientAuthentication_hook;
+}
