@@ -16,6 +16,16 @@ PG_MODULE_MAGIC;
 void _PG_init(void) {
   // PGC_POSTMASTER settings can only be defined while preloading; later it would be FATAL.
   bool preloading = process_shared_preload_libraries_in_progress;
+  // A second copy of the library (preloaded from one path, CREATE EXTENSION's $libdir from
+  // another) would try to define the settings again; say so instead of "attempt to redefine".
+  bool defined = GetConfigOption(pgut::clock::kFrozenAt, true, false) != nullptr &&
+                 (GetConfigOptionFlags(pgut::clock::kFrozenAt, true) & GUC_CUSTOM_PLACEHOLDER) == 0;
+  if (defined)
+    ereport(ERROR,
+            (errcode(ERRCODE_DUPLICATE_OBJECT),
+             errmsg("pg_unit_tests is loaded twice, from two different files"),
+             errhint("Preload the same file that CREATE EXTENSION uses ($libdir/pg_unit_tests): "
+                     "shared_preload_libraries = 'pg_unit_tests'.")));
   pgut::clock::define_settings(preloading);
   if (preloading && pgut::clock::time_control_enabled()) {
     pgut::clock::install_hooks();
