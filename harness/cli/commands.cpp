@@ -94,17 +94,15 @@ std::vector<std::string> parse_option_string(const std::string& text) {
     const std::string& w = words[i];
     if (w == "-c" && i + 1 < words.size()) {
       settings.push_back(words[++i]);
-    } else if (w.rfind("-c", 0) == 0 && w.size() > 2) {
-      settings.push_back(w.substr(2));
-    } else if (w.rfind("--", 0) == 0 && w.find('=') != std::string::npos) {
-      settings.push_back(w.substr(2));
+    } else if ((w.rfind("-c", 0) == 0 && w.size() > 2) ||
+               (w.rfind("--", 0) == 0 && w.find('=') != std::string::npos)) {
+      settings.push_back(w.substr(2));  // -cname=value, --name=value
     } else if (w.find('=') != std::string::npos && w[0] != '-') {
       settings.push_back(w);
     } else {
-      throw Error(ExitCode::kUsage,
-                  fmt::format("-o '{}': '{}' is not a setting; write settings as "
-                              "\"-c name=value -c name=value\"",
-                              text, w));
+      throw Error(ExitCode::kUsage, fmt::format("-o '{}': '{}' is not a setting; write settings as "
+                                                "\"-c name=value -c name=value\"",
+                                                text, w));
     }
   }
   // '-' in names is accepted by postgres on the command line; normalise to '_'.
@@ -207,8 +205,11 @@ int cache_status(bool json) {
     nlohmann::json j = {{"directory", st.directory}, {"in_memory", st.in_memory}};
     j["items"] = nlohmann::json::array();
     for (const auto& i : st.items) {
-      j["items"].push_back(
-          {{"kind", i.kind}, {"key", i.key}, {"path", i.path}, {"bytes", i.bytes}, {"detail", i.detail}});
+      j["items"].push_back({{"kind", i.kind},
+                            {"key", i.key},
+                            {"path", i.path},
+                            {"bytes", i.bytes},
+                            {"detail", i.detail}});
     }
     j["servers"] = st.servers.size();
     std::printf("%s\n", j.dump(2).c_str());

@@ -55,8 +55,9 @@ void add_server_options(CLI::App* cmd, pg_unit_tests::cli::StartArgs& a) {
   cmd->add_option("--create", a.create,
                   "CREATE EXTENSION NAME in the database before handing it out; repeatable")
       ->type_name("NAME");
-  cmd->add_option("--freeze", a.freeze,
-                  "start every session with the clock frozen at TIMESTAMP (pg_unit_tests time control)")
+  cmd->add_option(
+         "--freeze", a.freeze,
+         "start every session with the clock frozen at TIMESTAMP (pg_unit_tests time control)")
       ->type_name("TIMESTAMP");
   cmd->add_flag("--stock", a.stock,
                 "do not preload the pg_unit_tests extension (a stock server without time control)");

@@ -88,13 +88,15 @@ TEST(Cli, ExecSetsTheEnvironmentAndReturnsTheCommandsStatus) {
   EXPECT_NE(r.out.find("|5432|postgres|postgres"), std::string::npos) << r.out;
   // The server is gone afterwards.
   EXPECT_EQ(r.out.find("pg_unit_tests-"), r.out.find("pg_unit_tests-"));
-  const std::string host = r.out.substr(r.out.find('\n') + 1, r.out.find('|') - r.out.find('\n') - 1);
+  const std::string host =
+      r.out.substr(r.out.find('\n') + 1, r.out.find('|') - r.out.find('\n') - 1);
   EXPECT_FALSE(fs::exists(host)) << host;
 }
 
 TEST(Cli, ExecTcpHasPassword) {
-  auto r = run({cli(), "exec", "-t", "--", "/bin/sh", "-c",
-                "test -n \"$PGPASSWORD\" && test \"$PGHOST\" = 127.0.0.1 && psql -XAtc 'select 1'"});
+  auto r =
+      run({cli(), "exec", "-t", "--", "/bin/sh", "-c",
+           "test -n \"$PGPASSWORD\" && test \"$PGHOST\" = 127.0.0.1 && psql -XAtc 'select 1'"});
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
@@ -111,8 +113,8 @@ TEST(Cli, ExecForwardsSigtermAndCleansUp) {
 
 TEST(Cli, ExecInterruptedLikeCtrlC) {
   // Ctrl-C sends SIGINT to the whole foreground process group.
-  auto bg = test_support::spawn({"/usr/bin/setsid", "-w", cli(), "exec", "--", "/bin/sh", "-c",
-                                 "echo $PGHOST; sleep 30"});
+  auto bg = test_support::spawn(
+      {"/usr/bin/setsid", "-w", cli(), "exec", "--", "/bin/sh", "-c", "echo $PGHOST; sleep 30"});
   const std::string host = test_support::read_line(bg.out_fd);
   ASSERT_TRUE(fs::exists(host)) << host;
   pid_t group = -1;
@@ -212,7 +214,8 @@ TEST(Cli, HelpListsExitCodes) {
 
 TEST(Cache, WarmStatusClearInAPrivateDirectory) {
   ScratchDir dir;
-  const std::vector<std::pair<std::string, std::string>> env = {{"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
   auto r = run({cli(), "cache", "warm"}, env);
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("template"), std::string::npos) << r.out;
@@ -228,7 +231,8 @@ TEST(Cache, WarmStatusClearInAPrivateDirectory) {
 
 TEST(Cache, TwoHarnessesWarmingAtOnceCorruptNothing) {
   ScratchDir dir;
-  const std::vector<std::pair<std::string, std::string>> env = {{"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
   std::vector<test_support::Background> bgs;
   for (int i = 0; i < 2; ++i) bgs.push_back(test_support::spawn({cli(), "cache", "warm"}, env));
   for (int i = 0; i < 2; ++i) bgs.push_back(test_support::spawn({cli(), "start", "-w", "30"}, env));
@@ -265,7 +269,8 @@ TEST(Cache, FullDiskDuringCopyLeavesNothingHalfWritten) {
   if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=36m,mode=0755") != 0) {
     GTEST_SKIP() << "cannot mount tmpfs here";
   }
-  const std::vector<std::pair<std::string, std::string>> env = {{"PG_UNIT_TESTS_DIR", small.string()}};
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", small.string()}};
   auto r = run({cli(), "start", "-w", "5"}, env);
   EXPECT_EQ(r.status, 6) << r.out << r.err;
   EXPECT_NE(r.err.find("disk is full"), std::string::npos) << r.err;

@@ -62,7 +62,8 @@ TEST(Server, StartsAnEmptyServerThatAnswers) {
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c.value("SELECT 1"), "1");
   EXPECT_EQ(c.value("SHOW server_version_num").substr(0, 2), "15");
-  EXPECT_EQ(c.value("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"), "0");
+  EXPECT_EQ(c.value("SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"),
+            "0");
   EXPECT_EQ(c.value("SHOW listen_addresses"), "");
   EXPECT_EQ(c.value("SHOW fsync"), "off");
 }
@@ -127,7 +128,8 @@ TEST(Server, TcpListensOnLoopbackWithAPassword) {
   EXPECT_EQ(c.value("SHOW listen_addresses"), "127.0.0.1");
   EXPECT_EQ(c.value("SELECT inet_server_addr()::text"), "127.0.0.1/32");
   // Without the password, TCP is refused; a wrong one too.
-  const std::string base = "host=127.0.0.1 port=" + std::to_string(s.info().port) + " user=postgres dbname=postgres";
+  const std::string base =
+      "host=127.0.0.1 port=" + std::to_string(s.info().port) + " user=postgres dbname=postgres";
   Connection none(base + " password=''");
   EXPECT_FALSE(none.ok());
   Connection wrong(base + " password=wrong");

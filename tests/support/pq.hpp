@@ -13,7 +13,8 @@ namespace test_support {
 
 class Connection {
  public:
-  explicit Connection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str()), &PQfinish) {}
+  explicit Connection(const std::string& conninfo)
+      : conn_(PQconnectdb(conninfo.c_str()), &PQfinish) {}
   bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
   std::string error() const { return PQerrorMessage(conn_.get()); }
   PGconn* get() const { return conn_.get(); }

@@ -110,7 +110,9 @@ std::string read_line(int fd) {
   return line;
 }
 
-std::string cli() { return PGUT_CLI; }
+std::string cli() {
+  return PGUT_CLI;
+}
 
 bool alive(pid_t pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");

@@ -19,7 +19,7 @@ struct Item {
 };
 
 struct Status {
-  std::string directory;  // the base directory (cache/ and run/ are inside)
+  std::string directory;   // the base directory (cache/ and run/ are inside)
   bool in_memory = false;  // on tmpfs
   std::vector<Item> items;
   std::vector<ServerInfo> servers;

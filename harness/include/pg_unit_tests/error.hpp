@@ -10,15 +10,15 @@ namespace pg_unit_tests {
 // Exit codes of the CLI; README.md and `pg_unit_tests --help` list them.
 enum class ExitCode : int {
   kOk = 0,
-  kTestsFailed = 1,       // regress: a test failed
-  kUsage = 2,             // unknown option, bad argument
-  kInstallation = 3,      // PostgreSQL installation missing or incomplete
-  kServerStart = 4,       // the server refused to start (its own complaint is quoted)
-  kExtension = 5,         // an --extension directory does not build or has no control file
-  kFilesystem = 6,        // cache or state directory unwritable, disk full
-  kNoSuchServer = 7,      // stop: no server behind that URI or directory
-  kSystem = 8,            // the unprivileged user could not be prepared, fork failed, ...
-  kInterrupted = 130,     // stopped by a signal before the server was ready
+  kTestsFailed = 1,    // regress: a test failed
+  kUsage = 2,          // unknown option, bad argument
+  kInstallation = 3,   // PostgreSQL installation missing or incomplete
+  kServerStart = 4,    // the server refused to start (its own complaint is quoted)
+  kExtension = 5,      // an --extension directory does not build or has no control file
+  kFilesystem = 6,     // cache or state directory unwritable, disk full
+  kNoSuchServer = 7,   // stop: no server behind that URI or directory
+  kSystem = 8,         // the unprivileged user could not be prepared, fork failed, ...
+  kInterrupted = 130,  // stopped by a signal before the server was ready
 };
 
 class Error : public std::runtime_error {

@@ -5,7 +5,8 @@
 //     ::testing::AddGlobalTestEnvironment(new pg_unit_tests::ServerEnvironment());
 //     return RUN_ALL_TESTS();
 //   }
-//   TEST(Orders, Insert) { PGconn* c = PQconnectdb(pg_unit_tests::ServerEnvironment::uri().c_str()); ... }
+//   TEST(Orders, Insert) { PGconn* c =
+//   PQconnectdb(pg_unit_tests::ServerEnvironment::uri().c_str()); ... }
 #pragma once
 
 #include <gtest/gtest.h>

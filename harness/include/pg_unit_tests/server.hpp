@@ -21,8 +21,8 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};
   // Extra server settings, "name=value" each (as `-c name=value`).
   std::vector<std::string> settings;
-  std::string locale;    // default C.UTF-8
-  std::string encoding;  // default UTF8
+  std::string locale;     // default C.UTF-8
+  std::string encoding;   // default UTF8
   std::string pg_config;  // default: see Installation::find
   // PGXS extension source, staging or flat directories to serve from their build output.
   std::vector<std::filesystem::path> extensions;

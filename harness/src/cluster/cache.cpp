@@ -40,7 +40,8 @@ log_checkpoints = off
 )";
 
 // Unix sockets are protected by the 0700 directory they live in; TCP needs the password.
-constexpr const char* kHba = R"(# pg_unit_tests: trust the private socket directory, passwords over TCP
+constexpr const char* kHba =
+    R"(# pg_unit_tests: trust the private socket directory, passwords over TCP
 local all all trust
 host  all all 127.0.0.1/32 scram-sha-256
 host  all all ::1/128      scram-sha-256
@@ -223,9 +224,9 @@ std::vector<CacheEntry> cache_entries(const Layout& layout) {
       if (auto meta = platform::read_file(layout.cache / (name + ".json"))) {
         auto j = nlohmann::json::parse(*meta, nullptr, false);
         if (!j.is_discarded()) {
-          c.detail = fmt::format("PostgreSQL {} ({}), locale {}, encoding {}",
-                                 j.value("version", "?"), j.value("bindir", "?"),
-                                 j.value("locale", "?"), j.value("encoding", "?"));
+          c.detail =
+              fmt::format("PostgreSQL {} ({}), locale {}, encoding {}", j.value("version", "?"),
+                          j.value("bindir", "?"), j.value("locale", "?"), j.value("encoding", "?"));
         }
       }
     } else if (c.kind == "spare") {

@@ -67,9 +67,10 @@ fs::path Installation::locate(const std::string& pg_config, std::string* origin_
     }
   }
   if (config.empty()) {
-    throw Error(ExitCode::kInstallation,
-                "no PostgreSQL installation found (no pg_config on PATH or in /usr/lib/postgresql): "
-                "install postgresql-15 and postgresql-server-dev-15, or pass --pg-config PATH");
+    throw Error(
+        ExitCode::kInstallation,
+        "no PostgreSQL installation found (no pg_config on PATH or in /usr/lib/postgresql): "
+        "install postgresql-15 and postgresql-server-dev-15, or pass --pg-config PATH");
   }
   if (origin_out) *origin_out = origin;
   return config;
@@ -82,8 +83,8 @@ Installation Installation::describe(const fs::path& config, const std::string& o
                             "--pg-config with the path of an installation's pg_config",
                             config.string(), origin));
   }
-  platform::RunResult r = platform::run({config.string(), "--bindir", "--sharedir", "--pkglibdir",
-                                         "--version"});
+  platform::RunResult r =
+      platform::run({config.string(), "--bindir", "--sharedir", "--pkglibdir", "--version"});
   if (r.status != 0) {
     throw Error(ExitCode::kInstallation,
                 fmt::format("'{} --bindir' failed ({}): is it a PostgreSQL pg_config?",

@@ -80,7 +80,8 @@ int count_connections(const std::filesystem::path& socket_path, int tcp_port) {
     std::string line;
     const std::string path = socket_path.string();
     while (std::getline(unix_table, line)) {
-      if (line.size() < path.size() || line.compare(line.size() - path.size(), path.size(), path) != 0) {
+      if (line.size() < path.size() ||
+          line.compare(line.size() - path.size(), path.size(), path) != 0) {
         continue;
       }
       std::istringstream fields(line);
@@ -188,9 +189,9 @@ class Keeper {
   // Prepares and starts the server; throws StartFailure.
   ServerState start(int signal_fd) {
     if (mkdir(spec_.directory.c_str(), 0700) != 0) {
-      throw StartFailure{ExitCode::kFilesystem,
-                         fmt::format("could not create {}: {}", spec_.directory.string(),
-                                     std::strerror(errno))};
+      throw StartFailure{
+          ExitCode::kFilesystem,
+          fmt::format("could not create {}: {}", spec_.directory.string(), std::strerror(errno))};
     }
     created_ = true;
     platform::write_file_atomic(spec_.directory / "keeper.pid", std::to_string(getpid()) + "\n");
@@ -215,7 +216,8 @@ class Keeper {
       }
       if (launch(signal_fd)) break;
       if (attempt >= 20) {
-        throw StartFailure{ExitCode::kServerStart, "no free TCP port found on 127.0.0.1 after 20 tries"};
+        throw StartFailure{ExitCode::kServerStart,
+                           "no free TCP port found on 127.0.0.1 after 20 tries"};
       }
     }
     if (spec_.tcp || !spec_.create.empty()) configure();
@@ -229,7 +231,8 @@ class Keeper {
     const bool idle_watch = !spec_.attached && spec_.idle_timeout > 0;
     const auto timeout = std::chrono::seconds(spec_.idle_timeout);
     const int interval_ms =
-        idle_watch ? static_cast<int>(std::clamp<long>(spec_.idle_timeout * 100L, 100L, 1000L)) : -1;
+        idle_watch ? static_cast<int>(std::clamp<long>(spec_.idle_timeout * 100L, 100L, 1000L))
+                   : -1;
     auto last_busy = Clock::now();
     const auto socket_path = spec_.directory / fmt::format(".s.PGSQL.{}", port_);
     for (;;) {
@@ -288,13 +291,18 @@ class Keeper {
   bool launch(int signal_fd) {
     platform::Fd log(open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!log) {
-      throw StartFailure{ExitCode::kFilesystem,
-                         fmt::format("could not create {}: {}", log_.string(), std::strerror(errno))};
+      throw StartFailure{ExitCode::kFilesystem, fmt::format("could not create {}: {}",
+                                                            log_.string(), std::strerror(errno))};
     }
     platform::SpawnSpec s;
-    s.argv = {spec_.postgres.string(), "-D", data_.string(), "-c",
-              "unix_socket_directories=" + spec_.directory.string(), "-c",
-              fmt::format("port={}", port_), "-c",
+    s.argv = {spec_.postgres.string(),
+              "-D",
+              data_.string(),
+              "-c",
+              "unix_socket_directories=" + spec_.directory.string(),
+              "-c",
+              fmt::format("port={}", port_),
+              "-c",
               std::string("listen_addresses=") + (spec_.tcp ? "127.0.0.1" : "")};
     for (const auto& setting : spec_.settings) {
       s.argv.push_back("-c");
@@ -334,9 +342,9 @@ class Keeper {
         if (n == 8 && line.rfind("ready", 0) == 0) break;
       }
       if (Clock::now() > deadline) {
-        throw StartFailure{ExitCode::kServerStart,
-                           fmt::format("the server did not become ready in 120 s (see {})",
-                                       log_.string())};
+        throw StartFailure{
+            ExitCode::kServerStart,
+            fmt::format("the server did not become ready in 120 s (see {})", log_.string())};
       }
       // Drain SIGCHLD notifications; the try_wait above is what counts.
       signalfd_siginfo si;
@@ -358,12 +366,14 @@ class Keeper {
       ~Closer() { PQfinish(c); }
     } closer{conn};
     if (PQstatus(conn) != CONNECTION_OK) {
-      throw StartFailure{ExitCode::kServerStart,
-                         fmt::format("could not connect to the new server: {}", PQerrorMessage(conn))};
+      throw StartFailure{
+          ExitCode::kServerStart,
+          fmt::format("could not connect to the new server: {}", PQerrorMessage(conn))};
     }
     auto exec = [&](const std::string& sql, ExitCode code, const std::string& what) {
       PGresult* res = PQexec(conn, sql.c_str());
-      const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+      const bool ok =
+          PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
       std::string err = ok ? "" : PQresultErrorMessage(res);
       PQclear(res);
       while (!err.empty() && err.back() == '\n') err.pop_back();
@@ -376,7 +386,8 @@ class Keeper {
     }
     for (const auto& name : spec_.create) {
       char* ident = PQescapeIdentifier(conn, name.c_str(), name.size());
-      const std::string sql = fmt::format("CREATE EXTENSION IF NOT EXISTS {} CASCADE", ident ? ident : name);
+      const std::string sql =
+          fmt::format("CREATE EXTENSION IF NOT EXISTS {} CASCADE", ident ? ident : name);
       PQfreemem(ident);
       exec(sql, ExitCode::kExtension, fmt::format("CREATE EXTENSION {} failed", name));
     }
@@ -448,14 +459,16 @@ int keeper_main() {
   try {
     spec = nlohmann::json::parse(input).get<KeeperSpec>();
   } catch (const std::exception& e) {
-    report({{"ok", false}, {"code", static_cast<int>(ExitCode::kSystem)},
+    report({{"ok", false},
+            {"code", static_cast<int>(ExitCode::kSystem)},
             {"message", fmt::format("keeper: bad specification: {}", e.what())}});
     return 1;
   }
   if (spec.uid >= 0 && geteuid() == 0) {
     if (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(spec.gid)) != 0 ||
         setuid(static_cast<uid_t>(spec.uid)) != 0) {
-      report({{"ok", false}, {"code", static_cast<int>(ExitCode::kSystem)},
+      report({{"ok", false},
+              {"code", static_cast<int>(ExitCode::kSystem)},
               {"message", fmt::format("keeper: could not switch to uid {}: {}", spec.uid,
                                       std::strerror(errno))}});
       return 1;

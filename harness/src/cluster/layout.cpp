@@ -34,7 +34,9 @@ Layout resolve(const platform::ServerUser& user) {
 
 }  // namespace
 
-Layout Layout::locate() { return resolve(platform::server_user()); }
+Layout Layout::locate() {
+  return resolve(platform::server_user());
+}
 
 Layout Layout::prepare() {
   Layout l = locate();

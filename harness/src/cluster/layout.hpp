@@ -1,6 +1,7 @@
 // Where the harness keeps its files. One base directory per server user (0700):
-//   <base>/cache/  templates (tmpl-*), spare data directories (spare-*), extension overlays (overlay-*)
-//   <base>/run/    one private directory per running server: socket, data/, postgres.log, server.json
+//   <base>/cache/  templates (tmpl-*), spare data directories (spare-*), extension overlays
+//   (overlay-*) <base>/run/    one private directory per running server: socket, data/,
+//   postgres.log, server.json
 // The base is pg_unit_tests-<uid> under $PG_UNIT_TESTS_DIR if set, else under /dev/shm (RAM), else
 // under $TMPDIR or /tmp.
 #pragma once

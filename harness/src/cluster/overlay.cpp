@@ -25,7 +25,8 @@ namespace pg_unit_tests::cluster {
 namespace {
 
 bool has_suffix(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 fs::path mirror(const fs::path& root, const fs::path& system_path) {
@@ -99,8 +100,8 @@ void copy_file_atomic(const fs::path& from, const fs::path& to, mode_t mode) {
   fs::remove(tmp, ec);
   fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
   if (ec) {
-    throw Error(ExitCode::kFilesystem,
-                fmt::format("could not copy {} to {}: {}", from.string(), tmp.string(), ec.message()));
+    throw Error(ExitCode::kFilesystem, fmt::format("could not copy {} to {}: {}", from.string(),
+                                                   tmp.string(), ec.message()));
   }
   chmod(tmp.c_str(), mode);
   fs::rename(tmp, to, ec);
@@ -168,9 +169,8 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
       const std::vector<std::pair<std::string, std::string>> env = {
           {"PG_CONFIG", inst.pg_config.string()}};
       const std::string pg_config_arg = "PG_CONFIG=" + inst.pg_config.string();
-      platform::RunResult r = platform::run({"/usr/bin/env", "make", "-C", dir.string(),
-                                             pg_config_arg},
-                                            {}, dir, env);
+      platform::RunResult r =
+          platform::run({"/usr/bin/env", "make", "-C", dir.string(), pg_config_arg}, {}, dir, env);
       if (r.status != 0) {
         throw Error(ExitCode::kExtension,
                     fmt::format("the extension in {} does not build ('make' failed: {}): fix the "
@@ -216,9 +216,8 @@ std::optional<ExtensionFiles> own_extension_build() {
   collect_flat(src / "extension", out);
   if (fs::exists(src / "pg_unit_tests.so", ec)) out.lib_files.push_back(src / "pg_unit_tests.so");
   const bool has_script =
-      std::any_of(out.share_files.begin(), out.share_files.end(), [](const fs::path& p) {
-        return has_suffix(p.string(), ".sql");
-      });
+      std::any_of(out.share_files.begin(), out.share_files.end(),
+                  [](const fs::path& p) { return has_suffix(p.string(), ".sql"); });
   if (out.names.empty() || !has_script) return std::nullopt;
   return out;
 }
@@ -254,8 +253,9 @@ Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFil
   std::error_code ec;
   fs::create_directories(o.postgres.parent_path(), ec);
   if (ec) {
-    throw Error(ExitCode::kFilesystem, fmt::format("could not create {}: {}",
-                                                   o.postgres.parent_path().string(), ec.message()));
+    throw Error(
+        ExitCode::kFilesystem,
+        fmt::format("could not create {}: {}", o.postgres.parent_path().string(), ec.message()));
   }
   // Every directory on the way must be enterable by the server user when root builds it.
   for (fs::path p = o.postgres.parent_path(); p != layout.cache && p.has_relative_path();

@@ -19,10 +19,10 @@ namespace pg_unit_tests::cluster {
 
 // The files one extension contributes.
 struct ExtensionFiles {
-  fs::path origin;                      // the directory the user named
-  std::vector<fs::path> share_files;    // *.control, *.sql (go to <sharedir>/extension)
-  std::vector<fs::path> lib_files;      // *.so (go to <pkglibdir>)
-  std::vector<std::string> names;       // extension names (control files' stems)
+  fs::path origin;                    // the directory the user named
+  std::vector<fs::path> share_files;  // *.control, *.sql (go to <sharedir>/extension)
+  std::vector<fs::path> lib_files;    // *.so (go to <pkglibdir>)
+  std::vector<std::string> names;     // extension names (control files' stems)
 };
 
 // Resolves a user's --extension DIR: a PGXS source directory (built with make and staged with

@@ -45,11 +45,13 @@ namespace {
 Installation find_installation(const std::string& pg_config, const Layout& layout) {
   std::string origin;
   const fs::path config = Installation::locate(pg_config, &origin);
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   if (stat(config.c_str(), &a) != 0) return Installation::describe(config, origin);
-  const fs::path memo = layout.cache / fmt::format(
-      "installation-{}.json",
-      cluster::stable_hash(fmt::format("{}|{}.{}", config.string(), a.st_mtim.tv_sec, a.st_mtim.tv_nsec)));
+  const fs::path memo =
+      layout.cache / fmt::format("installation-{}.json", cluster::stable_hash(fmt::format(
+                                                             "{}|{}.{}", config.string(),
+                                                             a.st_mtim.tv_sec, a.st_mtim.tv_nsec)));
   if (auto text = platform::read_file(memo)) {
     auto j = nlohmann::json::parse(*text, nullptr, false);
     if (!j.is_discarded() && stat((j.value("bindir", "") + "/postgres").c_str(), &b) == 0 &&
@@ -66,9 +68,12 @@ Installation find_installation(const std::string& pg_config, const Layout& layou
   }
   Installation inst = Installation::describe(config, origin);
   if (stat(inst.bin("postgres").c_str(), &b) == 0) {
-    nlohmann::json j = {{"bindir", inst.bindir.string()},       {"sharedir", inst.sharedir.string()},
-                        {"pkglibdir", inst.pkglibdir.string()}, {"version", inst.version},
-                        {"major", inst.major},                  {"postgres_mtime", static_cast<long long>(b.st_mtim.tv_sec)}};
+    nlohmann::json j = {{"bindir", inst.bindir.string()},
+                        {"sharedir", inst.sharedir.string()},
+                        {"pkglibdir", inst.pkglibdir.string()},
+                        {"version", inst.version},
+                        {"major", inst.major},
+                        {"postgres_mtime", static_cast<long long>(b.st_mtim.tv_sec)}};
     try {
       platform::write_file_atomic(memo, j.dump(), 0644);
     } catch (const Error&) {
@@ -81,7 +86,7 @@ Installation find_installation(const std::string& pg_config, const Layout& layou
 // The pg_unit_tests binary runs each server's keeper.
 fs::path keeper_executable() {
   if (const char* env = std::getenv("PG_UNIT_TESTS_BIN"); env && *env) return env;
-  const fs::path self = platform::self_executable();
+  fs::path self = platform::self_executable();
   if (self.filename() == "pg_unit_tests") return self;
   for (const char* p : {PGUT_CLI_BUILD_PATH, PGUT_CLI_INSTALL_PATH}) {
     if (*p && access(p, X_OK) == 0) return p;
@@ -172,7 +177,8 @@ Launch prepare(const ServerOptions& o, bool attached) {
       preload = installed;
     }
   }
-  for (const auto& dir : o.extensions) extensions.push_back(cluster::resolve_extension(dir, inst, layout));
+  for (const auto& dir : o.extensions)
+    extensions.push_back(cluster::resolve_extension(dir, inst, layout));
   const cluster::Overlay overlay = cluster::prepare_overlay(inst, extensions, layout);
   const cluster::Template tmpl = cluster::ensure_template(inst, tc, layout);
 
@@ -210,9 +216,10 @@ Launch prepare(const ServerOptions& o, bool attached) {
   if (preload) s.settings.push_back("pg_unit_tests.time_control=on");
   if (!o.freeze.empty()) {
     if (!preload) {
-      throw Error(ExitCode::kExtension,
-                  "--freeze needs the pg_unit_tests extension, which was not found: build it (make) "
-                  "or install it (make install)");
+      throw Error(
+          ExitCode::kExtension,
+          "--freeze needs the pg_unit_tests extension, which was not found: build it (make) "
+          "or install it (make install)");
     }
     s.settings.push_back("pg_unit_tests.frozen_at=" + o.freeze);
   }
@@ -240,7 +247,8 @@ Started launch(const Launch& l) {
   int spec_pipe[2], status_pipe[2], owner_pipe[2] = {-1, -1};
   if (pipe2(spec_pipe, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0 ||
       (l.spec.attached && pipe2(owner_pipe, O_CLOEXEC) != 0)) {
-    throw Error(ExitCode::kSystem, fmt::format("could not create a pipe: {}", std::strerror(errno)));
+    throw Error(ExitCode::kSystem,
+                fmt::format("could not create a pipe: {}", std::strerror(errno)));
   }
   platform::Fd spec_r(spec_pipe[0]), spec_w(spec_pipe[1]);
   platform::Fd status_r(status_pipe[0]), status_w(status_pipe[1]);
@@ -397,7 +405,9 @@ Server& Server::operator=(Server&& other) noexcept {
   return *this;
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::stop() {
   if (info_.keeper_pid > 0) {
@@ -415,12 +425,9 @@ void Server::stop() {
 }
 
 std::vector<std::pair<std::string, std::string>> Server::environment() const {
-  return {{"PGHOST", info_.host},
-          {"PGPORT", std::to_string(info_.port)},
-          {"PGUSER", info_.user},
-          {"PGPASSWORD", info_.password},
-          {"PGDATABASE", info_.database},
-          {"DATABASE_URL", info_.uri}};
+  return {{"PGHOST", info_.host},         {"PGPORT", std::to_string(info_.port)},
+          {"PGUSER", info_.user},         {"PGPASSWORD", info_.password},
+          {"PGDATABASE", info_.database}, {"DATABASE_URL", info_.uri}};
 }
 
 }  // namespace pg_unit_tests
@@ -443,10 +450,12 @@ void warm(const ServerOptions& options) {
   }
   // Under root the copies must belong to the server user: make them in a child that switches.
   const pid_t pid = fork();
-  if (pid < 0) throw Error(ExitCode::kSystem, fmt::format("could not fork: {}", std::strerror(errno)));
+  if (pid < 0)
+    throw Error(ExitCode::kSystem, fmt::format("could not fork: {}", std::strerror(errno)));
   if (pid == 0) {
     int code = 0;
-    if (setgroups(0, nullptr) != 0 || setgid(layout.user.gid) != 0 || setuid(layout.user.uid) != 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(layout.user.gid) != 0 ||
+        setuid(layout.user.uid) != 0) {
       _exit(1);
     }
     try {

@@ -21,9 +21,10 @@ namespace pg_unit_tests::platform {
 namespace {
 
 [[noreturn]] void fail(const std::string& what, const fs::path& path, int err) {
-  const char* hint = err == ENOSPC   ? " (the disk is full: free some space or set PG_UNIT_TESTS_DIR)"
-                     : err == EACCES ? " (permission denied: set PG_UNIT_TESTS_DIR to a writable directory)"
-                                     : "";
+  const char* hint = err == ENOSPC ? " (the disk is full: free some space or set PG_UNIT_TESTS_DIR)"
+                     : err == EACCES
+                         ? " (permission denied: set PG_UNIT_TESTS_DIR to a writable directory)"
+                         : "";
   throw Error(ExitCode::kFilesystem,
               fmt::format("could not {} {}: {}{}", what, path.string(), std::strerror(err), hint));
 }
@@ -36,7 +37,8 @@ void copy_file(int from_dir, int to_dir, const char* name, mode_t mode, off_t si
   if (!out) fail("create", where / name, errno);
   off_t left = size;
   while (left > 0) {
-    ssize_t n = copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+    ssize_t n =
+        copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
     if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
       // Fall back to read/write (older kernels, some file systems).
       char buf[1 << 16];
@@ -164,7 +166,8 @@ void ensure_directory(const fs::path& path, mode_t mode, std::optional<uid_t> ow
   struct stat st;
   if (lstat(path.c_str(), &st) != 0) fail("read", path, errno);
   if (!S_ISDIR(st.st_mode)) {
-    throw Error(ExitCode::kFilesystem, fmt::format("{} exists and is not a directory", path.string()));
+    throw Error(ExitCode::kFilesystem,
+                fmt::format("{} exists and is not a directory", path.string()));
   }
   const uid_t want = owner.value_or(geteuid());
   if (st.st_uid != want) {

@@ -29,7 +29,8 @@ std::vector<std::string> build_environment(const SpawnSpec& spec) {
   }
   for (const auto& [name, value] : spec.env) {
     const std::string prefix = name + "=";
-    std::erase_if(env, [&](const std::string& s) { return s.compare(0, prefix.size(), prefix) == 0; });
+    std::erase_if(env,
+                  [&](const std::string& s) { return s.compare(0, prefix.size(), prefix) == 0; });
     if (!value.empty()) env.push_back(prefix + value);
   }
   return env;
@@ -64,7 +65,8 @@ pid_t spawn(const SpawnSpec& spec) {
 
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
-    throw Error(ExitCode::kSystem, fmt::format("could not create a pipe: {}", std::strerror(errno)));
+    throw Error(ExitCode::kSystem,
+                fmt::format("could not create a pipe: {}", std::strerror(errno)));
   }
   Fd report_read(report[0]), report_write(report[1]);
 
@@ -138,8 +140,9 @@ pid_t spawn(const SpawnSpec& spec) {
   if (n == static_cast<ssize_t>(sizeof e)) {
     int status;
     waitpid(pid, &status, 0);
-    static const char* steps[] = {"",       "setsid",  "open /dev/null", "set up descriptors",
-                                  "chdir",  "switch user", "set parent-death signal", "exec"};
+    static const char* steps[] = {
+        "",      "setsid",      "open /dev/null",          "set up descriptors",
+        "chdir", "switch user", "set parent-death signal", "exec"};
     const char* step = (e[0] >= 0 && e[0] < 8) ? steps[e[0]] : "start";
     throw Error(ExitCode::kSystem, fmt::format("could not run {} ({} failed: {})", spec.argv[0],
                                                step, std::strerror(e[1])));
@@ -174,7 +177,8 @@ RunResult run(const std::vector<std::string>& argv, const std::optional<Credenti
               const std::vector<std::pair<std::string, std::string>>& env) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) {
-    throw Error(ExitCode::kSystem, fmt::format("could not create a pipe: {}", std::strerror(errno)));
+    throw Error(ExitCode::kSystem,
+                fmt::format("could not create a pipe: {}", std::strerror(errno)));
   }
   Fd r(p[0]), w(p[1]);
   SpawnSpec spec;
@@ -209,7 +213,9 @@ std::filesystem::path find_on_path(const std::string& name) {
     size_t end = p.find(':', start);
     if (end == std::string::npos) end = p.size();
     std::filesystem::path candidate =
-        std::filesystem::path(p.substr(start, end - start).empty() ? "." : p.substr(start, end - start)) / name;
+        std::filesystem::path(p.substr(start, end - start).empty() ? "."
+                                                                   : p.substr(start, end - start)) /
+        name;
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
     start = end + 1;
   }

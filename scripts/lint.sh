@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Style and static analysis: clang-format (the repository's .clang-format) on every C++ file, and
+# clang-tidy (.clang-tidy) on the harness with the compile commands of the CMake build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+
+mapfile -t files < <(git ls-files '*.cpp' '*.hpp' | grep -v '^tests/fixtures/')
+clang-format --dry-run --Werror "${files[@]}"
+echo "lint: clang-format: ${#files[@]} files follow .clang-format"
+
+# run-clang-tidy runs the files in parallel and exits non-zero on any finding (WarningsAsErrors).
+set +e
+run-clang-tidy -quiet -j "$(nproc)" -p "$build" "$PWD/harness/" >"$build/clang-tidy.log" 2>&1
+status=$?
+set -e
+grep -E '(error|warning):' "$build/clang-tidy.log" || true
+if [[ $status -ne 0 ]]; then
+  echo "lint: clang-tidy found problems (full log: $build/clang-tidy.log)" >&2
+  exit 1
+fi
+echo "lint: clang-tidy: harness clean"

@@ -1,0 +1,206 @@
+// Time control across sessions and protocols, against servers the harness starts: what a single
+// psql session (the pg_regress suite) cannot show.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "pg_unit_tests/server.hpp"
+#include "support/pq.hpp"
+
+using pg_unit_tests::Server;
+using pg_unit_tests::ServerOptions;
+using test_support::Connection;
+
+namespace {
+
+constexpr const char* kFrozen = "2011-11-11 11:11:11+00";
+
+// A server with the extension preloaded and time control on (the harness's default), and the
+// extension created.
+Server start(ServerOptions options = {}) {
+  options.create.push_back("pg_unit_tests");
+  return Server::start(options);
+}
+
+Connection connect(const Server& server) {
+  Connection c(server.uri());
+  EXPECT_TRUE(c.ok()) << c.error();
+  c.query("SET timezone = 'UTC'");
+  c.query("SET datestyle = 'ISO, YMD'");
+  return c;
+}
+
+bool is_real(const std::string& timestamp) {
+  return timestamp > "2025";
+}
+
+using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+Result checked(PGconn* conn, PGresult* raw) {
+  Result r(raw, &PQclear);
+  auto status = PQresultStatus(r.get());
+  EXPECT_TRUE(status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) << PQerrorMessage(conn);
+  return r;
+}
+
+}  // namespace
+
+TEST(TimeControl, OtherSessionsKeepRealTime) {
+  Server server = start();
+  Connection frozen = connect(server);
+  Connection other = connect(server);
+  frozen.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+  EXPECT_EQ(frozen.value("SELECT now()"), kFrozen);
+  EXPECT_TRUE(is_real(other.value("SELECT now()")));
+  EXPECT_TRUE(is_real(other.value("SELECT clock_timestamp()")));
+  EXPECT_EQ(other.value("SELECT mode FROM unit_tests.time_status()"), "real");
+  EXPECT_EQ(frozen.value("SELECT clock_timestamp()"), kFrozen);
+}
+
+TEST(TimeControl, ServerSideViewsOfAFrozenSessionStayReal) {
+  Server server = start();
+  Connection frozen = connect(server);
+  Connection observer = connect(server);
+  std::string pid = frozen.value("SELECT pg_backend_pid()");
+  frozen.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+  frozen.query("BEGIN");
+  frozen.query("SELECT now()");
+  // pg_stat_activity: transaction and query start times are the real ones.
+  auto row = observer.query(
+      "SELECT xact_start > '2025-01-01', query_start > '2025-01-01' FROM pg_stat_activity "
+      "WHERE pid = " +
+      pid);
+  ASSERT_EQ(row.size(), 1u);
+  EXPECT_EQ(row[0][0], "t");
+  EXPECT_EQ(row[0][1], "t");
+  frozen.query("COMMIT");
+  // The frozen session sees the same: its own row in pg_stat_activity is real.
+  EXPECT_EQ(frozen.value("SELECT backend_start > '2025-01-01' AND query_start > '2025-01-01' "
+                         "FROM pg_stat_activity WHERE pid = pg_backend_pid()"),
+            "t");
+}
+
+TEST(TimeControl, SleepsAndTimeoutsUseRealTime) {
+  Server server = start();
+  Connection c = connect(server);
+  c.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+  auto t0 = std::chrono::steady_clock::now();
+  c.query("SELECT pg_sleep(0.2)");
+  auto slept = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(slept, std::chrono::milliseconds(190));
+  EXPECT_LT(slept, std::chrono::seconds(5));
+  c.query("SET statement_timeout = '200ms'");
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_NE(c.error_of("SELECT pg_sleep(10)").find("statement timeout"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+TEST(TimeControl, ExtendedProtocol) {
+  Server server = start();
+  Connection c = connect(server);
+  PGconn* conn = c.get();
+  // Prepared (Parse) before the freeze, executed (Bind/Execute) in later transactions.
+  checked(conn, PQprepare(conn, "clocks",
+                          "SELECT now(), statement_timestamp(), clock_timestamp(), "
+                          "CURRENT_TIMESTAMP, CURRENT_DATE, $1::timestamptz",
+                          1, nullptr));
+  c.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+  const char* params[] = {kFrozen};
+  for (int i = 0; i < 2; i++) {
+    Result r = checked(conn, PQexecPrepared(conn, "clocks", 1, params, nullptr, nullptr, 0));
+    ASSERT_EQ(PQntuples(r.get()), 1);
+    for (int col = 0; col < 4; col++) EXPECT_STREQ(PQgetvalue(r.get(), 0, col), kFrozen) << col;
+    EXPECT_STREQ(PQgetvalue(r.get(), 0, 4), "2011-11-11");
+  }
+  // Parse, Bind and Execute of an unnamed statement with a literal.
+  const char* one[] = {"1"};
+  Result r = checked(conn, PQexecParams(conn, "SELECT 'now'::timestamptz, now(), $1::int", 1,
+                                        nullptr, one, nullptr, nullptr, 0));
+  EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), kFrozen);
+  EXPECT_STREQ(PQgetvalue(r.get(), 0, 1), kFrozen);
+  // Pipeline: several Execute messages in one transaction.
+  ASSERT_EQ(PQenterPipelineMode(conn), 1);
+  for (int i = 0; i < 3; i++)
+    ASSERT_EQ(PQsendQueryParams(conn, "SELECT statement_timestamp(), clock_timestamp()", 0, nullptr,
+                                nullptr, nullptr, nullptr, 0),
+              1);
+  ASSERT_EQ(PQpipelineSync(conn), 1);
+  for (int i = 0; i < 3; i++) {
+    Result row(PQgetResult(conn), &PQclear);
+    ASSERT_EQ(PQresultStatus(row.get()), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+    EXPECT_STREQ(PQgetvalue(row.get(), 0, 0), kFrozen);
+    EXPECT_STREQ(PQgetvalue(row.get(), 0, 1), kFrozen);
+    Result end(PQgetResult(conn), &PQclear);  // NULL after each query's results
+  }
+  Result sync(PQgetResult(conn), &PQclear);
+  EXPECT_EQ(PQresultStatus(sync.get()), PGRES_PIPELINE_SYNC);
+  ASSERT_EQ(PQexitPipelineMode(conn), 1);
+  c.query("SELECT unit_tests.unfreeze()");
+  Result real = checked(conn, PQexecPrepared(conn, "clocks", 1, params, nullptr, nullptr, 0));
+  EXPECT_TRUE(is_real(PQgetvalue(real.get(), 0, 0)));
+  EXPECT_TRUE(is_real(PQgetvalue(real.get(), 0, 2)));
+}
+
+TEST(TimeControl, ParallelWorkersOfAFrozenSession) {
+  Server server = start();
+  Connection frozen = connect(server);
+  Connection other = connect(server);
+  frozen.query("CREATE TABLE big AS SELECT g FROM generate_series(1, 50000) g");
+  frozen.query("ANALYZE big");
+  for (Connection* c : {&frozen, &other}) {
+    c->query("SET max_parallel_workers_per_gather = 2");
+    c->query("SET parallel_setup_cost = 0");
+    c->query("SET parallel_tuple_cost = 0");
+    c->query("SET min_parallel_table_scan_size = 0");
+  }
+  frozen.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+  const std::string count =
+      "SELECT count(*) FILTER (WHERE now() = '2011-11-11 11:11:11+00' AND "
+      "clock_timestamp() = '2011-11-11 11:11:11+00') FROM big";
+  EXPECT_EQ(frozen.value(count), "50000");
+  EXPECT_EQ(other.value(count), "0");
+  // The workers really ran.
+  auto plan = frozen.query("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + count);
+  bool launched = false;
+  for (const auto& line : plan)
+    if (line[0].find("Workers Launched") != std::string::npos) launched = true;
+  EXPECT_TRUE(launched);
+  frozen.query("SELECT unit_tests.travel('2040-01-01 00:00:00+00')");
+  EXPECT_EQ(frozen.value("SELECT count(*) FILTER (WHERE clock_timestamp() > '2040-01-01' AND "
+                         "clock_timestamp() < '2040-01-02') FROM big"),
+            "50000");
+}
+
+TEST(TimeControl, FreezeOptionStartsEverySessionFrozen) {
+  ServerOptions options;
+  options.freeze = "2011-11-11T11:11:11Z";
+  Server server = start(options);
+  for (int i = 0; i < 2; i++) {
+    Connection c = connect(server);
+    EXPECT_EQ(c.value("SELECT now()"), kFrozen);
+    EXPECT_EQ(c.value("SELECT 'now'::timestamptz"), kFrozen);
+    c.query("SELECT unit_tests.unfreeze()");
+    EXPECT_TRUE(is_real(c.value("SELECT now()")));
+  }
+}
+
+TEST(TimeControl, ServerWithoutTimeControl) {
+  ServerOptions options;
+  options.settings.push_back("pg_unit_tests.time_control=off");
+  Server server = start(options);
+  Connection c = connect(server);
+  const std::string error = c.error_of("SELECT unit_tests.freeze()");
+  EXPECT_NE(error.find("time control is not enabled on this server"), std::string::npos) << error;
+  EXPECT_NE(error.find("pg_unit_tests.time_control = on"), std::string::npos) << error;
+  EXPECT_NE(c.error_of("SET pg_unit_tests.frozen_at = '2000-01-01'").find("not enabled"),
+            std::string::npos);
+  EXPECT_EQ(c.value("SELECT enabled FROM unit_tests.time_status()"), "f");
+  EXPECT_TRUE(is_real(c.value("SELECT now()")));
+  // The rest of the extension works.
+  EXPECT_EQ(c.value("SELECT unit_tests.shadow_search_path()").rfind("unit_tests, pg_catalog", 0),
+            0u);
+}
