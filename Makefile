@@ -65,6 +65,18 @@ test: deps
 check-harness: harness
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# The extension's pg_regress suite on an ephemeral server of the harness (extension served from the
+# build tree, preloaded, time control on).
+check-regress: all
+	./pg_unit_tests exec -- sh -c 'createdb contrib_regression && \
+	  $(pg_regress_installcheck) --use-existing --dbname=contrib_regression $(REGRESS_OPTS) $(REGRESS)'
+
+check-sanitize: $(BUILD_DIR)/CMakeCache.txt
+	$(CMAKE) -S . -B $(BUILD_DIR)-asan -DCMAKE_BUILD_TYPE=Debug -DPGUT_SANITIZE=ON -DPGUT_BENCH=OFF \
+	  -DPG_CONFIG=$(PG_CONFIG) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+	$(CMAKE) --build $(BUILD_DIR)-asan -j $(JOBS)
+	cd $(BUILD_DIR)-asan && ctest --output-on-failure -j $(JOBS)
+
 lint: harness
 	scripts/lint.sh $(BUILD_DIR)
 
