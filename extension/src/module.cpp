@@ -13,7 +13,7 @@
 extern "C" {
 PG_MODULE_MAGIC;
 
-void _PG_init(void) {
+void _PG_init(void) {  // NOLINT(bugprone-reserved-identifier): PostgreSQL's name
   // PGC_POSTMASTER settings can only be defined while preloading; later it would be FATAL.
   bool preloading = process_shared_preload_libraries_in_progress;
   // A second copy of the library (preloaded from one path, CREATE EXTENSION's $libdir from

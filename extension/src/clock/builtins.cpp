@@ -106,12 +106,11 @@ const FmgrBuiltin* find_builtin(Oid oid) {
 // Writes one function pointer of the read-only table.
 bool write_entry(const FmgrBuiltin* entry, PGFunction replacement) {
   static const long page_size = sysconf(_SC_PAGESIZE);
-  auto field = reinterpret_cast<uintptr_t>(&entry->func);
-  uintptr_t first = field & ~static_cast<uintptr_t>(page_size - 1);
-  size_t length = field + sizeof(PGFunction) - first;
-  void* page = reinterpret_cast<void*>(first);
+  auto* field = reinterpret_cast<char*>(const_cast<PGFunction*>(&entry->func));
+  char* page = field - reinterpret_cast<uintptr_t>(field) % static_cast<uintptr_t>(page_size);
+  size_t length = field + sizeof(PGFunction) - page;
   if (mprotect(page, length, PROT_READ | PROT_WRITE) != 0) return false;
-  std::memcpy(reinterpret_cast<void*>(field), &replacement, sizeof replacement);
+  std::memcpy(field, &replacement, sizeof replacement);
   // Back to read-only, as the loader left it.
   return mprotect(page, length, PROT_READ) == 0;
 }

@@ -53,16 +53,14 @@ bool eligible() {
 }
 
 void update_mode() {
-  if (!eligible()) {
-    state.mode = Mode::real;
-  } else if (frozen_set) {
+  state.mode = Mode::real;
+  if (!eligible()) return;
+  if (frozen_set) {
     state.frozen_at = frozen_value;
     state.mode = Mode::frozen;
   } else if (offset_value != 0) {
     state.offset = offset_value;
     state.mode = Mode::travelled;
-  } else {
-    state.mode = Mode::real;
   }
 }
 
