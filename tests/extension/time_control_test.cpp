@@ -4,6 +4,9 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -97,6 +100,102 @@ TEST(TimeControl, SleepsAndTimeoutsUseRealTime) {
   t0 = std::chrono::steady_clock::now();
   EXPECT_NE(c.error_of("SELECT pg_sleep(10)").find("statement timeout"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+TEST(TimeControl, LockWaitsCommitTimestampsAndStatisticsUseRealTime) {
+  ServerOptions options;
+  options.settings.push_back("track_commit_timestamp=on");
+  Server server = start(options);
+  Connection frozen = connect(server);
+  Connection other = connect(server);
+  frozen.query("CREATE TABLE t (id int PRIMARY KEY, v int)");
+  frozen.query("INSERT INTO t VALUES (1, 0)");
+  frozen.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+
+  // The commit timestamp of a frozen session's transaction is the real one.
+  frozen.query("UPDATE t SET v = 1");
+  EXPECT_TRUE(is_real(frozen.value("SELECT pg_xact_commit_timestamp(xmin) FROM t")));
+
+  // lock_timeout fires after real milliseconds.
+  other.query("BEGIN");
+  other.query("UPDATE t SET v = 2");
+  frozen.query("SET lock_timeout = '200ms'");
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_NE(frozen.error_of("UPDATE t SET v = 3").find("lock timeout"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  other.query("ROLLBACK");
+
+  // Statistics record real times.
+  frozen.query("ANALYZE t");
+  frozen.query("SELECT pg_stat_force_next_flush()");
+  frozen.query("SELECT 1");  // the flush happens when the session goes idle
+  std::string last_analyze;
+  for (int i = 0; i < 50 && last_analyze.empty(); i++) {
+    last_analyze = other.value(
+        "SELECT coalesce(last_analyze::text, '') FROM pg_stat_user_tables WHERE relname = 't'");
+    if (last_analyze.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(is_real(last_analyze)) << last_analyze;
+}
+
+TEST(TimeControl, DeadlockDetectionUsesRealTime) {
+  Server server = start();
+  Connection a = connect(server);
+  Connection b = connect(server);
+  a.query("CREATE TABLE d (id int PRIMARY KEY)");
+  a.query("INSERT INTO d VALUES (1), (2)");
+  for (Connection* c : {&a, &b}) {
+    c->query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+    c->query("SET deadlock_timeout = '100ms'");
+    c->query("BEGIN");
+  }
+  a.query("SELECT * FROM d WHERE id = 1 FOR UPDATE");
+  b.query("SELECT * FROM d WHERE id = 2 FOR UPDATE");
+  ASSERT_EQ(PQsendQuery(a.get(), "SELECT * FROM d WHERE id = 2 FOR UPDATE"), 1);
+  auto t0 = std::chrono::steady_clock::now();
+  std::string b_error = b.error_of("SELECT * FROM d WHERE id = 1 FOR UPDATE");
+  std::string a_error;
+  while (PGresult* r = PQgetResult(a.get())) {
+    if (PQresultStatus(r) == PGRES_FATAL_ERROR) a_error = PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_NE((a_error + b_error).find("deadlock detected"), std::string::npos) << a_error << b_error;
+  a.query("ROLLBACK");
+  b.query("ROLLBACK");
+}
+
+// log_min_duration_statement measures real durations: the real statement start is put back at the
+// end of each top-level statement, also after a procedure that commits.
+TEST(TimeControl, LoggedDurationsAreReal) {
+  Server server = start();
+  Connection c = connect(server);
+  c.query("CREATE PROCEDURE committing() LANGUAGE plpgsql AS $$ BEGIN COMMIT; END $$");
+  c.query("SET log_min_duration_statement = 0");
+  c.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+  c.query("SELECT pg_sleep(0.05) AS marker_sleep");
+  c.query("CALL committing()");
+  c.query("SELECT unit_tests.travel('2040-01-01 00:00:00+00')");
+  c.query("SELECT 1 AS marker_travelled");
+  std::ifstream log(server.info().directory / "postgres.log");
+  ASSERT_TRUE(log.good());
+  std::stringstream text;
+  text << log.rdbuf();
+  const std::regex duration(R"(duration: ([0-9.]+) ms +statement: (.*))");
+  int seen = 0;
+  std::string line;
+  while (std::getline(text, line)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, duration)) continue;
+    const std::string statement = m[2];
+    if (statement.find("marker_sleep") != std::string::npos ||
+        statement.find("CALL committing") != std::string::npos ||
+        statement.find("marker_travelled") != std::string::npos) {
+      seen++;
+      EXPECT_LT(std::stod(m[1]), 60000.0) << line;
+    }
+  }
+  EXPECT_EQ(seen, 3);
 }
 
 TEST(TimeControl, ExtendedProtocol) {
