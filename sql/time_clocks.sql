@@ -21,6 +21,8 @@ SELECT 'tomorrow'::timestamptz;
 SELECT 'yesterday'::date;
 SELECT TIMESTAMPTZ 'today', DATE 'tomorrow';
 SELECT 'NOW'::timestamptz = now() AS literal_matches_now;
+SELECT E'  now '::timestamptz, 'tomorrow'::date - 'yesterday'::date AS days, 'epoch'::timestamptz;
+SELECT CAST('today' AS date), '2024-03-10 12:00'::timestamptz < 'now' AS past;
 
 -- the session's time zone applies to the frozen instant
 SET timezone = 'Asia/Tokyo';

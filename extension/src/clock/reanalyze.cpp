@@ -9,11 +9,11 @@
 // and overwrite the Query in place (keeping its queryId, so pg_stat_statements still matches).
 //
 // Scope and safety: only at top level (no executor or utility statement running), only when the
-// transaction timestamp was actually stale, and only when the text mentions a literal word, so the
-// cost is one extra analysis per affected transaction. The raw statement is recovered by parsing
-// the same source text again and picking the statement at the same location; the ParseState's
-// parameter and column hooks are carried over so $n parameters resolve as before. Parse analysis
-// has no side effects beyond taking locks that the first run already holds.
+// transaction timestamp was actually stale, and only when a string constant in the text holds one
+// of the words, so the cost is one extra analysis per affected transaction. The raw statement is
+// recovered by parsing the same source text again and picking the statement at the same location;
+// the ParseState's parameter and column hooks are carried over so $n parameters resolve as before.
+// Parse analysis has no side effects beyond taking locks that the first run already holds.
 #include "clock/reanalyze.hpp"
 
 #include <cctype>
@@ -30,11 +30,18 @@ bool word_at(const char* text, size_t n, size_t at, const char* word) {
   return true;
 }
 
+// Does a string constant ('...', including E'...' and typed literals such as DATE '...') hold one
+// of the words? now() itself is a function call, evaluated at run time: it needs no re-analysis.
 bool mentions_time_literal(const char* text, size_t n) {
   static const char* const words[] = {"now", "today", "tomorrow", "yesterday"};
+  bool quoted = false;
   for (size_t at = 0; at < n; at++) {
     char c = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at])));
-    if (c != 'n' && c != 't' && c != 'y') continue;
+    if (c == '\'') {
+      quoted = !quoted;  // '' inside a constant toggles twice
+      continue;
+    }
+    if (!quoted || (c != 'n' && c != 't' && c != 'y')) continue;
     for (const char* word : words)
       if (word_at(text, n, at, word)) return true;
   }
