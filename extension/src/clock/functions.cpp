@@ -18,6 +18,10 @@ void require_time_control() {
   if (!time_control_enabled())
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "time control is not enabled on this server", kEnableHint);
+  if (MyBackendType != B_BACKEND)
+    throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "time control works in client sessions only, not in background processes",
+                    "Autovacuum, background workers and WAL senders always keep real time.");
   if (!superuser() && pg_parameter_aclcheck(kFrozenAt, GetUserId(), ACL_SET) != ACLCHECK_OK)
     throw pg::Error(
         ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied to control time",
