@@ -91,6 +91,11 @@ SET datestyle = 'ISO, YMD';
 SELECT now(), 'now'::timestamptz AS literal, CURRENT_DATE;
 \c - :me
 DROP ROLE frozen_role;
+ALTER DATABASE :"DBNAME" SET pg_unit_tests.time_offset = '-1 day';
+\c
+SELECT mode, time_offset = '-1 day' AS one_day_back FROM unit_tests.time_status();
+ALTER DATABASE :"DBNAME" RESET pg_unit_tests.time_offset;
+\c
 DROP FUNCTION in_1999, in_1999_sql;
 \set conninfo 'dbname=' :DBNAME ' options=-cpg_unit_tests.frozen_at=2007-07-07T07:07:07Z'
 \c :conninfo
