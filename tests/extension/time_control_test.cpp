@@ -303,3 +303,18 @@ TEST(TimeControl, ServerWithoutTimeControl) {
   EXPECT_EQ(c.value("SELECT unit_tests.shadow_search_path()").rfind("unit_tests, pg_catalog", 0),
             0u);
 }
+
+TEST(TimeControl, InvalidServerWideFreezeRefusesToStart) {
+  for (const char* bad : {"garbage", "infinity", "294277-01-01"}) {
+    ServerOptions options;
+    options.freeze = bad;
+    try {
+      Server server = start(options);
+      ADD_FAILURE() << "a server started with --freeze " << bad;
+    } catch (const pg_unit_tests::Error& e) {
+      EXPECT_EQ(e.code(), pg_unit_tests::ExitCode::kServerStart) << e.what();
+      EXPECT_NE(std::string(e.what()).find("pg_unit_tests.frozen_at"), std::string::npos)
+          << e.what();
+    }
+  }
+}

@@ -1,5 +1,6 @@
 #include "clock/state.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -127,7 +128,7 @@ bool parse_timestamptz(const char* text, TimestampTz* result) {
   }
 }
 
-bool check_frozen_at(char** newval, void** extra, GucSource) {
+bool check_frozen_at_value(char** newval, void** extra) {
   auto* parsed = static_cast<TimestampExtra*>(malloc(sizeof(TimestampExtra)));
   if (parsed == nullptr) return false;
   parsed->set = false;
@@ -154,6 +155,24 @@ bool check_frozen_at(char** newval, void** extra, GucSource) {
   return true;
 }
 
+// A value rejected while the postmaster preloads the library (command line, configuration file):
+// PostgreSQL only warns and would start with real time; define_settings() refuses to start instead.
+const char* rejected_setting = nullptr;
+char rejected_reason[256];
+
+bool remember_rejection(bool ok, const char* name) {
+  if (!ok && process_shared_preload_libraries_in_progress && rejected_setting == nullptr) {
+    rejected_setting = name;
+    std::snprintf(rejected_reason, sizeof rejected_reason, "%s",
+                  GUC_check_errmsg_string ? GUC_check_errmsg_string : "invalid value");
+  }
+  return ok;
+}
+
+bool check_frozen_at(char** newval, void** extra, GucSource) {
+  return remember_rejection(check_frozen_at_value(newval, extra), kFrozenAt);
+}
+
 void assign_frozen_at(const char*, void* extra) {
   const auto* parsed = static_cast<const TimestampExtra*>(extra);
   frozen_set = parsed != nullptr && parsed->set;
@@ -162,7 +181,7 @@ void assign_frozen_at(const char*, void* extra) {
   sync();
 }
 
-bool check_time_offset(char** newval, void** extra, GucSource) {
+bool check_time_offset_value(char** newval, void** extra) {
   auto* parsed = static_cast<OffsetExtra*>(malloc(sizeof(OffsetExtra)));
   if (parsed == nullptr) return false;
   parsed->value = 0;
@@ -219,6 +238,10 @@ bool check_time_offset(char** newval, void** extra, GucSource) {
   }
   *extra = parsed;
   return true;
+}
+
+bool check_time_offset(char** newval, void** extra, GucSource) {
+  return remember_rejection(check_time_offset_value(newval, extra), kTimeOffset);
 }
 
 void assign_time_offset(const char*, void* extra) {
@@ -366,6 +389,12 @@ void define_settings(bool preloading) {
       "Set by unit_tests.travel(); the clocks keep running.", &time_offset_setting, "", PGC_SUSET,
       0, check_time_offset, assign_time_offset, nullptr);
   MarkGUCPrefixReserved("pg_unit_tests");
+  if (rejected_setting != nullptr)
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+             errmsg("invalid %s in the server's settings: %s", rejected_setting, rejected_reason),
+             errhint("Fix or remove the setting; a server that was asked to freeze time "
+                     "does not start with real time.")));
 }
 
 }  // namespace pgut::clock
