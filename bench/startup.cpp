@@ -3,8 +3,9 @@
 //   build/bin/bench_startup [--runs N] [--servers M]
 //
 // Every figure is a median over N runs, each from nothing to a server that answered SELECT 1 (and,
-// for the cycles, until it is stopped and its files are removed). Baselines are measured on the same
-// file system as the harness's files (the default: /dev/shm), so the ratios compare like with like.
+// for the cycles, until it is stopped and its files are removed). Baselines are measured on the
+// same file system as the harness's files (the default: /dev/shm), so the ratios compare like with
+// like.
 #include <libpq-fe.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -109,22 +110,24 @@ double baseline_cycle(const Baseline& b, bool include_stop, double* initdb_ms = 
   const fs::path data = b.dir / "data";
   const fs::path sock = b.dir;
   auto t0 = Clock::now();
-  auto r = platform::run({b.inst.bin("initdb").string(), "-D", data.string(), "-U", "postgres", "-A",
-                          "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"},
+  auto r = platform::run({b.inst.bin("initdb").string(), "-D", data.string(), "-U", "postgres",
+                          "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"},
                          b.user.switch_to, "/");
   if (r.status != 0) throw std::runtime_error("initdb: " + r.output);
   if (initdb_ms) *initdb_ms = ms_since(t0);
-  r = platform::run({b.inst.bin("pg_ctl").string(), "-D", data.string(), "-w", "-l",
-                     (b.dir / "log").string(), "-o",
-                     fmt::format("-c listen_addresses='' -c unix_socket_directories={} -c fsync=off",
-                                 sock.string()),
-                     "start"},
-                    b.user.switch_to, "/");
+  r = platform::run(
+      {b.inst.bin("pg_ctl").string(), "-D", data.string(), "-w", "-l", (b.dir / "log").string(),
+       "-o",
+       fmt::format("-c listen_addresses='' -c unix_socket_directories={} -c fsync=off",
+                   sock.string()),
+       "start"},
+      b.user.switch_to, "/");
   if (r.status != 0) throw std::runtime_error("pg_ctl start: " + r.output);
   query(fmt::format("host={} port=5432 user=postgres dbname=postgres", sock.string()));
   const double ready = ms_since(t0);
-  r = platform::run({b.inst.bin("pg_ctl").string(), "-D", data.string(), "-w", "-m", "fast", "stop"},
-                    b.user.switch_to, "/");
+  r = platform::run(
+      {b.inst.bin("pg_ctl").string(), "-D", data.string(), "-w", "-m", "fast", "stop"},
+      b.user.switch_to, "/");
   fs::remove_all(data);
   fs::remove(b.dir / "log");
   return include_stop ? ms_since(t0) : ready;
@@ -257,9 +260,10 @@ int main(int argc, char** argv) {
   for (const auto& r : rows) {
     fmt::print("{:<55} {:>9.1f} {:>8.2f}x  {}\n", r.what, r.ms, r.ms / baseline, r.note);
   }
-  fmt::print("\nspeed-ups against the baseline: warm start {:.1f}x faster, cycle {:.1f}x faster than "
-             "its baseline cycle, cold {:.2f}x the baseline\n",
-             baseline / median(warm), base_c / median(cycle), median(cold) / baseline);
+  fmt::print(
+      "\nspeed-ups against the baseline: warm start {:.1f}x faster, cycle {:.1f}x faster than "
+      "its baseline cycle, cold {:.2f}x the baseline\n",
+      baseline / median(warm), base_c / median(cycle), median(cold) / baseline);
   fmt::print("memory: one idle server {:.1f} MiB (PSS of postmaster and its processes)\n",
              one_pss / 1024.0);
   fmt::print("{} servers at once: all {} answered; started in {:.0f} ms; together {:.1f} MiB PSS\n",

@@ -28,6 +28,7 @@
 #include "pg_unit_tests/error.hpp"
 #include "platform/fs.hpp"
 #include "platform/process.hpp"
+#include "platform/trace.hpp"
 
 namespace pg_unit_tests::cluster {
 
@@ -195,6 +196,11 @@ class Keeper {
     }
     created_ = true;
     platform::write_file_atomic(spec_.directory / "keeper.pid", std::to_string(getpid()) + "\n");
+    // Our stderr goes to keeper.log, for PG_UNIT_TESTS_TRACE and for failures after the report.
+    const platform::Fd log(open((spec_.directory / "keeper.log").c_str(),
+                                O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (log) dup2(log.get(), 2);
+    platform::trace("keeper: directory created");
     {
       // Prefer a spare copy (one rename); copy the template if none is left.
       Layout layout;
@@ -207,6 +213,7 @@ class Keeper {
         }
       }
     }
+    platform::trace("keeper: data directory ready");
     for (int attempt = 0;; ++attempt) {
       port_ = 5432;
       if (spec_.tcp) {
@@ -220,6 +227,7 @@ class Keeper {
                            "no free TCP port found on 127.0.0.1 after 20 tries"};
       }
     }
+    platform::trace("keeper: postgres ready");
     if (spec_.tcp || !spec_.create.empty()) configure();
     return state();
   }
@@ -316,6 +324,7 @@ class Keeper {
     s.env = {{"LC_ALL", ""}, {"PGOPTIONS", ""}};
     try {
       postmaster_ = platform::spawn(s);
+      platform::trace("keeper: postgres spawned");
     } catch (const Error& e) {
       throw StartFailure{ExitCode::kInstallation, e.what()};
     }
@@ -442,6 +451,7 @@ class Keeper {
 }  // namespace
 
 int keeper_main() {
+  platform::trace("keeper: main");
   std::string input;
   char buf[4096];
   for (;;) {

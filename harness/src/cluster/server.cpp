@@ -22,6 +22,7 @@
 #include "cluster/server_state.hpp"
 #include "platform/fs.hpp"
 #include "platform/process.hpp"
+#include "platform/trace.hpp"
 
 #ifndef PGUT_CLI_BUILD_PATH
 #define PGUT_CLI_BUILD_PATH ""
@@ -157,9 +158,12 @@ struct Launch {
 };
 
 Launch prepare(const ServerOptions& o, bool attached) {
+  platform::trace("prepare");
   Layout layout = Layout::prepare();
   collect_garbage(layout);
+  platform::trace("layout ready, garbage collected");
   Installation inst = find_installation(o.pg_config, layout);
+  platform::trace("installation found");
   cluster::TemplateConfig tc;
   if (!o.locale.empty()) tc.locale = o.locale;
   if (!o.encoding.empty()) tc.encoding = o.encoding;
@@ -180,7 +184,9 @@ Launch prepare(const ServerOptions& o, bool attached) {
   for (const auto& dir : o.extensions)
     extensions.push_back(cluster::resolve_extension(dir, inst, layout));
   const cluster::Overlay overlay = cluster::prepare_overlay(inst, extensions, layout);
+  platform::trace("overlay ready");
   const cluster::Template tmpl = cluster::ensure_template(inst, tc, layout);
+  platform::trace("template ready");
 
   Launch l;
   auto& s = l.spec;
@@ -263,6 +269,7 @@ Started launch(const Launch& l) {
   s.cwd = "/";
   Started out;
   out.keeper = platform::spawn(s);
+  platform::trace("keeper spawned");
   spec_r.reset();
   status_w.reset();
   owner_r.reset();
@@ -286,6 +293,7 @@ Started launch(const Launch& l) {
       break;
     }
   }
+  platform::trace("keeper reported");
   auto j = nlohmann::json::parse(reply, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     const int status = platform::wait_for(out.keeper);
@@ -344,9 +352,9 @@ void stop_directory(const fs::path& dir) {
   auto pid_text = platform::read_file(dir / "keeper.pid");
   const int keeper = pid_text ? std::atoi(pid_text->c_str()) : 0;
   if (keeper > 0 && keeper_alive(keeper) && kill(keeper, SIGTERM) == 0) {
-    // The keeper stops the server and removes the directory; wait for it.
-    for (int i = 0; i < 20000 && platform::process_alive(keeper); ++i) {
-      std::this_thread::sleep_for(500us);
+    // The keeper stops the server and removes the directory (its last act); wait for that.
+    for (int i = 0; i < 20000 && fs::exists(dir) && platform::process_alive(keeper); ++i) {
+      std::this_thread::sleep_for(250us);
     }
     if (!fs::exists(dir)) return;
   }

@@ -58,7 +58,7 @@ std::filesystem::path find_on_path(const std::string& name);
 // The absolute path of this process's executable.
 std::filesystem::path self_executable();
 
-// True while a process with this pid exists (of any user).
+// True while a process with this pid exists (of any user) and has not ended (zombies are gone).
 bool process_alive(pid_t pid);
 
 // The exit status of a child (from waitpid) as a shell would report it.
