@@ -185,10 +185,11 @@ int main(int argc, char** argv) {
   }
   run_out({g_cli, "cache", "warm"});
 
-  std::vector<double> warm, cycle, exec_true, api_cycle, stop_ms;
+  std::vector<double> warm, warm_uri, cycle, exec_true, api_cycle, stop_ms;
   for (int i = 0; i < runs; ++i) {
     auto t0 = Clock::now();
     const std::string uri = run_out({g_cli, "start", "-w", "0"});
+    warm_uri.push_back(ms_since(t0));
     query(uri);
     warm.push_back(ms_since(t0));
     auto t1 = Clock::now();
@@ -249,6 +250,7 @@ int main(int argc, char** argv) {
       {"baseline: ... + pg_ctl stop -w + rm", base_c, ""},
       {"baseline: initdb alone", median(initdb), ""},
       {"cold start (empty cache: initdb inside), SELECT 1", median(cold), "target: <= baseline"},
+      {"warm start, URI printed", median(warm_uri), ""},
       {"warm start, SELECT 1", median(warm), "target: <= 50 ms"},
       {"stop (server gone, files removed)", median(stop_ms), ""},
       {"cycle: start, SELECT 1, stop, removed (CLI)", median(cycle), "target: <= 100 ms"},

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -117,7 +119,8 @@ struct StartFailure {
   std::string message;
 };
 
-void report(const nlohmann::json& j) {
+// Sends the one-line report to whoever started us; false if nobody is listening any more.
+bool report(const nlohmann::json& j) {
   const std::string line = j.dump() + "\n";
   size_t off = 0;
   while (off < line.size()) {
@@ -127,6 +130,7 @@ void report(const nlohmann::json& j) {
     off += static_cast<size_t>(n);
   }
   close(kKeeperStatusFd);
+  return off == line.size();
 }
 
 int random_port() {
@@ -195,7 +199,9 @@ class Keeper {
           fmt::format("could not create {}: {}", spec_.directory.string(), std::strerror(errno))};
     }
     created_ = true;
-    platform::write_file_atomic(spec_.directory / "keeper.pid", std::to_string(getpid()) + "\n");
+    platform::write_file_atomic(
+        spec_.directory / "keeper.pid",
+        fmt::format("{} {}\n", getpid(), platform::process_start_time(getpid())));
     // Our stderr goes to keeper.log, for PG_UNIT_TESTS_TRACE and for failures after the report.
     const platform::Fd log(open((spec_.directory / "keeper.log").c_str(),
                                 O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -232,8 +238,8 @@ class Keeper {
     return state();
   }
 
-  // Waits until it is time to stop.
-  void watch(int signal_fd) {
+  // Waits until it is time to stop; reaps the spare-copying child `helper` on the way.
+  void watch(int signal_fd, pid_t helper) {
     std::vector<pollfd> fds = {{signal_fd, POLLIN, 0}};
     if (spec_.attached) fds.push_back({kKeeperOwnerFd, POLLIN, 0});
     const bool idle_watch = !spec_.attached && spec_.idle_timeout > 0;
@@ -250,6 +256,7 @@ class Keeper {
         signalfd_siginfo si;
         while (read(signal_fd, &si, sizeof si) == sizeof si) {
           if (si.ssi_signo == SIGCHLD) {
+            if (helper > 0 && platform::try_wait(helper)) helper = -1;
             if (auto status = platform::try_wait(postmaster_)) {
               postmaster_ = -1;
               return;  // the server died or was stopped behind our back
@@ -450,6 +457,18 @@ class Keeper {
 
 }  // namespace
 
+int live_keeper(const std::filesystem::path& server_directory) {
+  auto text = platform::read_file(server_directory / "keeper.pid");
+  if (!text) return 0;
+  std::istringstream in(*text);
+  int pid = 0;
+  unsigned long long started = 0;
+  in >> pid >> started;
+  if (pid <= 0 || !platform::process_alive(pid)) return 0;
+  // Without a start time (older keepers), trust the pid.
+  return started == 0 || platform::process_start_time(pid) == started ? pid : 0;
+}
+
 int keeper_main() {
   platform::trace("keeper: main");
   std::string input;
@@ -462,9 +481,6 @@ int keeper_main() {
       break;
     }
   }
-  // Our children (postgres) must not hold the status or owner pipe.
-  fcntl(kKeeperStatusFd, F_SETFD, FD_CLOEXEC);
-  fcntl(kKeeperOwnerFd, F_SETFD, FD_CLOEXEC);
   KeeperSpec spec;
   try {
     spec = nlohmann::json::parse(input).get<KeeperSpec>();
@@ -474,6 +490,14 @@ int keeper_main() {
             {"message", fmt::format("keeper: bad specification: {}", e.what())}});
     return 1;
   }
+  return keeper_run(spec);
+}
+
+int keeper_run(const KeeperSpec& spec) {
+  // Our children (postgres) must not hold the status or owner pipe.
+  fcntl(kKeeperStatusFd, F_SETFD, FD_CLOEXEC);
+  fcntl(kKeeperOwnerFd, F_SETFD, FD_CLOEXEC);
+  prctl(PR_SET_NAME, "pgut-keeper");
   if (spec.uid >= 0 && geteuid() == 0) {
     if (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(spec.gid)) != 0 ||
         setuid(static_cast<uid_t>(spec.uid)) != 0) {
@@ -499,7 +523,10 @@ int keeper_main() {
   try {
     ServerState st = keeper.start(sfd.get());
     write_state(st);
-    report({{"ok", true}, {"info", nlohmann::json::parse(st.info.to_json())}});
+    if (!report({{"ok", true}, {"info", nlohmann::json::parse(st.info.to_json())}})) {
+      keeper.shutdown();  // nobody is there to hand the server to
+      return 1;
+    }
   } catch (const StartFailure& f) {
     keeper.shutdown();
     report({{"ok", false}, {"code", static_cast<int>(f.code)}, {"message", f.message}});
@@ -509,15 +536,24 @@ int keeper_main() {
     report({{"ok", false}, {"code", static_cast<int>(ExitCode::kSystem)}, {"message", e.what()}});
     return 1;
   }
-  // Off the critical path now: prepare the next start's data directory.
-  try {
-    Layout layout;
-    layout.cache = spec.cache;
-    refill_spares(layout, Template{spec.template_key, spec.template_dir});
-  } catch (...) {
-    // A missing spare only makes the next start copy the template itself.
+  // Off the critical path now: prepare the next start's data directory in a child process at low
+  // priority, so that the keeper stays free to stop the server at once.
+  const pid_t refill = fork();
+  if (refill == 0) {
+    if (setpriority(PRIO_PROCESS, 0, 10) != 0) {
+      // Only a courtesy to the test that got this server.
+    }
+    int code = 0;
+    try {
+      Layout layout;
+      layout.cache = spec.cache;
+      refill_spares(layout, Template{spec.template_key, spec.template_dir});
+    } catch (...) {
+      code = 1;  // a missing spare only makes the next start copy the template itself
+    }
+    _exit(code);
   }
-  keeper.watch(sfd.get());
+  keeper.watch(sfd.get(), refill);
   keeper.shutdown();
   return 0;
 }

@@ -43,8 +43,16 @@ inline constexpr int kKeeperStatusFd = 3;
 inline constexpr int kKeeperOwnerFd = 4;
 inline constexpr const char* kKeeperArg = "__keeper";
 
-// Entry point of the keeper mode; returns the process exit code.
+// Entry point of the keeper mode (`pg_unit_tests __keeper`, spec as JSON on stdin); returns the
+// process exit code.
 int keeper_main();
+// The keeper itself, in a process whose fds 3 (and 4 if attached) are set up; returns the exit
+// code.
+int keeper_run(const KeeperSpec& spec);
+
+// The pid of the live keeper of a server directory (checked against its start time, so a reused
+// pid does not count), or 0.
+int live_keeper(const std::filesystem::path& server_directory);
 
 // Counts client connections to a server: accepted sockets on its Unix socket and established TCP
 // connections to its port, read from /proc/net (no connection of our own needed).
