@@ -180,6 +180,28 @@ int exec(const StartArgs& args, const std::vector<std::string>& command) {
   return status;
 }
 
+int regress(RegressArgs& args) {
+  try {
+    args.options.server = args.server.to_options();
+    std::unique_ptr<regress::Observer> observer =
+        args.tap ? regress::tap_observer(stdout) : regress::console_observer(stdout);
+    const regress::Summary summary = regress::run(args.options, *observer);
+    if (!args.junit.empty()) regress::write_junit(summary, args.junit);
+    if (!args.json.empty()) regress::write_json(summary, args.json);
+    if (args.tap) {
+      regress::print_tap_summary(summary, stdout);
+    } else {
+      regress::print_console_summary(summary, stdout);
+    }
+    return summary.exit_code();
+  } catch (const Error& e) {
+    // pg_regress's contract: 2 when the suite could not run, whatever the reason.
+    std::fflush(stdout);
+    std::fprintf(stderr, "pg_unit_tests regress: %s\n", e.what());
+    return 2;
+  }
+}
+
 int list(bool json) {
   const auto servers = Server::list();
   if (json) {

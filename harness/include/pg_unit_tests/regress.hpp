@@ -1,0 +1,129 @@
+// pg_regress-style suites (sql/, expected/, schedules) on an ephemeral server of the harness, or on
+// an existing server. Behaves as PostgreSQL 15's pg_regress does (same psql invocation,
+// environment, database set-up, schedules, alternative expected files, regression.diffs), with
+// additions: TAP, JUnit and JSON reports, --accept, --jobs, a missing expected file failing one
+// test only.
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pg_unit_tests/server.hpp"
+
+namespace pg_unit_tests::regress {
+
+namespace fs = std::filesystem;
+
+// One `test:` line of a schedule (or one test named on the command line).
+struct Group {
+  std::vector<std::string> tests;
+  std::string file;  // schedule file; empty for tests named on the command line
+  int line = 0;
+};
+
+struct Schedule {
+  std::vector<Group> groups;
+  std::set<std::string> ignored;  // `ignore:` lines: failures of these are reported, not counted
+};
+
+// Parses a schedule as pg_regress 15 does: `test: a b c`, `ignore: a`, `#` comments, blank lines.
+// Throws Error(kUsage) naming the file and line for anything else.
+Schedule parse_schedule(const fs::path& file);
+
+struct Options {
+  // pg_regress's own options.
+  std::string inputdir = ".";
+  std::string outputdir = ".";
+  std::vector<std::string> schedules;
+  std::vector<std::string> tests;                  // extra tests, run after the schedules
+  std::vector<std::string> load_extensions;        // CREATE EXTENSION in the test database
+  std::vector<std::string> dbnames{"regression"};  // tests run in the first
+  std::vector<std::string> create_roles;
+  int max_connections = 0;       // batches parallel groups; 0 = unlimited
+  int max_concurrent_tests = 0;  // a larger group is an error; 0 = unlimited
+  std::string encoding;          // of the test database (and PGCLIENTENCODING)
+  bool no_locale = false;
+  std::vector<std::string> temp_configs;  // postgresql.conf fragments for the ephemeral server
+  std::string launcher;                   // shell words put before psql
+  std::string bindir;                     // where psql is; default: the installation's
+  std::string dlpath;                     // PG_LIBDIR; default: the installation's pkglibdir
+  // An existing server instead of an ephemeral one (any of these set).
+  bool use_existing = false;  // and do not create the databases
+  std::string host;
+  int port = 0;
+  std::string user;
+
+  // Additions.
+  int jobs = 1;          // concurrent tests for isolated tests (see README)
+  bool isolate = false;  // every test in its own clone of the prepared database
+  bool accept = false;   // copy results over the expected files of failed tests
+  int diff_head_lines = 30;
+  ServerOptions server;  // the ephemeral server: extensions, settings, freeze, pg_config ...
+};
+
+enum class Status { kOk, kFailed, kIgnored, kAccepted };
+const char* to_string(Status s);
+
+struct TestResult {
+  std::string name;
+  int group = 0;          // index of its group in run order
+  bool parallel = false;  // ran in a group of two or more (or with --jobs)
+  Status status = Status::kOk;
+  double milliseconds = 0;
+  int psql_status = 0;   // non-zero is noted, as pg_regress does; not a failure by itself
+  std::string database;  // where it ran
+  fs::path input;        // sql/T.sql
+  fs::path result;       // results/T.out
+  fs::path expected;     // the expected file it matched, or the closest one
+  std::string message;   // why it failed, when not a plain difference (missing expected file)
+  std::string diff;      // the unified diff (head of it, at most diff_head_lines lines)
+  bool diff_truncated = false;
+  std::chrono::system_clock::time_point started;
+};
+
+struct Summary {
+  std::vector<TestResult> tests;
+  int passed = 0, failed = 0, ignored = 0, accepted = 0;
+  double seconds = 0;
+  fs::path diffs_file;    // regression.diffs (removed when everything passed)
+  fs::path summary_file;  // regression.out (likewise)
+  std::string server;     // what the suite ran on
+  int exit_code() const { return failed > 0 ? 1 : 0; }
+};
+
+// What the runner reports while it works (the CLI prints it: console lines, TAP). Calls come from
+// one thread at a time, but not always the same thread.
+struct Observer {
+  virtual ~Observer() = default;
+  virtual void begin(int /*total_tests*/, const std::string& /*server*/) {}
+  virtual void setup(const std::string& /*what*/) {}
+  virtual void group_started(const Group& /*group*/, bool /*parallel*/) {}
+  virtual void test_started(const std::string& /*name*/) {}
+  virtual void test_finished(const TestResult& /*result*/) {}
+  // The group's results in schedule order.
+  virtual void group_finished(const Group& /*group*/, const std::vector<TestResult>& /*results*/) {}
+};
+
+// Runs the suite. Throws Error for anything that prevents running it (bad schedule, unknown test,
+// missing psql, a server that does not start); the CLI turns those into exit status 2.
+Summary run(const Options& options, Observer& observer);
+
+// Reports. Text is written as bytes; XML and JSON get valid UTF-8 (invalid bytes become U+FFFD).
+void write_junit(const Summary& summary, const fs::path& file);
+void write_json(const Summary& summary, const fs::path& file);
+
+// Observers for the CLI: pg_regress-like console lines (with the head of each diff), or TAP 13.
+std::unique_ptr<Observer> console_observer(std::FILE* out);
+std::unique_ptr<Observer> tap_observer(std::FILE* out);
+// The closing lines (summary, where the diffs are) for each format.
+void print_console_summary(const Summary& summary, std::FILE* out);
+void print_tap_summary(const Summary& summary, std::FILE* out);
+
+}  // namespace pg_unit_tests::regress

@@ -1,0 +1,353 @@
+// Reports of a regress run: pg_regress-like console lines, TAP 13, JUnit XML (pugixml), JSON
+// (nlohmann-json).
+#include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
+
+#include "pg_unit_tests/error.hpp"
+#include "pg_unit_tests/regress.hpp"
+
+namespace pg_unit_tests::regress {
+
+namespace {
+
+// Valid UTF-8 that XML 1.0 accepts: invalid sequences and control characters other than tab and
+// newline become U+FFFD. Test output is arbitrary bytes (a suite may print LATIN1 or binary).
+std::string clean_utf8(const std::string& in) {
+  static const std::string kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(in.size());
+  const auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  const size_t n = in.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = s[i];
+    if (c < 0x80) {
+      if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out += kReplacement;
+      }
+      ++i;
+      continue;
+    }
+    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    if (c >= 0xF5) len = 0;
+    bool ok = len > 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) ok = (s[i + k] & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      ok = !(c == 0xE0 && s[i + 1] < 0xA0) && !(c == 0xED && s[i + 1] >= 0xA0);
+    }
+    if (ok && len == 4) ok = !(c == 0xF0 && s[i + 1] < 0x90) && !(c == 0xF4 && s[i + 1] >= 0x90);
+    if (ok) {
+      out.append(in, i, len);
+      i += len;
+    } else {
+      out += kReplacement;
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string quoted(const std::string& s) {
+  return nlohmann::json(clean_utf8(s)).dump();
+}
+
+std::string status_word(const TestResult& t) {
+  switch (t.status) {
+    case Status::kOk:
+      return "ok";
+    case Status::kFailed:
+      return "FAILED";
+    case Status::kIgnored:
+      return "failed (ignored)";
+    case Status::kAccepted:
+      return "accepted";
+  }
+  return "?";
+}
+
+std::string psql_note(const TestResult& t) {
+  if (t.psql_status == 0) return {};
+  if (t.psql_status > 128) {
+    return fmt::format(" (test process was terminated by signal {})", t.psql_status - 128);
+  }
+  return fmt::format(" (test process exited with exit code {})", t.psql_status);
+}
+
+class Console : public Observer {
+ public:
+  explicit Console(std::FILE* out) : out_(out) {}
+  void begin(int total, const std::string& server) override {
+    std::fprintf(out_, "# %d test%s on %s\n", total, total == 1 ? "" : "s", server.c_str());
+    std::fflush(out_);
+  }
+  void setup(const std::string& what) override {
+    std::fprintf(out_, "============== %-38s ==============\n", what.c_str());
+    std::fflush(out_);
+  }
+  void group_started(const Group& g, bool parallel) override {
+    if (!running_header_) {
+      std::fprintf(out_, "============== %-38s ==============\n",
+                   "running regression test queries");
+      running_header_ = true;
+    }
+    parallel_ = parallel;
+    if (parallel) {
+      std::fprintf(out_, "parallel group (%zu tests): ", g.tests.size());
+      std::fflush(out_);
+    }
+  }
+  void test_started(const std::string& name) override {
+    if (!parallel_) {
+      std::fprintf(out_, "test %-28s ... ", name.c_str());
+      std::fflush(out_);
+    }
+  }
+  void test_finished(const TestResult& t) override {
+    if (parallel_) {
+      std::fprintf(out_, " %s", t.name.c_str());
+    } else {
+      print_status(t);
+    }
+    std::fflush(out_);
+  }
+  void group_finished(const Group&, const std::vector<TestResult>& results) override {
+    if (!parallel_) return;
+    std::fprintf(out_, "\n");
+    for (const auto& t : results) {
+      std::fprintf(out_, "     %-28s ... ", t.name.c_str());
+      print_status(t);
+    }
+    std::fflush(out_);
+  }
+
+ private:
+  void print_status(const TestResult& t) {
+    std::fprintf(out_, "%-6s%s %8.0f ms\n", status_word(t).c_str(), psql_note(t).c_str(),
+                 t.milliseconds);
+    if (!t.message.empty()) std::fprintf(out_, "    %s\n", t.message.c_str());
+    if (t.status == Status::kFailed && !t.diff.empty()) {
+      std::fwrite(t.diff.data(), 1, t.diff.size(), out_);
+      if (t.diff_truncated) std::fprintf(out_, "    ... (the full diff is in regression.diffs)\n");
+    }
+  }
+  std::FILE* out_;
+  bool running_header_ = false;
+  bool parallel_ = false;
+};
+
+class Tap : public Observer {
+ public:
+  explicit Tap(std::FILE* out) : out_(out) {}
+  void begin(int total, const std::string& server) override {
+    std::fprintf(out_, "TAP version 13\n# %d test%s on %s\n", total, total == 1 ? "" : "s",
+                 server.c_str());
+    std::fflush(out_);
+  }
+  void setup(const std::string& what) override { std::fprintf(out_, "# %s\n", what.c_str()); }
+  void group_finished(const Group&, const std::vector<TestResult>& results) override {
+    for (const auto& t : results) {
+      ++n_;
+      const bool ok = t.status == Status::kOk || t.status == Status::kAccepted;
+      std::string directive;
+      if (t.status == Status::kIgnored) directive = " # TODO failure ignored by the schedule";
+      std::fprintf(out_, "%s %d - %s%s\n", ok ? "ok" : "not ok", n_, t.name.c_str(),
+                   directive.c_str());
+      if (t.status == Status::kOk) continue;
+      // TAP 13 YAML block.
+      std::fprintf(out_, "  ---\n  duration_ms: %.0f\n", t.milliseconds);
+      std::fprintf(out_, "  status: %s\n", to_string(t.status));
+      if (!t.message.empty()) {
+        std::fprintf(out_, "  message: %s\n", quoted(t.message).c_str());
+      }
+      std::fprintf(out_, "  expected: %s\n", quoted(t.expected.string()).c_str());
+      std::fprintf(out_, "  result: %s\n", quoted(t.result.string()).c_str());
+      if (t.psql_status != 0) std::fprintf(out_, "  psql_exit_status: %d\n", t.psql_status);
+      if (!t.diff.empty()) {
+        std::fprintf(out_, "  diff: |\n");
+        size_t pos = 0;
+        const std::string d = clean_utf8(t.diff);
+        while (pos < d.size()) {
+          size_t nl = d.find('\n', pos);
+          if (nl == std::string::npos) nl = d.size();
+          std::fprintf(out_, "    %.*s\n", static_cast<int>(nl - pos), d.data() + pos);
+          pos = nl + 1;
+        }
+      }
+      std::fprintf(out_, "  ...\n");
+    }
+    std::fflush(out_);
+  }
+
+ private:
+  std::FILE* out_;
+  int n_ = 0;
+};
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+void write_atomically(const fs::path& file, const std::string& content) {
+  const fs::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out.flush()) {
+      throw Error(ExitCode::kFilesystem, fmt::format("could not write {}", file.string()));
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw Error(ExitCode::kFilesystem, fmt::format("could not write {}", file.string()));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Observer> console_observer(std::FILE* out) {
+  return std::make_unique<Console>(out);
+}
+
+std::unique_ptr<Observer> tap_observer(std::FILE* out) {
+  return std::make_unique<Tap>(out);
+}
+
+void print_console_summary(const Summary& s, std::FILE* out) {
+  const int total = static_cast<int>(s.tests.size());
+  std::string line;
+  if (s.failed == 0 && s.ignored == 0) {
+    line = fmt::format(" All {} tests passed. ", total);
+  } else if (s.failed == 0) {
+    line = fmt::format(" {} of {} tests passed, {} failed test(s) ignored. ", s.passed + s.accepted,
+                       total, s.ignored);
+  } else if (s.ignored == 0) {
+    line = fmt::format(" {} of {} tests failed. ", s.failed, total);
+  } else {
+    line = fmt::format(" {} of {} tests failed, {} of these failures ignored. ",
+                       s.failed + s.ignored, total, s.ignored);
+  }
+  if (s.accepted > 0) line += fmt::format("{} accepted. ", s.accepted);
+  const std::string bar(line.size(), '=');
+  std::fprintf(out, "\n%s\n%s\n%s\n\n", bar.c_str(), line.c_str(), bar.c_str());
+  if (s.accepted > 0) {
+    std::fprintf(out,
+                 "New expected output was written for %d test(s); review it with git diff.\n\n",
+                 s.accepted);
+  }
+  if (fs::exists(s.diffs_file)) {
+    std::fprintf(out,
+                 "The differences that caused some tests to fail can be viewed in the\n"
+                 "file \"%s\".  A copy of the test summary that you see\n"
+                 "above is saved in the file \"%s\".\n\n",
+                 s.diffs_file.c_str(), s.summary_file.c_str());
+  }
+  std::fflush(out);
+}
+
+void print_tap_summary(const Summary& s, std::FILE* out) {
+  std::fprintf(out, "1..%zu\n", s.tests.size());
+  std::fprintf(out, "# %d passed, %d failed, %d ignored, %d accepted in %.2f s\n", s.passed,
+               s.failed, s.ignored, s.accepted, s.seconds);
+  if (fs::exists(s.diffs_file)) std::fprintf(out, "# diffs: %s\n", s.diffs_file.c_str());
+  std::fflush(out);
+}
+
+void write_junit(const Summary& s, const fs::path& file) {
+  pugi::xml_document doc;
+  auto decl = doc.append_child(pugi::node_declaration);
+  decl.append_attribute("version") = "1.0";
+  decl.append_attribute("encoding") = "UTF-8";
+  auto suites = doc.append_child("testsuites");
+  suites.append_attribute("name") = "pg_unit_tests regress";
+  suites.append_attribute("tests") = static_cast<int>(s.tests.size());
+  suites.append_attribute("failures") = s.failed;
+  suites.append_attribute("skipped") = s.ignored;
+  suites.append_attribute("time") = fmt::format("{:.3f}", s.seconds).c_str();
+  auto suite = suites.append_child("testsuite");
+  suite.append_attribute("name") = "regress";
+  suite.append_attribute("tests") = static_cast<int>(s.tests.size());
+  suite.append_attribute("failures") = s.failed;
+  suite.append_attribute("errors") = 0;
+  suite.append_attribute("skipped") = s.ignored;
+  suite.append_attribute("time") = fmt::format("{:.3f}", s.seconds).c_str();
+  if (!s.tests.empty())
+    suite.append_attribute("timestamp") = iso_time(s.tests.front().started).c_str();
+  auto props = suite.append_child("properties");
+  auto prop = props.append_child("property");
+  prop.append_attribute("name") = "server";
+  prop.append_attribute("value") = clean_utf8(s.server).c_str();
+  for (const auto& t : s.tests) {
+    auto tc = suite.append_child("testcase");
+    tc.append_attribute("classname") = "regress";
+    tc.append_attribute("name") = clean_utf8(t.name).c_str();
+    tc.append_attribute("time") = fmt::format("{:.3f}", t.milliseconds / 1000.0).c_str();
+    tc.append_attribute("file") = clean_utf8(t.input.string()).c_str();
+    std::string details = t.message.empty() ? "" : t.message + "\n";
+    details += t.diff;
+    if (t.diff_truncated) details += "... (the full diff is in regression.diffs)\n";
+    if (t.status == Status::kFailed) {
+      auto f = tc.append_child("failure");
+      f.append_attribute("type") = t.message.empty() ? "difference" : "error";
+      f.append_attribute("message") =
+          clean_utf8(t.message.empty() ? "output differs from " + t.expected.string() : t.message)
+              .c_str();
+      f.text() = clean_utf8(details).c_str();
+    } else if (t.status == Status::kIgnored) {
+      auto sk = tc.append_child("skipped");
+      sk.append_attribute("message") = "failed, ignored by the schedule";
+      tc.append_child("system-out").text() = clean_utf8(details).c_str();
+    } else if (t.status == Status::kAccepted) {
+      tc.append_child("system-out").text() =
+          clean_utf8("accepted: " + t.expected.string() + "\n" + details).c_str();
+    }
+  }
+  std::ostringstream xml;
+  doc.save(xml, "  ", pugi::format_default | pugi::format_no_declaration, pugi::encoding_utf8);
+  write_atomically(file, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + xml.str());
+}
+
+void write_json(const Summary& s, const fs::path& file) {
+  nlohmann::json j;
+  j["server"] = s.server;
+  j["seconds"] = s.seconds;
+  j["passed"] = s.passed;
+  j["failed"] = s.failed;
+  j["ignored"] = s.ignored;
+  j["accepted"] = s.accepted;
+  j["exit_code"] = s.exit_code();
+  j["diffs_file"] = fs::exists(s.diffs_file) ? s.diffs_file.string() : "";
+  j["tests"] = nlohmann::json::array();
+  for (const auto& t : s.tests) {
+    j["tests"].push_back({{"name", t.name},
+                          {"status", to_string(t.status)},
+                          {"milliseconds", t.milliseconds},
+                          {"group", t.group},
+                          {"parallel", t.parallel},
+                          {"psql_status", t.psql_status},
+                          {"database", t.database},
+                          {"input", t.input.string()},
+                          {"result", t.result.string()},
+                          {"expected", t.expected.string()},
+                          {"message", t.message},
+                          {"diff", t.diff},
+                          {"diff_truncated", t.diff_truncated}});
+  }
+  write_atomically(file, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+}  // namespace pg_unit_tests::regress

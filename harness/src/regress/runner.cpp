@@ -1,0 +1,720 @@
+// The suite runner: plans the tests (schedules, extra tests), provides a server (ephemeral or
+// existing), prepares the databases as pg_regress does, runs psql for each test exactly as
+// pg_regress 15 runs it, compares, and reports.
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "pg_unit_tests/error.hpp"
+#include "pg_unit_tests/installation.hpp"
+#include "pg_unit_tests/regress.hpp"
+#include "platform/fd.hpp"
+#include "platform/process.hpp"
+#include "regress/compare.hpp"
+
+namespace pg_unit_tests::regress {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+std::string quote_ident(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string quote_literal(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string conninfo_value(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// One libpq connection for set-up statements.
+class Admin {
+ public:
+  explicit Admin(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str()), &PQfinish) {
+    if (PQstatus(conn_.get()) != CONNECTION_OK) {
+      throw Error(ExitCode::kServerStart,
+                  fmt::format("could not connect to the server ({}): {}", conninfo,
+                              first_line(PQerrorMessage(conn_.get()))));
+    }
+    // NOTICEs of set-up statements ("extension already exists, skipping") are not news.
+    PQsetNoticeProcessor(
+        conn_.get(), [](void*, const char*) {}, nullptr);
+  }
+  // Runs the statement; returns the server's error message, empty on success.
+  std::string try_exec(const std::string& sql) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn_.get(), sql.c_str()), &PQclear);
+    const auto st = PQresultStatus(r.get());
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
+    return first_line(PQresultErrorMessage(r.get()));
+  }
+  void exec(const std::string& sql, ExitCode code = ExitCode::kUsage) {
+    if (std::string e = try_exec(sql); !e.empty()) {
+      throw Error(code, fmt::format("{} failed: {}", sql, e));
+    }
+  }
+  static std::string first_line(const char* text) {
+    std::string s = text ? text : "";
+    if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
+    return s;
+  }
+
+ private:
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+};
+
+// A postgresql.conf fragment (--temp-config) as name=value settings for the server.
+std::vector<std::string> read_temp_config(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    throw Error(ExitCode::kUsage,
+                fmt::format("could not read --temp-config file \"{}\"", file.string()));
+  }
+  std::vector<std::string> settings;
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    size_t i = 0;
+    auto skip_space = [&] {
+      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+    };
+    skip_space();
+    if (i == line.size() || line[i] == '#') continue;
+    const size_t name_start = i;
+    while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) ||
+                               line[i] == '_' || line[i] == '.')) {
+      ++i;
+    }
+    const std::string name = line.substr(name_start, i - name_start);
+    skip_space();
+    if (i < line.size() && line[i] == '=') ++i;
+    skip_space();
+    std::string value;
+    if (i < line.size() && line[i] == '\'') {
+      for (++i; i < line.size(); ++i) {
+        if (line[i] == '\'' && i + 1 < line.size() && line[i + 1] == '\'') {
+          value += '\'';
+          ++i;
+        } else if (line[i] == '\\' && i + 1 < line.size()) {
+          value += line[++i];
+        } else if (line[i] == '\'') {
+          break;
+        } else {
+          value += line[i];
+        }
+      }
+    } else {
+      while (i < line.size() && line[i] != '#' &&
+             !std::isspace(static_cast<unsigned char>(line[i]))) {
+        value += line[i++];
+      }
+    }
+    if (name.empty()) {
+      throw Error(ExitCode::kUsage, fmt::format("--temp-config \"{}\" line {}: not a setting: {}",
+                                                file.string(), number, line.substr(0, 80)));
+    }
+    settings.push_back(name + "=" + value);
+  }
+  return settings;
+}
+
+fs::path absolute(const std::string& dir) {
+  std::error_code ec;
+  fs::path p = fs::absolute(dir.empty() ? "." : dir, ec);
+  return p.lexically_normal();
+}
+
+struct Planned {
+  std::string name;
+  fs::path input, expected, result;
+  std::string database;
+  std::string clone_from;  // isolated: CREATE DATABASE database TEMPLATE clone_from first
+};
+
+class Runner {
+ public:
+  Runner(const Options& o, Observer& observer) : o_(o), observer_(observer) {}
+
+  Summary run();
+
+ private:
+  void plan();
+  void find_psql();
+  void prepare_output();
+  void start_server();
+  void prepare_databases();
+  Env psql_environment() const;
+  std::string conninfo(const std::string& db) const;
+  TestResult run_one(const Planned& p, int group, bool parallel);
+  std::vector<TestResult> run_batch(const Group& group, std::vector<Planned> tests,
+                                    size_t concurrency, bool parallel);
+  Planned make_planned(const std::string& name, const std::string& db) const;
+  void finish(Summary& s);
+
+  const Options& o_;
+  Observer& observer_;
+  std::mutex observer_mutex_;
+  fs::path inputdir_, outputdir_, psql_, dlpath_;
+  std::vector<Group> groups_;    // run as pg_regress runs them
+  std::vector<Group> isolated_;  // run concurrently in clones (--jobs, --isolate)
+  std::set<std::string> ignored_;
+  bool existing_ = false;
+  std::optional<Server> server_;
+  std::string server_text_;
+  Env env_;
+  std::vector<std::string> clones_;
+  std::mutex clones_mutex_;
+  int group_index_ = 0;
+};
+
+Planned Runner::make_planned(const std::string& name, const std::string& db) const {
+  Planned p;
+  p.name = name;
+  // Output directory first, then the input directory (pg_regress_main.c).
+  p.input = outputdir_ / "sql" / (name + ".sql");
+  if (!fs::exists(p.input)) p.input = inputdir_ / "sql" / (name + ".sql");
+  p.expected = outputdir_ / "expected" / (name + ".out");
+  if (!fs::exists(p.expected)) p.expected = inputdir_ / "expected" / (name + ".out");
+  p.result = outputdir_ / "results" / (name + ".out");
+  p.database = db;
+  return p;
+}
+
+void Runner::plan() {
+  std::vector<Group> scheduled;
+  for (const auto& file : o_.schedules) {
+    Schedule s = parse_schedule(file);
+    for (auto& g : s.groups) scheduled.push_back(std::move(g));
+    ignored_.insert(s.ignored.begin(), s.ignored.end());
+  }
+  std::vector<Group> extra;
+  for (const auto& t : o_.tests) extra.push_back(Group{{t}, "", 0});
+  if (o_.isolate) {
+    Group all;
+    for (auto* list : {&scheduled, &extra}) {
+      for (const auto& g : *list) all.tests.insert(all.tests.end(), g.tests.begin(), g.tests.end());
+    }
+    if (!all.tests.empty()) isolated_.push_back(std::move(all));
+  } else {
+    groups_ = std::move(scheduled);
+    if (o_.jobs > 1 && extra.size() > 1) {
+      Group all;
+      for (const auto& g : extra) all.tests.push_back(g.tests[0]);
+      isolated_.push_back(std::move(all));
+    } else {
+      for (auto& g : extra) groups_.push_back(std::move(g));
+    }
+  }
+  // Every test must have its input before anything starts (pg_regress would fail it later with a
+  // shell error in results/T.out).
+  for (const auto* list : {&groups_, &isolated_}) {
+    for (const auto& g : *list) {
+      if (o_.max_concurrent_tests > 0 && g.tests.size() > 1 &&
+          g.tests.size() > static_cast<size_t>(o_.max_concurrent_tests) && !g.file.empty()) {
+        throw Error(ExitCode::kUsage,
+                    fmt::format("too many parallel tests (more than {}) in schedule file \"{}\" "
+                                "line {}",
+                                o_.max_concurrent_tests, g.file, g.line));
+      }
+      for (const auto& t : g.tests) {
+        const Planned p = make_planned(t, "");
+        if (!fs::is_regular_file(p.input)) {
+          const std::string where =
+              g.file.empty() ? "" : fmt::format(" (schedule \"{}\" line {})", g.file, g.line);
+          throw Error(ExitCode::kUsage,
+                      fmt::format("unknown test \"{}\"{}: there is no {} (looked in {} and {}; "
+                                  "set --inputdir to the directory holding sql/ and expected/)",
+                                  t, where, "sql/" + t + ".sql", (outputdir_ / "sql").string(),
+                                  (inputdir_ / "sql").string()));
+        }
+      }
+    }
+  }
+  if (groups_.empty() && isolated_.empty()) {
+    throw Error(ExitCode::kUsage,
+                "no tests to run: name tests (as REGRESS does) or give --schedule FILE");
+  }
+}
+
+void Runner::find_psql() {
+  if (!o_.bindir.empty()) {
+    psql_ = fs::path(o_.bindir) / "psql";
+  } else {
+    const Installation inst = Installation::find(o_.server.pg_config);
+    psql_ = inst.bin("psql");
+    if (o_.dlpath.empty()) dlpath_ = inst.pkglibdir;
+  }
+  if (!o_.dlpath.empty()) dlpath_ = absolute(o_.dlpath);
+  if (access(psql_.c_str(), X_OK) != 0) {
+    throw Error(ExitCode::kInstallation,
+                fmt::format("psql was not found at {}: install the PostgreSQL client (Debian: "
+                            "postgresql-client-15) or point --bindir at the directory holding it",
+                            psql_.string()));
+  }
+  if (detail::diff_program().empty()) {
+    throw Error(ExitCode::kInstallation,
+                "the diff program was not found on PATH: install diffutils");
+  }
+}
+
+void Runner::prepare_output() {
+  std::error_code ec;
+  fs::create_directories(outputdir_ / "results", ec);
+  if (ec) {
+    throw Error(ExitCode::kFilesystem,
+                fmt::format("could not create directory \"{}\": {}",
+                            (outputdir_ / "results").string(), ec.message()));
+  }
+  // Subdirectories for test names with a slash (results/sub/t.out).
+  for (const auto* list : {&groups_, &isolated_}) {
+    for (const auto& g : *list) {
+      for (const auto& t : g.tests) {
+        fs::create_directories((outputdir_ / "results" / (t + ".out")).parent_path(), ec);
+      }
+    }
+  }
+  for (const char* f : {"regression.diffs", "regression.out"}) fs::remove(outputdir_ / f, ec);
+}
+
+std::string Runner::conninfo(const std::string& db) const {
+  if (server_) return server_->info().socket_conninfo(db);
+  std::string c = "dbname=" + conninfo_value(db);
+  if (!o_.host.empty()) c += " host=" + conninfo_value(o_.host);
+  if (o_.port > 0) c += fmt::format(" port={}", o_.port);
+  if (!o_.user.empty()) c += " user=" + conninfo_value(o_.user);
+  return c;
+}
+
+void Runner::start_server() {
+  existing_ = o_.use_existing || !o_.host.empty() || o_.port > 0 || !o_.user.empty();
+  if (existing_) {
+    const char* host = std::getenv("PGHOST");
+    const char* port = std::getenv("PGPORT");
+    server_text_ =
+        fmt::format("existing server on {}, port {}",
+                    !o_.host.empty() ? o_.host : (host && *host ? host : "the default Unix socket"),
+                    o_.port > 0 ? std::to_string(o_.port) : (port && *port ? port : "default"));
+    return;
+  }
+  ServerOptions so = o_.server;
+  for (const auto& f : o_.temp_configs) {
+    for (auto& s : read_temp_config(f)) so.settings.push_back(std::move(s));
+  }
+  so.idle_timeout = std::chrono::seconds(0);
+  server_.emplace(Server::start(so));
+  server_text_ = fmt::format("ephemeral server {} (PostgreSQL {}), port {}", server_->info().id,
+                             server_->info().version, server_->info().port);
+}
+
+void Runner::prepare_databases() {
+  if (o_.use_existing) return;
+  Admin admin(conninfo("postgres"));
+  if (existing_) {
+    admin.exec("SET client_min_messages = warning");
+    for (const auto& db : o_.dbnames) admin.exec("DROP DATABASE IF EXISTS " + quote_ident(db));
+    for (const auto& r : o_.create_roles) admin.exec("DROP ROLE IF EXISTS " + quote_ident(r));
+  }
+  // pg_regress gives --encoding and --no-locale to CREATE DATABASE; the cluster's locale (C.UTF-8)
+  // only fits UTF8, so another encoding gets the C locale.
+  std::string enc = o_.encoding;
+  std::transform(enc.begin(), enc.end(), enc.begin(), ::tolower);
+  const bool c_locale = o_.no_locale || (!enc.empty() && enc != "utf8" && enc != "utf-8" &&
+                                         enc != "unicode" && enc != "sql_ascii");
+  for (const auto& db : o_.dbnames) {
+    observer_.setup(fmt::format("creating database \"{}\"", db));
+    std::string create = "CREATE DATABASE " + quote_ident(db) + " TEMPLATE=template0";
+    if (!o_.encoding.empty()) create += " ENCODING=" + quote_literal(o_.encoding);
+    if (c_locale) create += " LC_COLLATE='C' LC_CTYPE='C'";
+    admin.exec(create);
+    for (const char* setting :
+         {"lc_messages TO 'C'", "lc_monetary TO 'C'", "lc_numeric TO 'C'", "lc_time TO 'C'",
+          "bytea_output TO 'hex'", "timezone_abbreviations TO 'Default'"}) {
+      admin.exec(fmt::format("ALTER DATABASE {} SET {}", quote_ident(db), setting));
+    }
+  }
+  for (const auto& r : o_.create_roles) {
+    observer_.setup(fmt::format("creating role \"{}\"", r));
+    admin.exec("CREATE ROLE " + quote_ident(r) + " WITH LOGIN");
+    for (const auto& db : o_.dbnames) {
+      admin.exec(fmt::format("GRANT ALL ON DATABASE {} TO {}", quote_ident(db), quote_ident(r)));
+    }
+  }
+  for (const auto& db : o_.dbnames) {
+    if (o_.load_extensions.empty()) continue;
+    Admin in_db(conninfo(db));
+    for (const auto& e : o_.load_extensions) {
+      observer_.setup(fmt::format("installing {}", e));
+      if (std::string err = in_db.try_exec("CREATE EXTENSION IF NOT EXISTS " + quote_ident(e));
+          !err.empty()) {
+        throw Error(ExitCode::kExtension,
+                    fmt::format("--load-extension={}: CREATE EXTENSION failed in database \"{}\": "
+                                "{} (is the extension served with --extension DIR?)",
+                                e, db, err));
+      }
+    }
+  }
+}
+
+// The environment of psql, as pg_regress's initialize_environment() sets it.
+Env Runner::psql_environment() const {
+  Env env;
+  env.push_back({"PG_ABS_SRCDIR", inputdir_.string()});
+  env.push_back({"PG_ABS_BUILDDIR", outputdir_.string()});
+  env.push_back({"PG_LIBDIR", dlpath_.string()});
+  env.push_back({"PG_DLSUFFIX", ".so"});
+  if (o_.no_locale) {
+    for (const char* v : {"LC_COLLATE", "LC_CTYPE", "LC_MONETARY", "LC_NUMERIC", "LC_TIME", "LANG"})
+      env.push_back({v, ""});
+  }
+  env.push_back({"LANGUAGE", ""});
+  env.push_back({"LC_ALL", ""});
+  env.push_back({"LC_MESSAGES", "C"});
+  env.push_back({"PGCLIENTENCODING", o_.encoding});
+  env.push_back({"PGTZ", "America/Los_Angeles"});
+  env.push_back({"PGDATESTYLE", "Postgres, MDY"});
+  const char* old = std::getenv("PGOPTIONS");
+  env.push_back({"PGOPTIONS", fmt::format("{} -c intervalstyle=postgres_verbose", old ? old : "")});
+  if (server_) {
+    // Like a temp instance: nothing from the caller's environment redirects psql elsewhere.
+    for (const char* v : {"PGCHANNELBINDING",
+                          "PGCONNECT_TIMEOUT",
+                          "PGDATA",
+                          "PGDATABASE",
+                          "PGGSSENCMODE",
+                          "PGGSSLIB",
+                          "PGKRBSRVNAME",
+                          "PGPASSFILE",
+                          "PGPASSWORD",
+                          "PGREQUIREPEER",
+                          "PGREQUIRESSL",
+                          "PGSERVICE",
+                          "PGSERVICEFILE",
+                          "PGSSLCERT",
+                          "PGSSLCRL",
+                          "PGSSLCRLDIR",
+                          "PGSSLKEY",
+                          "PGSSLMAXPROTOCOLVERSION",
+                          "PGSSLMINPROTOCOLVERSION",
+                          "PGSSLMODE",
+                          "PGSSLROOTCERT",
+                          "PGSSLSNI",
+                          "PGTARGETSESSIONATTRS",
+                          "PGHOSTADDR"}) {
+      env.push_back({v, ""});
+    }
+    const ServerInfo& i = server_->info();
+    env.push_back({"PGHOST", i.socket_directory.string()});
+    env.push_back({"PGPORT", std::to_string(i.port)});
+    env.push_back({"PGUSER", i.user});
+  } else {
+    if (!o_.host.empty()) {
+      env.push_back({"PGHOST", o_.host});
+      env.push_back({"PGHOSTADDR", ""});
+    }
+    if (o_.port > 0) env.push_back({"PGPORT", std::to_string(o_.port)});
+    if (!o_.user.empty()) env.push_back({"PGUSER", o_.user});
+    env.push_back({"PGDATABASE", ""});
+  }
+  return env;
+}
+
+TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
+  TestResult r;
+  r.name = p.name;
+  r.group = group;
+  r.parallel = parallel;
+  r.input = p.input;
+  r.result = p.result;
+  r.expected = p.expected;
+  r.database = p.database;
+  r.started = std::chrono::system_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(observer_mutex_);
+    observer_.test_started(p.name);
+  }
+  auto fail = [&](std::string message) {
+    r.status = Status::kFailed;
+    r.message = std::move(message);
+    return r;
+  };
+  if (!p.clone_from.empty()) {
+    try {
+      Admin admin(conninfo("postgres"));
+      if (existing_) admin.try_exec("DROP DATABASE IF EXISTS " + quote_ident(p.database));
+      // FILE_COPY: a copy of the files, faster than WAL-logging every block of a small database.
+      if (std::string e =
+              admin.try_exec(fmt::format("CREATE DATABASE {} TEMPLATE {} STRATEGY "
+                                         "FILE_COPY",
+                                         quote_ident(p.database), quote_ident(p.clone_from)));
+          !e.empty()) {
+        return fail(fmt::format("could not clone database \"{}\": {}", p.clone_from, e));
+      }
+      std::lock_guard<std::mutex> lock(clones_mutex_);
+      clones_.push_back(p.database);
+    } catch (const Error& e) {
+      return fail(e.what());
+    }
+  }
+  platform::Fd in(open(p.input.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in)
+    return fail(fmt::format("could not read {}: {}", p.input.string(), std::strerror(errno)));
+  platform::Fd out(open(p.result.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  if (!out) {
+    return fail(fmt::format("could not write {}: {}", p.result.string(), std::strerror(errno)));
+  }
+  platform::SpawnSpec spec;
+  std::vector<std::string> psql = {psql_.string(), "-X",
+                                   "-a",           "-q",
+                                   "-d",           p.database,
+                                   "-v",           "HIDE_TABLEAM=on",
+                                   "-v",           "HIDE_TOAST_COMPRESSION=on"};
+  if (o_.launcher.empty()) {
+    spec.argv = psql;
+  } else {
+    // pg_regress puts the launcher in front of psql in a shell command line.
+    spec.argv = {"/bin/sh", "-c", "exec " + o_.launcher + " \"$@\"", "sh"};
+    spec.argv.insert(spec.argv.end(), psql.begin(), psql.end());
+  }
+  spec.stdin_fd = in.get();
+  spec.stdout_fd = out.get();
+  spec.stderr_fd = out.get();
+  spec.env = env_;
+  spec.env.push_back({"PGAPPNAME", "pg_regress/" + p.name});
+  spec.cwd = outputdir_;
+  const auto start = Clock::now();
+  try {
+    r.psql_status = platform::wait_for(platform::spawn(spec));
+  } catch (const Error& e) {
+    return fail(fmt::format("could not run psql: {}", e.what()));
+  }
+  r.milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  in.reset();
+  out.reset();
+
+  const detail::Comparison c = detail::compare(p.expected, p.result);
+  r.expected = c.expected;
+  if (!c.error.empty()) return fail(c.error);
+  if (c.same) return r;
+  r.status = Status::kFailed;
+  if (c.missing_expected) {
+    r.message = fmt::format(
+        "no expected output {} (nor alternatives {}_0..9.out): --accept "
+        "creates it from {}",
+        p.expected.string(), p.name, p.result.string());
+  }
+  const fs::path diff_file = p.result.string() + ".diff";
+  if (std::string e = detail::write_pretty_diff(c.missing_expected ? fs::path() : c.expected,
+                                                p.result, diff_file);
+      !e.empty()) {
+    r.message += (r.message.empty() ? "" : "; ") + e;
+  }
+  r.diff = detail::head_lines(diff_file, o_.diff_head_lines, &r.diff_truncated);
+  if (o_.accept) {
+    std::error_code ec;
+    fs::create_directories(c.expected.parent_path(), ec);
+    fs::copy_file(p.result, c.expected, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      r.message =
+          fmt::format("--accept: could not write {}: {}", c.expected.string(), ec.message());
+    } else {
+      r.status = Status::kAccepted;
+      r.message = fmt::format("accepted: wrote {}", c.expected.string());
+      fs::remove(diff_file, ec);
+    }
+  } else if (ignored_.count(p.name)) {
+    r.status = Status::kIgnored;
+  }
+  return r;
+}
+
+std::vector<TestResult> Runner::run_batch(const Group& group, std::vector<Planned> tests,
+                                          size_t concurrency, bool parallel) {
+  const int index = group_index_++;
+  observer_.group_started(group, parallel);
+  std::vector<TestResult> results(tests.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < tests.size();) {
+      TestResult r;
+      try {
+        r = run_one(tests[i], index, parallel);
+      } catch (const std::exception& e) {
+        r.name = tests[i].name;
+        r.status = Status::kFailed;
+        r.message = e.what();
+      }
+      {
+        std::lock_guard<std::mutex> lock(observer_mutex_);
+        observer_.test_finished(r);
+      }
+      results[i] = std::move(r);
+    }
+  };
+  concurrency = std::max<size_t>(1, std::min(concurrency, tests.size()));
+  if (concurrency == 1) {
+    work();
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < concurrency; ++t) threads.emplace_back(work);
+    for (auto& t : threads) t.join();
+  }
+  observer_.group_finished(group, results);
+  return results;
+}
+
+void Runner::finish(Summary& s) {
+  // regression.diffs: the diffs in run order; kept with regression.out only when there are any.
+  s.diffs_file = outputdir_ / "regression.diffs";
+  s.summary_file = outputdir_ / "regression.out";
+  std::ofstream diffs(s.diffs_file, std::ios::binary | std::ios::trunc);
+  bool any = false;
+  for (const auto& t : s.tests) {
+    const fs::path f = t.result.string() + ".diff";
+    std::ifstream in(f, std::ios::binary);
+    if (!in) continue;
+    if (t.status == Status::kFailed || t.status == Status::kIgnored) {
+      diffs << in.rdbuf();
+      any = true;
+    }
+    in.close();
+    std::error_code ec;
+    fs::remove(f, ec);
+  }
+  diffs.close();
+  std::error_code ec;
+  if (!any) {
+    fs::remove(s.diffs_file, ec);
+    fs::remove(s.summary_file, ec);
+    return;
+  }
+  std::ofstream out(s.summary_file, std::ios::binary | std::ios::trunc);
+  for (const auto& t : s.tests) {
+    out << fmt::format("{} {:<28} ... {:<16} {:8.0f} ms{}\n", t.parallel ? "    " : "test", t.name,
+                       t.status == Status::kOk         ? "ok"
+                       : t.status == Status::kIgnored  ? "failed (ignored)"
+                       : t.status == Status::kAccepted ? "accepted"
+                                                       : "FAILED",
+                       t.milliseconds, t.message.empty() ? "" : "  " + t.message);
+  }
+}
+
+Summary Runner::run() {
+  const auto start = Clock::now();
+  inputdir_ = absolute(o_.inputdir);
+  outputdir_ = absolute(o_.outputdir);
+  plan();
+  find_psql();
+  prepare_output();
+  size_t total = 0;
+  for (const auto* list : {&groups_, &isolated_}) {
+    for (const auto& g : *list) total += g.tests.size();
+  }
+  start_server();
+  observer_.begin(static_cast<int>(total), server_text_);
+  prepare_databases();
+  env_ = psql_environment();
+
+  Summary s;
+  s.server = server_text_;
+  const std::string& db = o_.dbnames.front();
+  auto collect = [&](std::vector<TestResult> results) {
+    for (auto& r : results) s.tests.push_back(std::move(r));
+  };
+  for (const auto& g : groups_) {
+    std::vector<Planned> tests;
+    for (const auto& t : g.tests) tests.push_back(make_planned(t, db));
+    const size_t n = tests.size();
+    const size_t concurrency = o_.max_connections > 0 ? static_cast<size_t>(o_.max_connections) : n;
+    collect(run_batch(g, std::move(tests), concurrency, n > 1));
+  }
+  for (const auto& g : isolated_) {
+    std::vector<Planned> tests;
+    int i = 0;
+    for (const auto& t : g.tests) {
+      Planned p = make_planned(t, fmt::format("{}__pgut{}", db.substr(0, 48), ++i));
+      p.clone_from = db;
+      tests.push_back(std::move(p));
+    }
+    size_t jobs = static_cast<size_t>(std::max(1, o_.jobs));
+    if (o_.max_connections > 0) jobs = std::min(jobs, static_cast<size_t>(o_.max_connections));
+    collect(run_batch(g, std::move(tests), jobs, true));
+  }
+  if (existing_ && !clones_.empty()) {
+    try {
+      Admin admin(conninfo("postgres"));
+      for (const auto& c : clones_) admin.try_exec("DROP DATABASE IF EXISTS " + quote_ident(c));
+    } catch (const Error&) {
+      // Leftover clones are named <db>__pgutN and replaced by the next run.
+    }
+  }
+  for (const auto& t : s.tests) {
+    switch (t.status) {
+      case Status::kOk:
+        ++s.passed;
+        break;
+      case Status::kFailed:
+        ++s.failed;
+        break;
+      case Status::kIgnored:
+        ++s.ignored;
+        break;
+      case Status::kAccepted:
+        ++s.accepted;
+        break;
+    }
+  }
+  finish(s);
+  if (server_) server_->stop();
+  s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return s;
+}
+
+}  // namespace
+
+const char* to_string(Status s) {
+  switch (s) {
+    case Status::kOk:
+      return "ok";
+    case Status::kFailed:
+      return "failed";
+    case Status::kIgnored:
+      return "ignored";
+    case Status::kAccepted:
+      return "accepted";
+  }
+  return "?";
+}
+
+Summary run(const Options& options, Observer& observer) {
+  Runner runner(options, observer);
+  return runner.run();
+}
+
+}  // namespace pg_unit_tests::regress

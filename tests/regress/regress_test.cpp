@@ -1,0 +1,355 @@
+// `pg_unit_tests regress` end to end: the CLI runs fixture suites (tests/fixtures/regress/) on real
+// ephemeral servers; verdicts, exit codes, diffs and reports are checked by parsing them. Nothing
+// here depends on timing: overlap is proven by the tests themselves (each member of a parallel
+// group waits for the other's arrival, so a serial run would fail).
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
+
+#include "pg_unit_tests/regress.hpp"
+#include "pg_unit_tests/server.hpp"
+#include "support/pq.hpp"
+#include "support/process.hpp"
+
+namespace fs = std::filesystem;
+using test_support::cli;
+using test_support::run;
+
+namespace {
+
+const fs::path kFixtures = PGUT_REGRESS_FIXTURES;
+
+// A copy of a fixture suite in a private temporary directory (results/ and --accept write there).
+struct Suite {
+  fs::path dir;
+  explicit Suite(const std::string& fixture) {
+    char tmpl[] = "/tmp/pgut-regress-XXXXXX";
+    dir = mkdtemp(tmpl);
+    fs::copy(kFixtures / fixture, dir, fs::copy_options::recursive);
+  }
+  ~Suite() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  // Runs `pg_unit_tests regress --inputdir=DIR --outputdir=DIR ARGS...`.
+  test_support::Output regress(std::vector<std::string> args) const {
+    std::vector<std::string> argv = {cli(), "regress", "--inputdir=" + dir.string(),
+                                     "--outputdir=" + dir.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv);
+  }
+  std::string read(const std::string& relative) const {
+    std::ifstream in(dir / relative, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  bool has(const std::string& relative) const { return fs::exists(dir / relative); }
+};
+
+nlohmann::json json_report(const Suite& s, std::vector<std::string> args) {
+  args.push_back("--json=" + (s.dir / "report.json").string());
+  s.regress(args);
+  return nlohmann::json::parse(s.read("report.json"));
+}
+
+const nlohmann::json& test_named(const nlohmann::json& report, const std::string& name) {
+  for (const auto& t : report["tests"]) {
+    if (t["name"] == name) return t;
+  }
+  static const nlohmann::json none;
+  ADD_FAILURE() << "no test " << name << " in the report";
+  return none;
+}
+
+void write(const fs::path& file, const std::string& text) {
+  std::ofstream out(file, std::ios::binary);
+  out << text;
+}
+
+}  // namespace
+
+// --- schedules (library) -----------------------------------------------------------------------
+
+TEST(Schedule, GroupsIgnoreCommentsAndBlankLines) {
+  Suite s("suite");
+  const auto sched = pg_unit_tests::regress::parse_schedule(s.dir / "schedule");
+  ASSERT_EQ(sched.groups.size(), 4u);
+  EXPECT_EQ(sched.groups[0].tests, std::vector<std::string>{"setup"});
+  EXPECT_EQ(sched.groups[1].tests, (std::vector<std::string>{"p1", "p2"}));
+  EXPECT_EQ(sched.groups[1].line, 4);
+  EXPECT_EQ(sched.ignored, std::set<std::string>{"flaky"});
+}
+
+TEST(Schedule, TrailingBlanksAndTabsSeparateNames) {
+  Suite s("suite");
+  write(s.dir / "tabs", "test: a\tb   c  \t\n\n# x\n");
+  const auto sched = pg_unit_tests::regress::parse_schedule(s.dir / "tabs");
+  ASSERT_EQ(sched.groups.size(), 1u);
+  EXPECT_EQ(sched.groups[0].tests, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(Schedule, SyntaxErrorsNameFileAndLine) {
+  Suite s("suite");
+  for (const std::string text : {"test:a\n", "  test: a\n", "test: \n", "tests: a\n"}) {
+    write(s.dir / "bad", "# ok\n" + text);
+    try {
+      pg_unit_tests::regress::parse_schedule(s.dir / "bad");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const pg_unit_tests::Error& e) {
+      EXPECT_EQ(e.code(), pg_unit_tests::ExitCode::kUsage);
+      EXPECT_NE(std::string(e.what()).find((s.dir / "bad").string() + "\" line 2"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+TEST(Schedule, BinaryGarbageIsASyntaxErrorNotACrash) {
+  Suite s("suite");
+  write(s.dir / "garbage", std::string("\xff\xfe\x00\x01test: a\n", 11) + std::string(100000, 'x'));
+  EXPECT_THROW(pg_unit_tests::regress::parse_schedule(s.dir / "garbage"), pg_unit_tests::Error);
+}
+
+// --- verdicts, exit codes, diffs ---------------------------------------------------------------
+
+TEST(Regress, PassingScheduleWithParallelGroupAlternativesAndIgnore) {
+  Suite s("suite");
+  auto r = s.regress({"--schedule=" + (s.dir / "schedule").string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("parallel group (2 tests)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("failed (ignored)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("5 of 6 tests passed, 1 failed test(s) ignored."), std::string::npos);
+  // \copy with a relative path wrote next to results/, as under pg_regress.
+  EXPECT_EQ(s.read("results/plain_copy.txt"), "42\n");
+  // An ignored failure still leaves its diff.
+  EXPECT_NE(s.read("regression.diffs").find("flaky"), std::string::npos);
+}
+
+TEST(Regress, AlternativeExpectedFileIsTheOneReported) {
+  Suite s("suite");
+  auto report = json_report(s, {"--schedule=" + (s.dir / "schedule").string()});
+  const auto& alt = test_named(report, "alt");
+  EXPECT_EQ(alt["status"], "ok");
+  EXPECT_EQ(fs::path(alt["expected"].get<std::string>()).filename(), "alt_1.out");
+  EXPECT_EQ(test_named(report, "p1")["parallel"], true);
+  EXPECT_EQ(test_named(report, "setup")["parallel"], false);
+}
+
+TEST(Regress, AllPassingRemovesRegressionDiffs) {
+  Suite s("suite");
+  write(s.dir / "regression.diffs", "stale");
+  auto r = s.regress({"setup", "plain", "alt"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("All 3 tests passed."), std::string::npos) << r.out;
+  EXPECT_FALSE(s.has("regression.diffs"));
+  EXPECT_FALSE(s.has("regression.out"));
+  EXPECT_TRUE(s.has("results/plain.out"));
+}
+
+TEST(Regress, FailingSuiteExitsOneWithUnifiedDiffAndGoesOnAfterMissingExpected) {
+  Suite s("failing");
+  auto r = s.regress({"first", "differs", "noexpected", "last"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  const std::string diffs = s.read("regression.diffs");
+  // pg_regress's format: a "diff -U3 EXPECTED RESULT" line, then the unified diff.
+  EXPECT_NE(diffs.find("diff -U3 " + (s.dir / "expected/differs.out").string() + " " +
+                       (s.dir / "results/differs.out").string() + "\n"),
+            std::string::npos)
+      << diffs;
+  EXPECT_NE(diffs.find("\n- expected output\n+ actual output\n"), std::string::npos) << diffs;
+  EXPECT_NE(diffs.find("+ no expected file for me"), std::string::npos) << diffs;
+  // The head of the diff is shown inline, and the missing file is named.
+  EXPECT_NE(r.out.find("+ actual output"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no expected output " + (s.dir / "expected/noexpected.out").string()),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("2 of 4 tests failed."), std::string::npos) << r.out;
+  EXPECT_NE(s.read("regression.out").find("FAILED"), std::string::npos);
+  // The test after the missing expected file ran and passed.
+  EXPECT_NE(r.out.find("test last                         ... ok"), std::string::npos) << r.out;
+}
+
+TEST(Regress, DiffOptionsFromTheEnvironment) {
+  Suite s("failing");
+  auto r = run({cli(), "regress", "--inputdir=" + s.dir.string(), "--outputdir=" + s.dir.string(),
+                "differs"},
+               {{"PG_REGRESS_DIFF_OPTS", "-U1"}});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(s.read("regression.diffs").rfind("diff -U1 ", 0), 0u) << s.read("regression.diffs");
+}
+
+TEST(Regress, AcceptWritesExpectedFilesAndTheNextRunPasses) {
+  Suite s("failing");
+  auto r = s.regress({"--accept", "differs", "noexpected"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("accepted"), std::string::npos);
+  EXPECT_EQ(s.read("expected/differs.out"), s.read("results/differs.out"));
+  EXPECT_EQ(s.read("expected/noexpected.out"), s.read("results/noexpected.out"));
+  EXPECT_EQ(s.regress({"differs", "noexpected"}).status, 0);
+}
+
+// --- reports -------------------------------------------------------------------------------------
+
+TEST(Regress, TapIsParseable) {
+  Suite s("failing");
+  auto r = s.regress({"--tap", "first", "differs", "last"});
+  EXPECT_EQ(r.status, 1);
+  std::istringstream in(r.out);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "TAP version 13");
+  int ok = 0, not_ok = 0, plan = -1, number = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("ok ", 0) == 0 || line.rfind("not ok ", 0) == 0) {
+      const bool passed = line[0] == 'o';
+      ++(passed ? ok : not_ok);
+      const size_t at = passed ? 3 : 7;
+      EXPECT_EQ(std::stoi(line.substr(at)), ++number) << line;
+    } else if (line.rfind("1..", 0) == 0) {
+      plan = std::stoi(line.substr(3));
+    } else {
+      // Everything else is a comment or an indented YAML block.
+      EXPECT_TRUE(line.empty() || line[0] == '#' || line[0] == ' ') << line;
+    }
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(not_ok, 1);
+  EXPECT_EQ(plan, 3);
+  EXPECT_NE(r.out.find("not ok 2 - differs\n  ---\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    + actual output\n"), std::string::npos) << r.out;
+}
+
+TEST(Regress, JunitIsParseable) {
+  Suite s("failing");
+  const fs::path xml = s.dir / "junit.xml";
+  auto r = s.regress({"--junit=" + xml.string(), "first", "differs", "noexpected"});
+  EXPECT_EQ(r.status, 1);
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file(xml.c_str())) << s.read("junit.xml");
+  auto suite = doc.child("testsuites").child("testsuite");
+  EXPECT_EQ(suite.attribute("tests").as_int(), 3);
+  EXPECT_EQ(suite.attribute("failures").as_int(), 2);
+  int failures = 0;
+  for (auto tc : suite.children("testcase")) {
+    if (auto f = tc.child("failure")) {
+      ++failures;
+      if (std::string(tc.attribute("name").value()) == "differs") {
+        EXPECT_NE(std::string(f.text().get()).find("+ actual output"), std::string::npos);
+      }
+    }
+  }
+  EXPECT_EQ(failures, 2);
+}
+
+TEST(Regress, JsonIsParseable) {
+  Suite s("failing");
+  auto report = json_report(s, {"first", "differs"});
+  EXPECT_EQ(report["failed"], 1);
+  EXPECT_EQ(report["passed"], 1);
+  EXPECT_EQ(report["exit_code"], 1);
+  EXPECT_EQ(test_named(report, "differs")["status"], "failed");
+  EXPECT_EQ(test_named(report, "first")["database"], "regression");
+}
+
+TEST(Regress, NonUtf8AndHugeOutputsGiveValidReports) {
+  Suite s("garbage");
+  const fs::path xml = s.dir / "junit.xml";
+  auto report = json_report(s, {"--junit=" + xml.string(), "latin1", "huge"});
+  EXPECT_EQ(report["failed"], 2);
+  EXPECT_EQ(test_named(report, "huge")["diff_truncated"], true);
+  pugi::xml_document doc;
+  EXPECT_TRUE(doc.load_file(xml.c_str()));
+  EXPECT_GT(fs::file_size(s.dir / "regression.diffs"), 5'000'000u);
+}
+
+// --- servers, databases, time -------------------------------------------------------------------
+
+TEST(Regress, JobsRunIndependentTestsConcurrentlyInClonesOfThePreparedDatabase) {
+  Suite s("jobs");
+  // j1 and j2 each wait for the other (see their sql): they pass only if they overlap. Both see the
+  // table the schedule created in the database they were cloned from.
+  auto report =
+      json_report(s, {"--schedule=" + (s.dir / "schedule").string(), "--jobs=2", "j1", "j2"});
+  EXPECT_EQ(report["exit_code"], 0) << report.dump(2);
+  const std::string d1 = test_named(report, "j1")["database"];
+  const std::string d2 = test_named(report, "j2")["database"];
+  EXPECT_NE(d1, d2);
+  EXPECT_NE(d1, "regression");
+  EXPECT_EQ(test_named(report, "setup_template")["database"], "regression");
+}
+
+TEST(Regress, UseExistingRunsOnAServerStartedElsewhere) {
+  pg_unit_tests::ServerOptions options;
+  auto server = pg_unit_tests::Server::start(options);
+  test_support::Connection c(server.info().socket_conninfo());
+  ASSERT_TRUE(c.ok()) << c.error();
+  c.query("CREATE DATABASE mine");
+  Suite s("suite");
+  auto r = s.regress(
+      {"--use-existing", "--dbname=mine", "--host=" + server.info().socket_directory.string(),
+       "--port=" + std::to_string(server.info().port), "--user=postgres", "setup", "alt"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("existing server"), std::string::npos) << r.out;
+  test_support::Connection mine(server.info().socket_conninfo("mine"));
+  EXPECT_EQ(mine.value("SELECT count(*) FROM arrivals"), "0");
+}
+
+TEST(Regress, WithoutUseExistingTheDatabaseIsRecreatedOnAnExistingServer) {
+  auto server = pg_unit_tests::Server::start();
+  test_support::Connection c(server.info().socket_conninfo());
+  c.query("CREATE DATABASE regression");
+  test_support::Connection(server.info().socket_conninfo("regression"))
+      .query("CREATE TABLE arrivals (x int)");
+  Suite s("suite");
+  auto r = s.regress({"--host=" + server.info().socket_directory.string(),
+                      "--port=" + std::to_string(server.info().port), "--user=postgres", "setup"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;  // setup's CREATE TABLE arrivals succeeded
+}
+
+TEST(Regress, FreezeMakesTimePrintingOutputDeterministic) {
+  Suite s("freeze");
+  EXPECT_EQ(s.regress({"--freeze=2024-02-29 12:34:56+00", "clock"}).status, 0);
+  EXPECT_EQ(s.regress({"clock"}).status, 1);  // real time: the expected output cannot match
+}
+
+// --- bad input: one line on stderr, exit 2 ------------------------------------------------------
+
+TEST(Regress, BadInputIsOneLineAndExitTwo) {
+  Suite s("suite");
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--schedule=" + (s.dir / "bad_schedule").string()},
+       "syntax error in schedule file \"" + (s.dir / "bad_schedule").string() + "\" line 3"},
+      {{"nosuchtest"}, "unknown test \"nosuchtest\""},
+      {{"--schedule=" + (s.dir / "missing").string()}, "could not open schedule file"},
+      {{"--bindir=/nonexistent", "setup"}, "psql was not found at /nonexistent/psql"},
+      {{"--extension=" + std::string(PGUT_FIXTURES) + "/broken_ext", "setup"}, "does not build"},
+      {{"--load-extension=no_such_extension", "setup"}, "--load-extension=no_such_extension"},
+      {{"--no-such-option"}, "no-such-option"},
+      {{}, "no tests to run"},
+  };
+  for (const auto& c : cases) {
+    auto r = s.regress(c.args);
+    EXPECT_EQ(r.status, 2) << c.message << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  // A schedule that names a test without sql/ file: exit 2 with file and line, before any server.
+  write(s.dir / "unknown_schedule", "test: setup\ntest: setup nosuch\n");
+  auto r = s.regress({"--schedule=" + (s.dir / "unknown_schedule").string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
+}
