@@ -1,0 +1,567 @@
+-- pg_unit_tests install script, part 30: data snapshots inside a database.
+--
+-- unit_tests.snapshot(name, schemas) records the rows of every table of the schemas (ordinary,
+-- partitioned, inheritance children) and the state of every sequence; unit_tests.restore(name)
+-- puts them back in one transaction, touching only tables written since.
+--
+-- How it works (the reasons are in extension/README.md, "Snapshots"):
+-- * Rows are stored as the text of the whole row (record_out), next to the row version's identity
+--   (ctid, xmin). record_in reads the text back exactly; the functions pin the settings that
+--   change a type's text (DateStyle, IntervalStyle, extra_float_digits, bytea_output,
+--   lc_monetary). Storage is three tables of this schema: DROP EXTENSION drops them.
+-- * Change detection: snapshot() installs one AFTER ... FOR EACH STATEMENT trigger per table
+--   (ENABLE ALWAYS, so it fires under session_replication_role = replica too) that appends the
+--   table to a write log, numbered by a sequence. The log is transactional: writes rolled back are
+--   forgotten with their mark. A table is clean for a snapshot when no write was logged after the
+--   snapshot (or its last restore) synced it: restore() does not touch it.
+-- * A dirty table is restored row by row: a row version whose (ctid, xmin) is recorded is unchanged
+--   (an UPDATE always makes a new version, with a new ctid and the writer's xmin), everything else
+--   is deleted, and the recorded rows no longer present are inserted again. The snapshot then
+--   records the new identities of the rows it put back, so the next restore is as cheap.
+-- * restore() writes with session_replication_role = replica: no user trigger, no foreign-key
+--   check or cascade fires, no lock beyond the rows and an EXCLUSIVE lock on each table (readers
+--   go on). Foreign keys hold afterwards because the snapshot is one consistent state of them all.
+
+CREATE SEQUENCE unit_tests._snapshot_write_seq;
+
+CREATE TABLE unit_tests._snapshots (
+  id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  owner oid NOT NULL DEFAULT (current_user::text::regrole::oid),
+  taken_at timestamptz NOT NULL,
+  schemas text[] NOT NULL,
+  rows bigint NOT NULL DEFAULT 0,
+  bytes bigint NOT NULL DEFAULT 0
+);
+
+-- One row per table and sequence of a snapshot.
+CREATE TABLE unit_tests._snapshot_relations (
+  snapshot integer NOT NULL REFERENCES unit_tests._snapshots ON DELETE CASCADE,
+  relid oid NOT NULL,
+  kind "char" NOT NULL,          -- r table, p partitioned table, S sequence
+  relname text NOT NULL,         -- schema-qualified, quoted, as when taken (for messages)
+  columns text,                  -- signatures for drift detection
+  constraints text,
+  synced bigint,                 -- write-log position up to which the table equals the snapshot
+  rows bigint,
+  last_value bigint,             -- sequences
+  is_called boolean,
+  PRIMARY KEY (snapshot, relid)
+);
+CREATE INDEX ON unit_tests._snapshot_relations (relid);
+
+CREATE TABLE unit_tests._snapshot_rows (
+  snapshot integer NOT NULL REFERENCES unit_tests._snapshots ON DELETE CASCADE,
+  relid oid NOT NULL,
+  row_ctid tid NOT NULL,
+  row_xmin xid NOT NULL,
+  data text NOT NULL
+);
+CREATE INDEX ON unit_tests._snapshot_rows (snapshot, relid);
+
+-- The write log: "table relid was written at position seq". Appended by the tracking trigger only
+-- when the table has no mark newer than every snapshot's sync point, so it stays short.
+CREATE TABLE unit_tests._snapshot_writes (
+  relid oid NOT NULL,
+  seq bigint NOT NULL DEFAULT nextval('unit_tests._snapshot_write_seq')
+);
+CREATE INDEX ON unit_tests._snapshot_writes (relid, seq);
+
+-- Each role sees and changes its own snapshots only (superusers bypass row security).
+ALTER TABLE unit_tests._snapshots ENABLE ROW LEVEL SECURITY;
+ALTER TABLE unit_tests._snapshot_relations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE unit_tests._snapshot_rows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON unit_tests._snapshots
+  USING (owner = current_user::text::regrole::oid) WITH CHECK (owner = current_user::text::regrole::oid);
+CREATE POLICY own ON unit_tests._snapshot_relations
+  USING (snapshot IN (SELECT id FROM unit_tests._snapshots))
+  WITH CHECK (snapshot IN (SELECT id FROM unit_tests._snapshots));
+CREATE POLICY own ON unit_tests._snapshot_rows
+  USING (snapshot IN (SELECT id FROM unit_tests._snapshots))
+  WITH CHECK (snapshot IN (SELECT id FROM unit_tests._snapshots));
+GRANT SELECT, INSERT, UPDATE, DELETE ON unit_tests._snapshots, unit_tests._snapshot_relations,
+  unit_tests._snapshot_rows TO PUBLIC;
+GRANT SELECT ON unit_tests._snapshot_writes TO PUBLIC;
+GRANT USAGE ON SEQUENCE unit_tests._snapshot_write_seq TO PUBLIC;
+
+-- A relation and its inheritance descendants (partitions included).
+CREATE FUNCTION unit_tests._snapshot_family(rel oid) RETURNS SETOF oid
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH RECURSIVE f(relid) AS (
+    SELECT rel
+    UNION
+    SELECT i.inhrelid FROM f JOIN pg_inherits AS i ON i.inhparent = f.relid)
+  SELECT relid FROM f
+$$;
+
+-- The tracking trigger. SECURITY DEFINER: whoever writes the table may not write the log.
+CREATE FUNCTION unit_tests._snapshot_track() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  INSERT INTO unit_tests._snapshot_writes (relid)
+  SELECT f.relid
+    FROM (SELECT TG_RELID AS relid
+           WHERE NOT (SELECT c.relhassubclass FROM pg_class AS c WHERE c.oid = TG_RELID)
+          UNION ALL
+          SELECT d.relid FROM unit_tests._snapshot_family(TG_RELID) AS d(relid)
+           WHERE (SELECT c.relhassubclass FROM pg_class AS c WHERE c.oid = TG_RELID)
+             AND (SELECT c.relkind FROM pg_class AS c WHERE c.oid = d.relid) = 'r') AS f
+   WHERE NOT EXISTS (
+     SELECT 1 FROM unit_tests._snapshot_writes AS w
+      WHERE w.relid = f.relid
+        AND w.seq > (SELECT coalesce(max(r.synced), 0) FROM unit_tests._snapshot_relations AS r
+                      WHERE r.relid = f.relid));
+  RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION unit_tests._snapshot_track() FROM PUBLIC;
+
+-- Who took the snapshot called name (NULL: none). SECURITY DEFINER: names are unique across roles,
+-- so the errors for a duplicate or for another role's snapshot must see them all.
+CREATE FUNCTION unit_tests._snapshot_owner(name text) RETURNS regrole
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT s.owner::regrole FROM unit_tests._snapshots AS s WHERE s.name = _snapshot_owner.name);
+
+-- Forgets write marks no snapshot needs any more; returns the tables no snapshot tracks (their
+-- trigger can go). SECURITY DEFINER: it must see every role's snapshots.
+CREATE FUNCTION unit_tests._snapshot_prune(relids oid[]) RETURNS SETOF oid
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  rel oid;
+  low bigint;
+BEGIN
+  FOREACH rel IN ARRAY relids LOOP
+    SELECT min(r.synced) INTO low FROM unit_tests._snapshot_relations AS r WHERE r.relid = rel;
+    IF low IS NULL THEN
+      DELETE FROM unit_tests._snapshot_writes AS w WHERE w.relid = rel;
+      RETURN NEXT rel;
+    ELSE
+      DELETE FROM unit_tests._snapshot_writes AS w WHERE w.relid = rel AND w.seq <= low;
+    END IF;
+  END LOOP;
+END
+$$;
+
+-- The error for a name that is not one of the caller's snapshots.
+CREATE FUNCTION unit_tests._snapshot_not_found(caller text, name text) RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  owner regrole := unit_tests._snapshot_owner(name);
+BEGIN
+  IF name IS NULL THEN
+    RAISE EXCEPTION '%: the snapshot name must not be NULL', caller
+      USING ERRCODE = 'null_value_not_allowed';
+  ELSIF owner IS NULL THEN
+    RAISE EXCEPTION '%: snapshot "%" does not exist', caller, name
+      USING ERRCODE = 'undefined_object',
+            HINT = 'SELECT * FROM unit_tests.snapshots() lists your snapshots.';
+  ELSE
+    RAISE EXCEPTION '%: snapshot "%" belongs to role %', caller, name, owner
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = pg_catalog.format('Only the role that took a snapshot may restore or drop it: SET ROLE %s.', owner);
+  END IF;
+END
+$$;
+
+-- The user schemas: not the system's, not this extension's, not another extension's.
+CREATE FUNCTION unit_tests._snapshot_user_schema(nsp oid) RETURNS boolean
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT n.nspname NOT IN ('pg_catalog', 'information_schema', 'unit_tests')
+           AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
+           AND NOT EXISTS (SELECT 1 FROM pg_depend AS d
+                            WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid
+                              AND d.deptype = 'e')
+          FROM pg_namespace AS n WHERE n.oid = nsp);
+
+-- The tables and sequences a snapshot of these schemas covers: ordinary and partitioned tables and
+-- sequences of the schemas (not temporary, not members of an extension), and every partition of a
+-- partitioned table among them, whatever its schema.
+CREATE FUNCTION unit_tests._snapshot_targets(schemas text[])
+  RETURNS TABLE (relid oid, kind "char")
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH RECURSIVE base AS (
+    SELECT c.oid, c.relkind
+      FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+     WHERE n.nspname = ANY (schemas) AND c.relkind IN ('r', 'p', 'S') AND c.relpersistence <> 't'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend AS d
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                          AND d.deptype = 'e')),
+  tree AS (
+    SELECT oid, relkind FROM base
+    UNION
+    SELECT c.oid, c.relkind
+      FROM tree JOIN pg_inherits AS i ON i.inhparent = tree.oid JOIN pg_class AS c ON c.oid = i.inhrelid
+     WHERE tree.relkind = 'p')
+  SELECT oid, relkind FROM tree
+$$;
+
+-- What drift detection compares: the live columns (a column dropped since does not matter to the
+-- stored text of the rows, which never holds dropped columns) and the constraints.
+CREATE FUNCTION unit_tests._snapshot_columns(rel oid) RETURNS text
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(format('%s %s %s%s%s', a.attname,
+                                 format_type(a.atttypid, a.atttypmod),
+                                 CASE WHEN a.attnotnull THEN 'not null' ELSE 'null' END,
+                                 CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END,
+                                 CASE WHEN a.attgenerated <> '' THEN ' generated ' || pg_get_expr(ad.adbin, ad.adrelid) ELSE '' END),
+                          ', ' ORDER BY a.attnum)
+          FROM pg_attribute AS a
+          LEFT JOIN pg_attrdef AS ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum AND a.attgenerated <> ''
+         WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped);
+
+CREATE FUNCTION unit_tests._snapshot_constraints(rel oid) RETURNS text
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT string_agg(c.conname || ' ' || pg_get_constraintdef(c.oid), ', ' ORDER BY c.conname)
+          FROM pg_constraint AS c WHERE c.conrelid = rel);
+
+-- The first difference between a snapshot's tables and the database now (NULL: none), as one
+-- sentence, with the number of further differences.
+CREATE FUNCTION unit_tests._snapshot_drift(snap integer) RETURNS text
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s record;
+  found text[];
+BEGIN
+  SELECT * INTO s FROM unit_tests._snapshots WHERE id = snap;
+  WITH rec AS (SELECT * FROM unit_tests._snapshot_relations AS r WHERE r.snapshot = snap),
+  cur AS (SELECT t.relid, t.kind FROM unit_tests._snapshot_targets(s.schemas) AS t),
+  what AS (SELECT k, CASE k WHEN 'S' THEN 'sequence' WHEN 'p' THEN 'partitioned table' ELSE 'table' END AS word
+             FROM unnest(ARRAY['r', 'p', 'S']::"char"[]) AS k)
+  SELECT array_agg(msg ORDER BY ord, msg) INTO found FROM (
+    SELECT 1 AS ord, format('%s %s was dropped since snapshot "%s"', w.word, rec.relname, s.name) AS msg
+      FROM rec JOIN what AS w ON w.k = rec.kind
+     WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.relid = rec.relid)
+    UNION ALL
+    SELECT 2, format('%s %s was created since snapshot "%s"', w.word, cur.relid::regclass, s.name)
+      FROM cur JOIN what AS w ON w.k = cur.kind
+     WHERE NOT EXISTS (SELECT 1 FROM rec WHERE rec.relid = cur.relid)
+    UNION ALL
+    SELECT 3, format('%s %s was renamed to %s since snapshot "%s"', w.word, rec.relname, rec.relid::regclass, s.name)
+      FROM rec JOIN cur USING (relid) JOIN what AS w ON w.k = rec.kind
+     WHERE rec.relname <> rec.relid::regclass::text
+    UNION ALL
+    SELECT 4, format('the columns of %s %s changed since snapshot "%s"', w.word, rec.relname, s.name)
+      FROM rec JOIN cur USING (relid) JOIN what AS w ON w.k = rec.kind
+     WHERE rec.kind <> 'S' AND rec.columns IS DISTINCT FROM unit_tests._snapshot_columns(rec.relid)
+    UNION ALL
+    SELECT 5, format('the constraints of %s %s changed since snapshot "%s"', w.word, rec.relname, s.name)
+      FROM rec JOIN cur USING (relid) JOIN what AS w ON w.k = rec.kind
+     WHERE rec.kind <> 'S' AND rec.constraints IS DISTINCT FROM unit_tests._snapshot_constraints(rec.relid)
+    UNION ALL
+    SELECT 6, format('the change-tracking trigger of %s %s was dropped or disabled since snapshot "%s"',
+                     w.word, rec.relname, s.name)
+      FROM rec JOIN cur USING (relid) JOIN what AS w ON w.k = rec.kind
+     WHERE rec.kind <> 'S'
+       AND NOT EXISTS (SELECT 1 FROM pg_trigger AS g
+                        WHERE g.tgrelid = rec.relid AND g.tgname = 'pg_unit_tests_snapshot'
+                          AND g.tgenabled = 'A')) AS d;
+  IF found IS NULL THEN
+    RETURN NULL;
+  ELSIF cardinality(found) = 1 THEN
+    RETURN found[1];
+  END IF;
+  RETURN format('%s (and %s more difference%s)', found[1], cardinality(found) - 1,
+                CASE WHEN cardinality(found) > 2 THEN 's' ELSE '' END);
+END
+$$;
+
+CREATE FUNCTION unit_tests.snapshot(name text, schemas text[] DEFAULT NULL) RETURNS bigint
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET extra_float_digits = 1
+  SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS $$
+DECLARE
+  snap integer;
+  owner regrole;
+  r record;
+  missing text;
+  total bigint := 0;
+  n bigint;
+  synced bigint;
+  lv bigint;
+  ic boolean;
+BEGIN
+  IF name IS NULL OR name = '' THEN
+    RAISE EXCEPTION 'unit_tests.snapshot: the name must not be NULL or empty'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  owner := unit_tests._snapshot_owner(name);
+  IF owner IS NOT NULL THEN
+    RAISE EXCEPTION 'unit_tests.snapshot: snapshot "%" already exists%', name,
+        CASE WHEN owner::oid <> current_user::text::regrole::oid
+             THEN format(' (taken by role %s)', owner) ELSE '' END
+      USING ERRCODE = 'duplicate_object',
+            HINT = format('Choose another name, or drop it first: SELECT unit_tests.drop_snapshot(%L).', name);
+  END IF;
+
+  IF schemas IS NULL THEN
+    SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}') INTO schemas
+      FROM pg_namespace AS n
+     WHERE unit_tests._snapshot_user_schema(n.oid) AND has_schema_privilege(n.oid, 'USAGE');
+  ELSE
+    SELECT s INTO missing FROM unnest(schemas) AS s
+     WHERE s IS NULL OR NOT EXISTS (SELECT 1 FROM pg_namespace AS n WHERE n.nspname = s) LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'unit_tests.snapshot: schema "%" does not exist', missing
+        USING ERRCODE = 'invalid_schema_name',
+              HINT = 'Pass the names of existing schemas, or omit the argument for every user schema.';
+    END IF;
+    SELECT s INTO missing FROM unnest(schemas) AS s JOIN pg_namespace AS n ON n.nspname = s
+     WHERE NOT unit_tests._snapshot_user_schema(n.oid) LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'unit_tests.snapshot: schema "%" is a system or extension schema', missing
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Snapshots cover the schemas of your own tables.';
+    END IF;
+    SELECT s INTO missing FROM unnest(schemas) AS s JOIN pg_namespace AS n ON n.nspname = s
+     WHERE NOT has_schema_privilege(n.oid, 'USAGE') LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'unit_tests.snapshot: permission denied for schema %', missing
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT array_agg(DISTINCT s ORDER BY s) INTO schemas FROM unnest(schemas) AS s;
+  END IF;
+
+  CREATE TEMP TABLE IF NOT EXISTS pg_unit_tests_targets (relid oid, kind "char") ON COMMIT DROP;
+  TRUNCATE pg_unit_tests_targets;
+  INSERT INTO pg_unit_tests_targets SELECT * FROM unit_tests._snapshot_targets(schemas);
+
+  -- Privileges first, so that a refusal changes nothing: reading every row, and owning each table
+  -- (the change-tracking trigger is created with ENABLE ALWAYS, which only an owner may do).
+  FOR r IN SELECT t.relid, t.kind FROM pg_unit_tests_targets AS t ORDER BY t.relid LOOP
+    IF NOT has_table_privilege(r.relid, 'SELECT') THEN
+      RAISE EXCEPTION 'unit_tests.snapshot: permission denied for % %',
+          CASE r.kind WHEN 'S' THEN 'sequence' ELSE 'table' END, r.relid::regclass
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'A snapshot reads every table and sequence of its schemas: grant SELECT, or pass only the schemas you may read.';
+    END IF;
+    IF r.kind <> 'S' AND NOT pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = r.relid), 'USAGE') THEN
+      RAISE EXCEPTION 'unit_tests.snapshot: must be owner of table %', r.relid::regclass
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'snapshot() adds a change-tracking trigger to each table, which needs its owner (or a member of the owning role).';
+    END IF;
+  END LOOP;
+
+  -- SHARE: writers wait until this transaction ends, so the rows read and the write-log position
+  -- recorded below describe the same state.
+  SELECT string_agg(t.relid::regclass::text, ', ' ORDER BY t.relid) INTO missing
+    FROM pg_unit_tests_targets AS t WHERE t.kind <> 'S';
+  IF missing IS NOT NULL THEN
+    EXECUTE 'LOCK TABLE ' || missing || ' IN SHARE MODE';
+  END IF;
+
+  FOR r IN SELECT t.relid FROM pg_unit_tests_targets AS t
+            WHERE t.kind <> 'S'
+              AND NOT EXISTS (SELECT 1 FROM pg_trigger AS g
+                               WHERE g.tgrelid = t.relid AND g.tgname = 'pg_unit_tests_snapshot'
+                                 AND g.tgenabled = 'A')
+            ORDER BY t.relid LOOP
+    IF EXISTS (SELECT 1 FROM pg_trigger AS g
+                WHERE g.tgrelid = r.relid AND g.tgname = 'pg_unit_tests_snapshot') THEN
+      EXECUTE format('DROP TRIGGER pg_unit_tests_snapshot ON %s', r.relid::regclass);
+    END IF;
+    EXECUTE format('CREATE TRIGGER pg_unit_tests_snapshot AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE '
+                   'ON %s FOR EACH STATEMENT EXECUTE FUNCTION unit_tests._snapshot_track()',
+                   r.relid::regclass);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER pg_unit_tests_snapshot', r.relid::regclass);
+  END LOOP;
+
+  INSERT INTO unit_tests._snapshots (name, taken_at, schemas)
+  VALUES (name, now(), schemas) RETURNING id INTO snap;
+  synced := nextval('unit_tests._snapshot_write_seq');
+
+  FOR r IN SELECT t.relid, t.kind FROM pg_unit_tests_targets AS t ORDER BY t.relid LOOP
+    n := NULL;
+    lv := NULL;
+    ic := NULL;
+    IF r.kind = 'r' THEN
+      EXECUTE format('INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data) '
+                     'SELECT $1, $2, x.ctid, x.xmin, x::text FROM ONLY %s AS x', r.relid::regclass)
+        USING snap, r.relid;
+      GET DIAGNOSTICS n = ROW_COUNT;
+      total := total + n;
+    ELSIF r.kind = 'S' THEN
+      EXECUTE format('SELECT last_value, is_called FROM %s', r.relid::regclass) INTO lv, ic;
+    END IF;
+    INSERT INTO unit_tests._snapshot_relations
+      (snapshot, relid, kind, relname, columns, constraints, synced, rows, last_value, is_called)
+    VALUES (snap, r.relid, r.kind, r.relid::regclass::text,
+            CASE WHEN r.kind <> 'S' THEN unit_tests._snapshot_columns(r.relid) END,
+            CASE WHEN r.kind <> 'S' THEN unit_tests._snapshot_constraints(r.relid) END,
+            synced, n, lv, ic);
+  END LOOP;
+
+  UPDATE unit_tests._snapshots AS s
+     SET rows = total,
+         bytes = (SELECT coalesce(sum(pg_column_size(x.*)), 0) FROM unit_tests._snapshot_rows AS x
+                   WHERE x.snapshot = snap)
+   WHERE s.id = snap;
+  DROP TABLE pg_unit_tests_targets;
+  RETURN total;
+END
+$$;
+COMMENT ON FUNCTION unit_tests.snapshot(text, text[]) IS
+  'Records the rows of every table and the state of every sequence of the schemas (default: every user schema); returns the number of rows';
+
+CREATE FUNCTION unit_tests.restore(name text) RETURNS integer
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET extra_float_digits = 1
+  SET bytea_output = 'hex' SET lc_monetary = 'C'
+AS $$
+DECLARE
+  s record;
+  r record;
+  drift text;
+  tables text;
+  cols text;
+  vals text;
+  previous_role text;
+  restored oid[] := '{}';
+BEGIN
+  SELECT * INTO s FROM unit_tests._snapshots AS x WHERE x.name = restore.name;
+  IF NOT FOUND THEN
+    PERFORM unit_tests._snapshot_not_found('unit_tests.restore', name);
+  END IF;
+
+  -- Everything that could refuse is checked before the first write.
+  drift := unit_tests._snapshot_drift(s.id);
+  IF drift IS NOT NULL THEN
+    RAISE EXCEPTION 'unit_tests.restore: %', drift
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = format('Nothing was restored. Undo the change, or take the snapshot again: '
+                          'SELECT unit_tests.drop_snapshot(%1$L); SELECT unit_tests.snapshot(%1$L, %2$L);',
+                          s.name, s.schemas);
+  END IF;
+  IF NOT has_parameter_privilege('session_replication_role', 'SET') THEN
+    RAISE EXCEPTION 'unit_tests.restore: permission denied to set session_replication_role'
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'restore() writes with session_replication_role = replica so that no user trigger or foreign-key action fires. '
+                   'A superuser can allow it: GRANT SET ON PARAMETER session_replication_role TO role.';
+  END IF;
+  FOR r IN SELECT x.relid, x.kind FROM unit_tests._snapshot_relations AS x
+            WHERE x.snapshot = s.id ORDER BY x.relid LOOP
+    IF (r.kind = 'S' AND NOT has_sequence_privilege(r.relid, 'UPDATE'))
+       OR (r.kind = 'r' AND NOT has_table_privilege(r.relid, 'SELECT, INSERT, DELETE')) THEN
+      RAISE EXCEPTION 'unit_tests.restore: permission denied for % %',
+          CASE r.kind WHEN 'S' THEN 'sequence' ELSE 'table' END, r.relid::regclass
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'restore() needs SELECT, INSERT and DELETE on every table and UPDATE on every sequence of the snapshot. Nothing was restored.';
+    END IF;
+  END LOOP;
+
+  SELECT string_agg(x.relid::regclass::text, ', ' ORDER BY x.relid) INTO tables
+    FROM unit_tests._snapshot_relations AS x WHERE x.snapshot = s.id AND x.kind <> 'S';
+  IF tables IS NOT NULL THEN
+    EXECUTE 'LOCK TABLE ' || tables || ' IN EXCLUSIVE MODE';
+  END IF;
+
+  previous_role := current_setting('session_replication_role');
+  PERFORM set_config('session_replication_role', 'replica', true);
+  FOR r IN SELECT x.relid FROM unit_tests._snapshot_relations AS x
+            WHERE x.snapshot = s.id AND x.kind = 'r'
+              AND EXISTS (SELECT 1 FROM unit_tests._snapshot_writes AS w
+                           WHERE w.relid = x.relid AND w.seq > x.synced)
+            ORDER BY x.relid LOOP
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg('(q.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+      INTO cols, vals
+      FROM pg_attribute AS a
+     WHERE a.attrelid = r.relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    -- Row versions the snapshot does not know go; then the recorded rows that are gone come back,
+    -- and the snapshot records where they are now.
+    EXECUTE format('DELETE FROM ONLY %s AS x WHERE NOT EXISTS ('
+                   'SELECT 1 FROM unit_tests._snapshot_rows AS s WHERE s.snapshot = $1 AND s.relid = $2 '
+                   'AND s.row_ctid = x.ctid AND s.row_xmin = x.xmin)', r.relid::regclass)
+      USING s.id, r.relid;
+    EXECUTE format('WITH gone AS ('
+                   '  DELETE FROM unit_tests._snapshot_rows AS s WHERE s.snapshot = $1 AND s.relid = $2 '
+                   '  AND NOT EXISTS (SELECT 1 FROM ONLY %1$s AS x WHERE x.ctid = s.row_ctid AND x.xmin = s.row_xmin) '
+                   '  RETURNING s.data), '
+                   'back AS ('
+                   '  INSERT INTO %1$s AS x %2$s OVERRIDING SYSTEM VALUE '
+                   '  SELECT %3$s FROM (SELECT gone.data::%1$s AS r FROM gone OFFSET 0) AS q '
+                   '  RETURNING x.ctid, x.xmin, x::text AS data) '
+                   'INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data) '
+                   'SELECT $1, $2, back.ctid, back.xmin, back.data FROM back',
+                   r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''))
+      USING s.id, r.relid;
+    restored := restored || r.relid;
+  END LOOP;
+  PERFORM set_config('session_replication_role', previous_role, true);
+
+  IF cardinality(restored) > 0 THEN
+    -- Our own writes above were logged: the sync point goes after them.
+    UPDATE unit_tests._snapshot_relations AS x
+       SET synced = nextval('unit_tests._snapshot_write_seq')
+     WHERE x.snapshot = s.id AND x.relid = ANY (restored);
+    PERFORM unit_tests._snapshot_prune(restored);
+  END IF;
+  -- Sequences last: setval() is not undone by a rollback, so nothing may fail after it.
+  PERFORM setval(x.relid::regclass, x.last_value, x.is_called)
+     FROM unit_tests._snapshot_relations AS x
+    WHERE x.snapshot = s.id AND x.kind = 'S';
+  RETURN cardinality(restored);
+END
+$$;
+COMMENT ON FUNCTION unit_tests.restore(text) IS
+  'Puts the rows and sequences of a snapshot back, rewriting only the tables written since; returns the number of tables rewritten';
+
+CREATE FUNCTION unit_tests.drop_snapshot(name text) RETURNS void
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  snap integer;
+  relids oid[];
+  rel oid;
+BEGIN
+  SELECT x.id INTO snap FROM unit_tests._snapshots AS x WHERE x.name = drop_snapshot.name;
+  IF NOT FOUND THEN
+    PERFORM unit_tests._snapshot_not_found('unit_tests.drop_snapshot', name);
+  END IF;
+  SELECT array_agg(x.relid) INTO relids FROM unit_tests._snapshot_relations AS x
+   WHERE x.snapshot = snap AND x.kind <> 'S';
+  DELETE FROM unit_tests._snapshots AS x WHERE x.id = snap;
+  -- Tables no snapshot tracks any more lose their trigger (if they still exist and we may).
+  FOR rel IN SELECT * FROM unit_tests._snapshot_prune(coalesce(relids, '{}')) LOOP
+    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = rel)
+               OR NOT pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = rel), 'USAGE');
+    EXECUTE format('DROP TRIGGER IF EXISTS pg_unit_tests_snapshot ON %s', rel::regclass);
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION unit_tests.drop_snapshot(text) IS 'Removes a snapshot (and, with the last one, the change-tracking triggers)';
+
+CREATE FUNCTION unit_tests.snapshots()
+  RETURNS TABLE (name text, owner regrole, taken_at timestamptz, schemas text[], tables integer,
+                 sequences integer, rows bigint, bytes bigint)
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT s.name, s.owner::regrole, s.taken_at, s.schemas,
+         (SELECT count(*)::integer FROM unit_tests._snapshot_relations AS r WHERE r.snapshot = s.id AND r.kind <> 'S'),
+         (SELECT count(*)::integer FROM unit_tests._snapshot_relations AS r WHERE r.snapshot = s.id AND r.kind = 'S'),
+         s.rows, s.bytes
+    FROM unit_tests._snapshots AS s
+   ORDER BY s.name
+$$;
+COMMENT ON FUNCTION unit_tests.snapshots() IS
+  'Your snapshots: name, owner, when, schemas, tables, sequences, rows, bytes stored';

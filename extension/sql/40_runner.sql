@@ -1,0 +1,299 @@
+-- pg_unit_tests install script, part 40: rolled-back blocks and the xUnit runner.
+--
+-- Everything here runs in PL/pgSQL subtransactions (BEGIN ... EXCEPTION blocks) that are always
+-- rolled back: the block raises a private SQLSTATE at its end and catches it. What the statement
+-- returned, or the error it raised, was copied into variables first, and PL/pgSQL variables are not
+-- rolled back. Settings go back with the subtransaction, so a unit_tests.freeze() inside a block is
+-- undone with it. Statements that end transactions (COMMIT in a procedure) cannot run inside a
+-- subtransaction; they fail with PostgreSQL's "invalid transaction termination".
+-- The runner keeps the caller's search_path (no SET clause), so tests see the objects they expect.
+
+-- A clock that time control never touches, for durations (clock_timestamp() follows freeze()).
+CREATE FUNCTION unit_tests._monotonic_seconds() RETURNS double precision
+  LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgut_monotonic_seconds';
+
+-- The lines of an error context that come from this file's own functions are noise to the caller.
+CREATE FUNCTION unit_tests._user_context(context text) RETURNS text
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT nullif(string_agg(l, E'\n' ORDER BY n), '')
+          FROM unnest(string_to_array(context, E'\n')) WITH ORDINALITY AS t(l, n)
+         WHERE l !~ '^PL/pgSQL function unit_tests\.(rolled_back|run|assert|assert_equal)\('
+           AND l !~ 'unit_tests\._run_(call|test)\('
+           AND l !~ '^SQL statement "SELECT array_agg\(x::text\) FROM '
+           AND l !~ '^SQL function "run_tap" statement');
+
+-- "ERROR 23505: message" plus DETAIL, HINT and CONTEXT lines, as psql would show them.
+CREATE FUNCTION unit_tests._error_text(state text, message text, detail text, hint text, context text)
+  RETURNS text
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN concat_ws(E'\n', format('ERROR %s: %s', state, message), 'DETAIL: ' || nullif(detail, ''),
+                 'HINT: ' || nullif(hint, ''), 'CONTEXT: ' || unit_tests._user_context(context));
+
+CREATE FUNCTION unit_tests.rolled_back(statement text,
+    OUT ok boolean, OUT result jsonb, OUT row_count bigint, OUT sqlstate text, OUT message text,
+    OUT detail text, OUT hint text, OUT context text, OUT elapsed interval)
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  stmt text := pg_catalog.regexp_replace(statement, '[\s;]+$', '');
+  started double precision;
+  e_state text; e_message text; e_detail text; e_hint text; e_context text;
+BEGIN
+  IF statement IS NULL THEN
+    RAISE EXCEPTION 'unit_tests.rolled_back: the statement must not be NULL'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  started := unit_tests._monotonic_seconds();
+  BEGIN
+    IF stmt ~* '^\s*(select|values|table|with|\()' THEN
+      EXECUTE pg_catalog.format('SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(q)), ''[]''), pg_catalog.count(*) FROM (%s) AS q', stmt)
+        INTO result, row_count;
+    ELSIF stmt ~* '^\s*(insert|update|delete)\M' AND stmt ~* '\mreturning\M' THEN
+      EXECUTE pg_catalog.format('WITH q AS (%s) SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(q)), ''[]''), pg_catalog.count(*) FROM q', stmt)
+        INTO result, row_count;
+    ELSE
+      EXECUTE stmt;
+      GET DIAGNOSTICS row_count = ROW_COUNT;
+    END IF;
+    elapsed := pg_catalog.make_interval(secs => unit_tests._monotonic_seconds() - started);
+    RAISE SQLSTATE 'UTRB1';
+  EXCEPTION WHEN OTHERS OR assert_failure THEN
+    IF SQLSTATE <> 'UTRB1' THEN
+      elapsed := pg_catalog.make_interval(secs => unit_tests._monotonic_seconds() - started);
+      GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+        e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+    END IF;
+  END;
+  ok := e_state IS NULL;
+  IF NOT ok THEN
+    result := NULL;
+    row_count := NULL;
+    rolled_back.sqlstate := e_state;
+    rolled_back.message := e_message;
+    rolled_back.detail := NULLIF(e_detail, '');
+    rolled_back.hint := NULLIF(e_hint, '');
+    rolled_back.context := unit_tests._user_context(e_context);
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION unit_tests.rolled_back(text) IS
+  'Runs a statement in a subtransaction that is always rolled back; returns its rows (jsonb) and row count, or its error';
+
+-- Assertions for test functions: they raise assert_failure (P0004), like PL/pgSQL's ASSERT (which
+-- WHEN OTHERS does not catch: every handler here names it).
+CREATE FUNCTION unit_tests.assert(condition boolean, message text DEFAULT 'assertion failed')
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF condition IS NOT TRUE THEN
+    RAISE EXCEPTION '%', message USING ERRCODE = 'assert_failure',
+      DETAIL = CASE WHEN condition IS NULL THEN 'The condition is NULL.' END;
+  END IF;
+END
+$$;
+
+CREATE FUNCTION unit_tests.assert_equal(actual anycompatible, expected anycompatible,
+                                        what text DEFAULT NULL)
+  RETURNS void
+  LANGUAGE plpgsql
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF actual IS DISTINCT FROM expected THEN
+    RAISE EXCEPTION '%expected %, got %', coalesce(what || ': ', ''),
+        coalesce(quote_literal(expected), 'NULL'), coalesce(quote_literal(actual), 'NULL')
+      USING ERRCODE = 'assert_failure';
+  END IF;
+END
+$$;
+
+-- Calls one function; returns NULL when it passed, else why it failed. A test fails when it raises
+-- an error, returns false, or returns TAP lines (pgTAP's ok(), is() ...) with a "not ok" among them.
+CREATE FUNCTION unit_tests._run_call(fn oid) RETURNS text
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  out text[];
+  failed text;
+BEGIN
+  EXECUTE format('SELECT array_agg(x::text) FROM %I.%I() AS x',
+                 (SELECT n.nspname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE p.oid = fn),
+                 (SELECT p.proname FROM pg_proc AS p WHERE p.oid = fn))
+    INTO out;
+  IF (SELECT p.prorettype = 'boolean'::regtype FROM pg_proc AS p WHERE p.oid = fn) THEN
+    IF out IS NULL OR 'false' = ANY (out) OR NOT (out[1] IS NOT NULL) THEN
+      RETURN 'returned ' || coalesce(out[1], 'NULL');
+    END IF;
+    RETURN NULL;
+  END IF;
+  SELECT string_agg(l, E'\n') INTO failed
+    FROM unnest(out) AS o, unnest(string_to_array(o, E'\n')) AS l
+   WHERE l ~ '^\s*not ok\M' OR l ~ '^\s*#\s';
+  IF EXISTS (SELECT 1 FROM unnest(out) AS o, unnest(string_to_array(o, E'\n')) AS l
+              WHERE l ~ '^\s*not ok\M') THEN
+    RETURN failed;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- One test: setup functions, the test, teardown functions (even after a failed test), all in one
+-- subtransaction that is rolled back.
+CREATE FUNCTION unit_tests._run_test(test oid, setups oid[], teardowns oid[],
+    OUT ok boolean, OUT message text, OUT seconds double precision)
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  fn oid;
+  stage text;
+  why text;
+  started double precision := unit_tests._monotonic_seconds();
+  e_state text; e_message text; e_detail text; e_hint text; e_context text;
+BEGIN
+  BEGIN
+    FOREACH fn IN ARRAY setups LOOP
+      stage := format('setup %s() ', fn::regproc);
+      why := unit_tests._run_call(fn);
+      IF why IS NOT NULL THEN
+        message := stage || why;
+        RAISE SQLSTATE 'UTRB1';
+      END IF;
+    END LOOP;
+    stage := '';
+    BEGIN
+      message := unit_tests._run_call(test);
+    EXCEPTION WHEN OTHERS OR assert_failure THEN
+      GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+        e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+      message := unit_tests._error_text(e_state, e_message, e_detail, e_hint, e_context);
+    END;
+    FOREACH fn IN ARRAY teardowns LOOP
+      stage := format('teardown %s() ', fn::regproc);
+      why := unit_tests._run_call(fn);
+      IF why IS NOT NULL THEN
+        message := concat_ws(E'\n', message, stage || why);
+      END IF;
+    END LOOP;
+    RAISE SQLSTATE 'UTRB1';
+  EXCEPTION WHEN OTHERS OR assert_failure THEN
+    IF SQLSTATE <> 'UTRB1' THEN
+      GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+        e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+      message := concat_ws(E'\n', message,
+                           stage || unit_tests._error_text(e_state, e_message, e_detail, e_hint, e_context));
+    END IF;
+  END;
+  seconds := unit_tests._monotonic_seconds() - started;
+  ok := message IS NULL;
+END
+$$;
+
+CREATE FUNCTION unit_tests.run(schema text DEFAULT 'public', pattern text DEFAULT '^test')
+  RETURNS TABLE (name text, ok boolean, "time" interval, message text)
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  nsp oid;
+  startups oid[]; setups oid[]; teardowns oid[]; shutdowns oid[]; tests oid[];
+  names text[] := '{}'; oks boolean[] := '{}'; times double precision[] := '{}'; messages text[] := '{}';
+  fn oid;
+  why text;
+  broken text;
+  r record;
+  e_state text; e_message text; e_detail text; e_hint text; e_context text;
+BEGIN
+  SELECT n.oid INTO nsp FROM pg_namespace AS n WHERE n.nspname = schema;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unit_tests.run: schema "%" does not exist', schema
+      USING ERRCODE = 'invalid_schema_name';
+  END IF;
+  -- Zero-argument functions (or all arguments defaulted), in name order, like pgTAP's runtests().
+  WITH f AS (SELECT p.oid, p.proname FROM pg_proc AS p
+              WHERE p.pronamespace = nsp AND p.prokind = 'f' AND p.pronargs = p.pronargdefaults)
+  SELECT array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ '^startup'),
+         array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ '^setup'),
+         array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ '^teardown'),
+         array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ '^shutdown'),
+         array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ pattern
+                                                     AND f.proname !~ '^(startup|setup|teardown|shutdown)')
+    INTO startups, setups, teardowns, shutdowns, tests
+    FROM f;
+
+  -- The whole run is one more rolled-back block: what startup functions create is seen by every
+  -- test and gone afterwards.
+  BEGIN
+    FOREACH fn IN ARRAY coalesce(startups, '{}') LOOP
+      BEGIN
+        why := unit_tests._run_call(fn);
+      EXCEPTION WHEN OTHERS OR assert_failure THEN
+        GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+          e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+        why := unit_tests._error_text(e_state, e_message, e_detail, e_hint, e_context);
+      END;
+      IF why IS NOT NULL THEN
+        broken := format('startup %s() failed, test not run: %s', fn::regproc, why);
+        EXIT;
+      END IF;
+    END LOOP;
+    FOREACH fn IN ARRAY coalesce(tests, '{}') LOOP
+      names := names || (SELECT p.proname::text FROM pg_proc AS p WHERE p.oid = fn);
+      IF broken IS NOT NULL THEN
+        oks := oks || false; times := times || 0::double precision; messages := messages || broken;
+        CONTINUE;
+      END IF;
+      SELECT * INTO r FROM unit_tests._run_test(fn, coalesce(setups, '{}'), coalesce(teardowns, '{}'));
+      oks := oks || r.ok; times := times || r.seconds; messages := messages || r.message;
+    END LOOP;
+    FOREACH fn IN ARRAY coalesce(shutdowns, '{}') LOOP
+      BEGIN
+        why := unit_tests._run_call(fn);
+      EXCEPTION WHEN OTHERS OR assert_failure THEN
+        GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+          e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+        why := unit_tests._error_text(e_state, e_message, e_detail, e_hint, e_context);
+      END;
+      IF why IS NOT NULL THEN
+        names := names || (SELECT p.proname::text FROM pg_proc AS p WHERE p.oid = fn);
+        oks := oks || false; times := times || 0::double precision; messages := messages || why;
+      END IF;
+    END LOOP;
+    RAISE SQLSTATE 'UTRB1';
+  EXCEPTION WHEN SQLSTATE 'UTRB1' THEN
+    NULL;
+  END;
+
+  RETURN QUERY
+    SELECT t.n, t.o, make_interval(secs => t.s), t.m
+      FROM unnest(names, oks, times, messages) AS t(n, o, s, m);
+END
+$$;
+COMMENT ON FUNCTION unit_tests.run(text, text) IS
+  'Runs every test function of a schema whose name matches pattern, each in its own rolled-back subtransaction with the schema''s setup*/teardown* functions (startup*/shutdown* once around all); one row per test';
+
+CREATE FUNCTION unit_tests.run_tap(schema text DEFAULT 'public', pattern text DEFAULT '^test')
+  RETURNS SETOF text
+  LANGUAGE sql VOLATILE
+AS $$
+  WITH r AS (SELECT row_number() OVER () AS i, * FROM unit_tests.run(schema, pattern))
+  SELECT line FROM (
+    SELECT 0 AS i, 0 AS j,
+           '1..' || count(*) || CASE WHEN count(*) = 0
+                                     THEN format(' # SKIP no function matching %L in schema %s', pattern, schema)
+                                     ELSE '' END AS line
+      FROM r
+    UNION ALL
+    SELECT r.i, 0, format('%sok %s - %s', CASE WHEN r.ok THEN '' ELSE 'not ' END, r.i, r.name) FROM r
+    UNION ALL
+    SELECT r.i, l.j, '# ' || l.line
+      FROM r, unnest(string_to_array(r.message, E'\n')) WITH ORDINALITY AS l(line, j)
+     WHERE NOT r.ok
+    UNION ALL
+    SELECT 1e9, 0, format('# failed %s of %s', count(*) FILTER (WHERE NOT r.ok), count(*))
+      FROM r HAVING count(*) FILTER (WHERE NOT r.ok) > 0) AS t
+  ORDER BY t.i, t.j
+$$;
+COMMENT ON FUNCTION unit_tests.run_tap(text, text) IS 'unit_tests.run() rendered as TAP (for pg_prove, prove)';
