@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/database_commands.hpp"
 #include "cluster/keeper.hpp"
 #include "pg_unit_tests/error.hpp"
 
@@ -30,6 +31,8 @@ Exit codes:
   6  cache or state directory not writable, or disk full
   7  stop: no server at that URI or directory
   8  system error: the unprivileged server user could not be prepared, fork failed
+  9  snapshot, createdb, dropdb: the server refused (other sessions connected, no such
+     snapshot or template, name taken); its message is quoted
 )";
 
 void add_server_options(CLI::App* cmd, pg_unit_tests::cli::StartArgs& a) {
@@ -247,6 +250,8 @@ int main(int argc, char** argv) {
   status->add_flag("--json", json, "print JSON");
   auto* clear = cache->add_subcommand("clear", "remove templates, spares and unused overlays");
 
+  pg_unit_tests::cli::DatabaseCommands database_commands(app);
+
   try {
     std::vector<std::string> args;
     for (int i = parse_argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 wants reversed
@@ -272,6 +277,7 @@ int main(int argc, char** argv) {
     if (*warm) return cmd::cache_warm(start_args);
     if (*status) return cmd::cache_status(json);
     if (*clear) return cmd::cache_clear();
+    if (auto status = database_commands.run(command)) return *status;
   } catch (const Error& e) {
     std::fprintf(stderr, "pg_unit_tests: %s\n", e.what());
     return static_cast<int>(e.code());

@@ -18,6 +18,8 @@ enum class ExitCode : int {
   kFilesystem = 6,     // cache or state directory unwritable, disk full
   kNoSuchServer = 7,   // stop: no server behind that URI or directory
   kSystem = 8,         // the unprivileged user could not be prepared, fork failed, ...
+  kDatabase = 9,       // snapshot/createdb/dropdb: the server refused (sessions in the way, no
+                       // such snapshot or template, a name taken); its message is quoted
   kInterrupted = 130,  // stopped by a signal before the server was ready
 };
 

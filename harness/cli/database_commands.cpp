@@ -1,0 +1,167 @@
+#include "cli/database_commands.hpp"
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "pg_unit_tests/database.hpp"
+#include "platform/process.hpp"
+
+namespace pg_unit_tests::cli {
+namespace {
+
+void add_uri(CLI::App* cmd, std::string& uri) {
+  cmd->add_option("--uri", uri,
+                  "the database to work on (default: $DATABASE_URL, which `pg_unit_tests exec` "
+                  "sets)")
+      ->type_name("URI");
+}
+
+std::string resolve_uri(const std::string& uri) {
+  if (!uri.empty()) return uri;
+  if (const char* env = std::getenv("DATABASE_URL"); env && *env) return env;
+  throw Error(ExitCode::kUsage,
+              "no database given: pass --uri URI (as `pg_unit_tests start` prints it) or run "
+              "under `pg_unit_tests exec`, which sets DATABASE_URL");
+}
+
+// Runs command with the environment pointing at database `name` of the server; returns its
+// status (128+N for signal N).
+int run_in(const std::vector<std::string>& command, const std::string& uri,
+           const std::string& name) {
+  const std::filesystem::path program = platform::find_on_path(command[0]);
+  if (program.empty() || access(program.c_str(), X_OK) != 0) {
+    throw Error(ExitCode::kUsage, fmt::format("createdb: command '{}' not found", command[0]));
+  }
+  platform::SpawnSpec spec;
+  spec.argv = command;
+  spec.argv[0] = program.string();
+  spec.stdin_fd = 0;
+  spec.stdout_fd = 1;
+  spec.stderr_fd = 2;
+  spec.env = {{"PGDATABASE", name}, {"DATABASE_URL", uri}};
+  // The rest of the libpq variables, as `exec` sets them, from the URI.
+  if (PQconninfoOption* options = PQconninfoParse(uri.c_str(), nullptr)) {
+    for (PQconninfoOption* o = options; o->keyword; ++o) {
+      if (!o->val || !*o->val) continue;
+      const std::string key = o->keyword;
+      if (key == "host") spec.env.emplace_back("PGHOST", o->val);
+      if (key == "port") spec.env.emplace_back("PGPORT", o->val);
+      if (key == "user") spec.env.emplace_back("PGUSER", o->val);
+      if (key == "password") spec.env.emplace_back("PGPASSWORD", o->val);
+    }
+    PQconninfoFree(options);
+  }
+  return platform::wait_for(platform::spawn(spec));
+}
+
+}  // namespace
+
+DatabaseCommands::DatabaseCommands(CLI::App& app) {
+  snapshot_ = app.add_subcommand(
+      "snapshot", "copy a whole database to a template and back (CREATE DATABASE ... TEMPLATE)");
+  snapshot_->require_subcommand(1);
+  save_ = snapshot_->add_subcommand("save", "copy the database to the snapshot NAME");
+  restore_ = snapshot_->add_subcommand(
+      "restore", "replace the database with a copy of the snapshot NAME (nobody may be connected)");
+  list_ = snapshot_->add_subcommand("list", "list the snapshots of the server");
+  drop_ = snapshot_->add_subcommand("drop", "remove the snapshot NAME");
+  for (CLI::App* cmd : {save_, restore_, drop_}) {
+    cmd->add_option("name", name_, "snapshot name: letters, digits, '_', '-'")
+        ->required()
+        ->type_name("NAME");
+  }
+  for (CLI::App* cmd : {save_, restore_, list_, drop_}) add_uri(cmd, uri_);
+  for (CLI::App* cmd : {save_, restore_}) {
+    cmd->add_option("--strategy", strategy_,
+                    "auto (by size), wal_log or file_copy: how CREATE DATABASE copies")
+        ->type_name("STRATEGY");
+  }
+  list_->add_flag("--json", json_, "print JSON");
+
+  createdb_ = app.add_subcommand(
+      "createdb",
+      "clone a fresh database from a template (a database or a snapshot) in milliseconds and print "
+      "its URI; with '-- COMMAND', run COMMAND with PGDATABASE and DATABASE_URL pointing at it and "
+      "drop it afterwards.\nUsage: pg_unit_tests createdb --template NAME [--uri URI] "
+      "[-- COMMAND [ARGS...]]");
+  createdb_->add_option("--template", template_, "the database or snapshot to clone")
+      ->required()
+      ->type_name("NAME");
+  add_uri(createdb_, uri_);
+  createdb_->add_option("--strategy", strategy_, "auto (by size), wal_log or file_copy")
+      ->type_name("STRATEGY");
+
+  dropdb_ = app.add_subcommand(
+      "dropdb", "drop a database that createdb handed out (closing its connections)");
+  dropdb_->add_option("target", name_, "the URI createdb printed, or the database name")
+      ->required()
+      ->type_name("URI|NAME");
+  add_uri(dropdb_, uri_);
+}
+
+std::optional<int> DatabaseCommands::run(const std::vector<std::string>& command) {
+  if (*snapshot_) {
+    const std::string uri = resolve_uri(uri_);
+    if (*save_) snapshot::save(uri, name_, parse_clone_strategy(strategy_));
+    if (*restore_) snapshot::restore(uri, name_, parse_clone_strategy(strategy_));
+    if (*drop_) snapshot::drop(uri, name_);
+    if (*list_) {
+      const auto snapshots = snapshot::list(uri);
+      if (json_) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& s : snapshots) {
+          out.push_back({{"name", s.name},
+                         {"database", s.database},
+                         {"source", s.source},
+                         {"bytes", s.bytes}});
+        }
+        std::printf("%s\n", out.dump(2).c_str());
+      } else {
+        for (const auto& s : snapshots) {
+          std::printf("%-24s of %-24s %8.1f MiB\n", s.name.c_str(), s.source.c_str(),
+                      static_cast<double>(s.bytes) / (1 << 20));
+        }
+      }
+    }
+    return 0;
+  }
+  if (*createdb_) {
+    const std::string uri = resolve_uri(uri_);
+    Database db = Database::create(uri, template_, parse_clone_strategy(strategy_));
+    if (command.empty()) {
+      std::printf("%s\n", db.uri().c_str());
+      std::fflush(stdout);
+      db.release();  // removed by `pg_unit_tests dropdb URI`, or with the server
+      return 0;
+    }
+    const int status = run_in(command, db.uri(), db.name());
+    db.drop();
+    return status;
+  }
+  if (*dropdb_) {
+    std::string name = name_;
+    std::string uri = uri_;
+    if (name.find("://") != std::string::npos) {
+      // A URI createdb printed: its path is the database, and the server is the same.
+      uri = name;
+      const auto start = name.find('/', name.find("://") + 3);
+      const auto end = name.find('?', start);
+      name = start == std::string::npos ? "" : name.substr(start + 1, end - start - 1);
+    } else {
+      uri = resolve_uri(uri);
+    }
+    if (!drop_database(uri, name)) {
+      throw Error(ExitCode::kDatabase, fmt::format("dropdb: no database '{}'", name));
+    }
+    return 0;
+  }
+  return std::nullopt;
+}
+
+}  // namespace pg_unit_tests::cli

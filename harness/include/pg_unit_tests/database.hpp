@@ -1,0 +1,90 @@
+// Whole databases for tests: snapshots of a database kept as template databases, and per-test
+// databases cloned from a template in milliseconds (CREATE DATABASE ... TEMPLATE ... STRATEGY).
+//
+//   pg_unit_tests::Database db = pg_unit_tests::Database::create(server.uri(), "migrated");
+//   PGconn* c = PQconnectdb(db.uri().c_str());   // a private copy of "migrated"
+//   // ... the destructor drops it (WITH (FORCE): connections still open are closed).
+//
+// PostgreSQL copies a template only while nobody is connected to it; every function here checks
+// that first and names the sessions in the way. Errors are pg_unit_tests::Error: kNoSuchServer
+// when the URI does not connect, kDatabase for everything the server refuses (quoted), kUsage for
+// a bad name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pg_unit_tests/error.hpp"
+
+typedef struct pg_conn PGconn;
+
+namespace pg_unit_tests {
+
+// How CREATE DATABASE copies: WAL_LOG (block by block through shared buffers, no checkpoint) or
+// FILE_COPY (file by file, after a checkpoint). kAuto picks by the template's size; see
+// README.md ("Which level when") for the measurements behind the threshold.
+enum class CloneStrategy { kAuto, kWalLog, kFileCopy };
+
+// Below this template size kAuto uses WAL_LOG, above it FILE_COPY (measured by bench_snapshot).
+inline constexpr std::int64_t kFileCopyAbove = 256ll << 20;
+
+// Parses "auto", "wal_log", "file_copy" (any case); throws Error(kUsage) otherwise.
+CloneStrategy parse_clone_strategy(const std::string& text);
+
+// The URI with its database replaced by dbname (a libpq URI, as Server::uri() returns).
+std::string with_database(const std::string& uri, const std::string& dbname);
+
+struct DatabaseSnapshot {
+  std::string name;      // as given to save()
+  std::string database;  // the template database that holds it (pgut_snapshot_<name>)
+  std::string source;    // the database it was taken from
+  std::int64_t bytes = 0;
+};
+
+namespace snapshot {
+// Copies the database the URI names into the snapshot `name`. Refuses when another session is
+// connected to that database, or the snapshot exists.
+void save(const std::string& uri, const std::string& name,
+          CloneStrategy strategy = CloneStrategy::kAuto);
+// Replaces the database the URI names with a copy of the snapshot: the copy is made first, then
+// the old database is dropped and the copy renamed, so a failure leaves the old one in place.
+// Refuses when another session is connected to it (the sessions are named).
+void restore(const std::string& uri, const std::string& name,
+             CloneStrategy strategy = CloneStrategy::kAuto);
+std::vector<DatabaseSnapshot> list(const std::string& uri);
+void drop(const std::string& uri, const std::string& name);
+}  // namespace snapshot
+
+// A fresh database cloned from a template (a database name, or the name of a snapshot saved with
+// snapshot::save), owned by this object: the destructor drops it.
+class Database {
+ public:
+  static Database create(const std::string& server_uri, const std::string& template_name,
+                         CloneStrategy strategy = CloneStrategy::kAuto);
+
+  Database(Database&& other) noexcept;
+  Database& operator=(Database&& other) noexcept;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  ~Database();
+
+  const std::string& name() const { return name_; }
+  const std::string& uri() const { return uri_; }
+
+  // Drops the database now (closing connections still open to it).
+  void drop();
+  // Gives up ownership: the database stays (the CLI's `createdb`); returns its name.
+  std::string release();
+
+ private:
+  Database() = default;
+  PGconn* admin_ = nullptr;  // a connection to a maintenance database, kept for a fast drop
+  std::string name_;
+  std::string uri_;
+};
+
+// DROP DATABASE name WITH (FORCE) on the server of the URI; false if there was none.
+bool drop_database(const std::string& server_uri, const std::string& name);
+
+}  // namespace pg_unit_tests

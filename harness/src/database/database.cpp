@@ -1,0 +1,373 @@
+// Snapshots of whole databases and per-test databases: CREATE DATABASE ... TEMPLATE ... STRATEGY
+// issued from a maintenance database of the same server.
+#include "pg_unit_tests/database.hpp"
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <memory>
+#include <random>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace pg_unit_tests {
+namespace {
+
+constexpr const char* kSnapshotPrefix = "pgut_snapshot_";
+
+using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+// One libpq connection; every failure is an Error with the server's own message.
+class Conn {
+ public:
+  // Connects to `dbname` on the server of `uri` (empty: the URI's own database).
+  Conn(const std::string& uri, const std::string& dbname) {
+    const char* keys[] = {"dbname", dbname.empty() ? nullptr : "dbname", nullptr};
+    const char* values[] = {uri.c_str(), dbname.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      std::string message = first_line(PQerrorMessage(conn_));
+      PQfinish(conn_);
+      conn_ = nullptr;
+      throw Error(ExitCode::kNoSuchServer,
+                  fmt::format("cannot connect to {}: {} (is the server running? see "
+                              "pg_unit_tests list)",
+                              dbname.empty() ? uri : "database \"" + dbname + "\"", message));
+    }
+  }
+  explicit Conn(PGconn* adopted) : conn_(adopted) {}
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  ~Conn() {
+    if (conn_) PQfinish(conn_);
+  }
+  PGconn* release() { return std::exchange(conn_, nullptr); }
+
+  // Runs sql with $1.. parameters; returns the rows as strings.
+  std::vector<std::vector<std::string>> query(const std::string& sql,
+                                              const std::vector<std::string>& params = {}) {
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0),
+             &PQclear);
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+      throw ServerError(state ? state : "", first_line(PQresultErrorMessage(r.get())));
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      std::vector<std::string> row;
+      for (int j = 0; j < PQnfields(r.get()); ++j) row.emplace_back(PQgetvalue(r.get(), i, j));
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+  std::string value(const std::string& sql, const std::vector<std::string>& params = {}) {
+    auto rows = query(sql, params);
+    return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
+  }
+  std::string quote(const std::string& identifier) {
+    char* q = PQescapeIdentifier(conn_, identifier.c_str(), identifier.size());
+    std::string out = q ? q : "";
+    PQfreemem(q);
+    return out;
+  }
+
+  std::string literal(const std::string& text) {
+    char* q = PQescapeLiteral(conn_, text.c_str(), text.size());
+    std::string out = q ? q : "''";
+    PQfreemem(q);
+    return out;
+  }
+
+  struct ServerError : Error {
+    ServerError(std::string state, const std::string& message)
+        : Error(ExitCode::kDatabase, message), sqlstate(std::move(state)) {}
+    std::string sqlstate;
+  };
+
+  static std::string first_line(const std::string& text) {
+    std::string line = text.substr(0, text.find('\n'));
+    if (line.rfind("ERROR:  ", 0) == 0) line = line.substr(8);
+    return line;
+  }
+
+ private:
+  PGconn* conn_ = nullptr;
+};
+
+// The database the URI names (asked of the server: the URI may leave it implicit).
+std::string database_of(const std::string& uri) {
+  Conn c(uri, "");
+  return c.value("SELECT current_database()");
+}
+
+// A maintenance connection: to "postgres", or to template1 when the database we work on is
+// postgres itself (nobody may be connected to a database being copied or replaced).
+Conn admin_for(const std::string& uri, const std::string& busy) {
+  return Conn(uri, busy == "postgres" ? "template1" : "postgres");
+}
+
+// Throws unless nobody but us is connected to `db`; names who is.
+void require_no_sessions(Conn& admin, const std::string& db, const std::string& why) {
+  auto rows = admin.query(
+      "SELECT pid, coalesce(usename, '?'), coalesce(nullif(application_name, ''), '?'), "
+      "coalesce(client_addr::text, 'local socket') FROM pg_stat_activity "
+      "WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid",
+      {db});
+  if (rows.empty()) return;
+  std::string who;
+  for (const auto& r : rows) {
+    if (!who.empty()) who += ", ";
+    who += fmt::format("pid {} (user {}, application {}, {})", r[0], r[1], r[2], r[3]);
+  }
+  throw Error(ExitCode::kDatabase,
+              fmt::format("{}: {} other session{} connected to database \"{}\": {}; close {} "
+                          "first (PostgreSQL copies and drops only databases nobody uses)",
+                          why, rows.size(), rows.size() == 1 ? " is" : "s are", db, who,
+                          rows.size() == 1 ? "it" : "them"));
+}
+
+bool database_exists(Conn& admin, const std::string& db) {
+  return admin.value("SELECT count(*) FROM pg_database WHERE datname = $1", {db}) == "1";
+}
+
+const char* strategy_sql(Conn& admin, const std::string& template_db, CloneStrategy strategy) {
+  if (strategy == CloneStrategy::kAuto) {
+    const std::int64_t size =
+        std::stoll(admin.value("SELECT pg_database_size($1::name)", {template_db}));
+    strategy = size > kFileCopyAbove ? CloneStrategy::kFileCopy : CloneStrategy::kWalLog;
+  }
+  return strategy == CloneStrategy::kFileCopy ? "FILE_COPY" : "WAL_LOG";
+}
+
+void require_snapshot_name(const std::string& name) {
+  const bool ok = !name.empty() && name.size() <= 40 &&
+                  std::all_of(name.begin(), name.end(), [](unsigned char ch) {
+                    return std::isalnum(ch) || ch == '_' || ch == '-';
+                  });
+  if (!ok) {
+    throw Error(ExitCode::kUsage,
+                fmt::format("snapshot name '{}' is not valid: use 1 to 40 letters, digits, '_' "
+                            "or '-'",
+                            name));
+  }
+}
+
+// CREATE DATABASE target TEMPLATE source; turns "being accessed by other users" (someone connected
+// between our check and the copy) into the same error as the check.
+void clone(Conn& admin, const std::string& target, const std::string& source,
+           CloneStrategy strategy, const std::string& owner = {}) {
+  const std::string sql = fmt::format(
+      "CREATE DATABASE {} TEMPLATE {} STRATEGY {}{}", admin.quote(target), admin.quote(source),
+      strategy_sql(admin, source, strategy), owner.empty() ? "" : " OWNER " + admin.quote(owner));
+  try {
+    admin.query(sql);
+  } catch (const Conn::ServerError& e) {
+    if (e.sqlstate == "55006") require_no_sessions(admin, source, "cannot copy");
+    throw;
+  }
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<unsigned> counter{0};
+  static const unsigned salt = std::random_device{}();
+  return fmt::format("{}{}_{}_{:x}", prefix, getpid(), counter.fetch_add(1), salt & 0xffffu);
+}
+
+}  // namespace
+
+CloneStrategy parse_clone_strategy(const std::string& text) {
+  std::string t;
+  for (unsigned char ch : text) t += static_cast<char>(std::tolower(ch));
+  if (t == "auto") return CloneStrategy::kAuto;
+  if (t == "wal_log") return CloneStrategy::kWalLog;
+  if (t == "file_copy") return CloneStrategy::kFileCopy;
+  throw Error(ExitCode::kUsage,
+              fmt::format("strategy '{}' is not one of auto, wal_log, file_copy", text));
+}
+
+std::string with_database(const std::string& uri, const std::string& dbname) {
+  std::string encoded;
+  for (unsigned char ch : dbname) {
+    if (std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.') {
+      encoded += static_cast<char>(ch);
+    } else {
+      encoded += fmt::format("%{:02X}", ch);
+    }
+  }
+  const auto scheme = uri.find("://");
+  if (scheme == std::string::npos) {
+    // A keyword/value conninfo: a later dbname wins.
+    return uri + " dbname='" + dbname + "'";
+  }
+  const auto query = uri.find('?', scheme + 3);
+  const auto slash = uri.find('/', scheme + 3);
+  const auto authority_end = std::min(query, slash);
+  std::string out = uri.substr(0, authority_end == std::string::npos ? uri.size() : authority_end);
+  out += "/" + encoded;
+  if (query != std::string::npos) out += uri.substr(query);
+  return out;
+}
+
+namespace snapshot {
+
+void save(const std::string& uri, const std::string& name, CloneStrategy strategy) {
+  require_snapshot_name(name);
+  const std::string source = database_of(uri);
+  Conn admin = admin_for(uri, source);
+  const std::string target = kSnapshotPrefix + name;
+  if (database_exists(admin, target)) {
+    throw Error(ExitCode::kDatabase,
+                fmt::format("snapshot '{}' already exists; drop it first with: pg_unit_tests "
+                            "snapshot drop {}",
+                            name, name));
+  }
+  require_no_sessions(admin, source, fmt::format("cannot save snapshot '{}'", name));
+  clone(admin, target, source, strategy);
+  // A template that nobody can connect to: it cannot change by accident.
+  admin.query(fmt::format("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false",
+                          admin.quote(target)));
+  // list() reads the source back from this comment (after its 26-character prefix).
+  admin.query(fmt::format("COMMENT ON DATABASE {} IS {}", admin.quote(target),
+                          admin.literal("pg_unit_tests snapshot of " + source)));
+}
+
+void restore(const std::string& uri, const std::string& name, CloneStrategy strategy) {
+  require_snapshot_name(name);
+  const std::string target = database_of(uri);
+  Conn admin = admin_for(uri, target);
+  const std::string snapshot_db = kSnapshotPrefix + name;
+  if (!database_exists(admin, snapshot_db)) {
+    throw Error(ExitCode::kDatabase,
+                fmt::format("no snapshot '{}' on this server (pg_unit_tests snapshot list shows "
+                            "them)",
+                            name));
+  }
+  const std::string why = fmt::format("cannot restore snapshot '{}'", name);
+  require_no_sessions(admin, target, why);
+  const std::string owner =
+      admin.value("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", {target});
+  // Copy first, then swap: if the copy fails, the database is still there.
+  const std::string fresh = unique_name("pgut_restore_");
+  clone(admin, fresh, snapshot_db, strategy, owner);
+  try {
+    admin.query(fmt::format("DROP DATABASE {}", admin.quote(target)));
+  } catch (const Conn::ServerError& e) {
+    admin.query(fmt::format("DROP DATABASE IF EXISTS {}", admin.quote(fresh)));
+    if (e.sqlstate == "55006") require_no_sessions(admin, target, why);
+    throw;
+  }
+  admin.query(
+      fmt::format("ALTER DATABASE {} RENAME TO {}", admin.quote(fresh), admin.quote(target)));
+}
+
+std::vector<DatabaseSnapshot> list(const std::string& uri) {
+  Conn c(uri, "");
+  auto rows = c.query(
+      "SELECT substr(d.datname, length($1) + 1), d.datname, "
+      "coalesce(substr(shobj_description(d.oid, 'pg_database'), 27), ''), "
+      "pg_database_size(d.oid) FROM pg_database AS d "
+      "WHERE starts_with(d.datname, $1) ORDER BY d.datname",
+      {kSnapshotPrefix});
+  std::vector<DatabaseSnapshot> out;
+  for (auto& r : rows) {
+    out.push_back(DatabaseSnapshot{r[0], r[1], r[2], std::stoll(r[3])});
+  }
+  return out;
+}
+
+void drop(const std::string& uri, const std::string& name) {
+  require_snapshot_name(name);
+  const std::string source = database_of(uri);
+  Conn admin = admin_for(uri, source);
+  const std::string db = kSnapshotPrefix + name;
+  if (!database_exists(admin, db)) {
+    throw Error(ExitCode::kDatabase, fmt::format("no snapshot '{}' on this server", name));
+  }
+  admin.query(fmt::format("ALTER DATABASE {} WITH IS_TEMPLATE false", admin.quote(db)));
+  admin.query(fmt::format("DROP DATABASE {} WITH (FORCE)", admin.quote(db)));
+}
+
+}  // namespace snapshot
+
+Database Database::create(const std::string& server_uri, const std::string& template_name,
+                          CloneStrategy strategy) {
+  if (template_name.empty()) throw Error(ExitCode::kUsage, "createdb needs a template name");
+  Conn admin(server_uri, template_name == "postgres" ? "template1" : "postgres");
+  std::string source = template_name;
+  if (!database_exists(admin, source)) {
+    if (database_exists(admin, kSnapshotPrefix + template_name)) {
+      source = kSnapshotPrefix + template_name;
+    } else {
+      throw Error(ExitCode::kDatabase,
+                  fmt::format("no database or snapshot '{}' to use as a template", template_name));
+    }
+  }
+  Database db;
+  db.name_ = unique_name("pgut_test_");
+  require_no_sessions(admin, source, "cannot use it as a template");
+  clone(admin, db.name_, source, strategy);
+  db.uri_ = with_database(server_uri, db.name_);
+  db.admin_ = admin.release();
+  return db;
+}
+
+Database::Database(Database&& other) noexcept
+    : admin_(std::exchange(other.admin_, nullptr)),
+      name_(std::move(other.name_)),
+      uri_(std::move(other.uri_)) {
+  other.name_.clear();
+}
+
+Database& Database::operator=(Database&& other) noexcept {
+  if (this != &other) {
+    try {
+      drop();
+    } catch (...) {
+    }
+    admin_ = std::exchange(other.admin_, nullptr);
+    name_ = std::move(other.name_);
+    uri_ = std::move(other.uri_);
+    other.name_.clear();
+  }
+  return *this;
+}
+
+Database::~Database() {
+  try {
+    drop();
+  } catch (...) {
+    // A destructor must not throw; the database goes with the server anyway.
+  }
+}
+
+void Database::drop() {
+  if (!admin_) return;
+  Conn admin(std::exchange(admin_, nullptr));
+  if (!name_.empty()) {
+    admin.query(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", admin.quote(name_)));
+    name_.clear();
+  }
+}
+
+std::string Database::release() {
+  if (admin_) PQfinish(std::exchange(admin_, nullptr));
+  return std::exchange(name_, {});
+}
+
+bool drop_database(const std::string& server_uri, const std::string& name) {
+  if (name.empty()) throw Error(ExitCode::kUsage, "dropdb needs a database name");
+  Conn admin(server_uri, name == "postgres" ? "template1" : "postgres");
+  if (!database_exists(admin, name)) return false;
+  admin.query(fmt::format("DROP DATABASE {} WITH (FORCE)", admin.quote(name)));
+  return true;
+}
+
+}  // namespace pg_unit_tests
