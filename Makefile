@@ -65,11 +65,13 @@ test: deps
 check-harness: harness
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-# The extension's pg_regress suite on an ephemeral server of the harness (extension served from the
-# build tree, preloaded, time control on).
-check-regress: all
-	./pg_unit_tests exec -- sh -c 'createdb contrib_regression && \
-	  $(pg_regress_installcheck) --use-existing --dbname=contrib_regression $(REGRESS_OPTS) $(REGRESS)'
+# The extension's pg_regress suite through `pg_unit_tests regress` (harness/pgxs/pg_unit_tests.mk,
+# the include any PGXS extension can use): an ephemeral server with the extension served from the
+# build tree, preloaded, time control on.
+PG_UNIT_TESTS := ./pg_unit_tests
+PGUT_EXTENSION :=
+include harness/pgxs/pg_unit_tests.mk
+check-regress: pgut-check
 
 check-sanitize: $(BUILD_DIR)/CMakeCache.txt
 	$(CMAKE) -S . -B $(BUILD_DIR)-asan -DCMAKE_BUILD_TYPE=Debug -DPGUT_SANITIZE=ON -DPGUT_BENCH=OFF \

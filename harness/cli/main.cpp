@@ -74,6 +74,9 @@ server that does not start); the reason is one line on stderr.
 
 void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
   auto& o = a.options;
+  // As with pg_regress (getopt), a repeated single-valued option takes the last value: PGXS passes
+  // --inputdir=./ and REGRESS_OPTS often another --inputdir.
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->footer(kRegressExitCodes);
   cmd->add_option("tests", o.tests, "tests to run after the schedules (sql/TEST.sql)")
       ->type_name("TEST");
