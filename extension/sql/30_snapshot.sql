@@ -43,6 +43,7 @@ CREATE TABLE unit_tests._snapshot_relations (
   columns text,                  -- signatures for drift detection
   constraints text,
   synced bigint,                 -- write-log position up to which the table equals the snapshot
+  filenode oid,                  -- the table's file when synced: another one means it was rewritten
   rows bigint,
   last_value bigint,             -- sequences
   is_called boolean,
@@ -118,7 +119,8 @@ BEGIN
   RETURN NULL;
 END
 $$;
-REVOKE ALL ON FUNCTION unit_tests._snapshot_track() FROM PUBLIC;
+-- (EXECUTE stays granted to PUBLIC: CREATE TRIGGER needs it, and a trigger function cannot be
+-- called outside a trigger.)
 
 -- Who took the snapshot called name (NULL: none). SECURITY DEFINER: names are unique across roles,
 -- so the errors for a duplicate or for another role's snapshot must see them all.
@@ -208,7 +210,8 @@ AS $$
 $$;
 
 -- What drift detection compares: the live columns (a column dropped since does not matter to the
--- stored text of the rows, which never holds dropped columns) and the constraints.
+-- stored text of the rows, which never holds dropped columns), and the constraints with the
+-- parents and partition bounds.
 CREATE FUNCTION unit_tests._snapshot_columns(rel oid) RETURNS text
   LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
@@ -225,8 +228,12 @@ RETURN (SELECT string_agg(format('%s %s %s%s%s', a.attname,
 CREATE FUNCTION unit_tests._snapshot_constraints(rel oid) RETURNS text
   LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
-RETURN (SELECT string_agg(c.conname || ' ' || pg_get_constraintdef(c.oid), ', ' ORDER BY c.conname)
-          FROM pg_constraint AS c WHERE c.conrelid = rel);
+RETURN concat_ws('; ',
+         (SELECT string_agg(c.conname || ' ' || pg_get_constraintdef(c.oid), ', ' ORDER BY c.conname)
+            FROM pg_constraint AS c WHERE c.conrelid = rel),
+         (SELECT string_agg('inherits ' || i.inhparent::regclass::text || coalesce(' ' || pg_get_expr(c.relpartbound, c.oid), ''),
+                            ', ' ORDER BY i.inhseqno)
+            FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhrelid = rel));
 
 -- The first difference between a snapshot's tables and the database now (NULL: none), as one
 -- sentence, with the number of further differences.
@@ -260,7 +267,7 @@ BEGIN
       FROM rec JOIN cur USING (relid) JOIN what AS w ON w.k = rec.kind
      WHERE rec.kind <> 'S' AND rec.columns IS DISTINCT FROM unit_tests._snapshot_columns(rec.relid)
     UNION ALL
-    SELECT 5, format('the constraints of %s %s changed since snapshot "%s"', w.word, rec.relname, s.name)
+    SELECT 5, format('the constraints or partitioning of %s %s changed since snapshot "%s"', w.word, rec.relname, s.name)
       FROM rec JOIN cur USING (relid) JOIN what AS w ON w.k = rec.kind
      WHERE rec.kind <> 'S' AND rec.constraints IS DISTINCT FROM unit_tests._snapshot_constraints(rec.relid)
     UNION ALL
@@ -401,11 +408,11 @@ BEGIN
       EXECUTE format('SELECT last_value, is_called FROM %s', r.relid::regclass) INTO lv, ic;
     END IF;
     INSERT INTO unit_tests._snapshot_relations
-      (snapshot, relid, kind, relname, columns, constraints, synced, rows, last_value, is_called)
+      (snapshot, relid, kind, relname, columns, constraints, synced, filenode, rows, last_value, is_called)
     VALUES (snap, r.relid, r.kind, r.relid::regclass::text,
             CASE WHEN r.kind <> 'S' THEN unit_tests._snapshot_columns(r.relid) END,
             CASE WHEN r.kind <> 'S' THEN unit_tests._snapshot_constraints(r.relid) END,
-            synced, n, lv, ic);
+            synced, pg_relation_filenode(r.relid), n, lv, ic);
   END LOOP;
 
   UPDATE unit_tests._snapshots AS s
@@ -475,7 +482,8 @@ BEGIN
 
   previous_role := current_setting('session_replication_role');
   PERFORM set_config('session_replication_role', 'replica', true);
-  FOR r IN SELECT x.relid FROM unit_tests._snapshot_relations AS x
+  FOR r IN SELECT x.relid, x.filenode IS DISTINCT FROM pg_relation_filenode(x.relid) AS rewritten
+             FROM unit_tests._snapshot_relations AS x
             WHERE x.snapshot = s.id AND x.kind = 'r'
               AND EXISTS (SELECT 1 FROM unit_tests._snapshot_writes AS w
                            WHERE w.relid = x.relid AND w.seq > x.synced)
@@ -486,14 +494,16 @@ BEGIN
       FROM pg_attribute AS a
      WHERE a.attrelid = r.relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
     -- Row versions the snapshot does not know go; then the recorded rows that are gone come back,
-    -- and the snapshot records where they are now.
-    EXECUTE format('DELETE FROM ONLY %s AS x WHERE NOT EXISTS ('
+    -- and the snapshot records where they are now. A table rewritten since (TRUNCATE, VACUUM FULL,
+    -- CLUSTER) has moved its rows, keeping their xmin: there (ctid, xmin) identifies nothing, and
+    -- every row is replaced.
+    EXECUTE format('DELETE FROM ONLY %s AS x WHERE $3 OR NOT EXISTS ('
                    'SELECT 1 FROM unit_tests._snapshot_rows AS s WHERE s.snapshot = $1 AND s.relid = $2 '
                    'AND s.row_ctid = x.ctid AND s.row_xmin = x.xmin)', r.relid::regclass)
-      USING s.id, r.relid;
+      USING s.id, r.relid, r.rewritten;
     EXECUTE format('WITH gone AS ('
                    '  DELETE FROM unit_tests._snapshot_rows AS s WHERE s.snapshot = $1 AND s.relid = $2 '
-                   '  AND NOT EXISTS (SELECT 1 FROM ONLY %1$s AS x WHERE x.ctid = s.row_ctid AND x.xmin = s.row_xmin) '
+                   '  AND ($3 OR NOT EXISTS (SELECT 1 FROM ONLY %1$s AS x WHERE x.ctid = s.row_ctid AND x.xmin = s.row_xmin)) '
                    '  RETURNING s.data), '
                    'back AS ('
                    '  INSERT INTO %1$s AS x %2$s OVERRIDING SYSTEM VALUE '
@@ -502,7 +512,7 @@ BEGIN
                    'INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data) '
                    'SELECT $1, $2, back.ctid, back.xmin, back.data FROM back',
                    r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''))
-      USING s.id, r.relid;
+      USING s.id, r.relid, r.rewritten;
     restored := restored || r.relid;
   END LOOP;
   PERFORM set_config('session_replication_role', previous_role, true);
@@ -510,7 +520,7 @@ BEGIN
   IF cardinality(restored) > 0 THEN
     -- Our own writes above were logged: the sync point goes after them.
     UPDATE unit_tests._snapshot_relations AS x
-       SET synced = nextval('unit_tests._snapshot_write_seq')
+       SET synced = nextval('unit_tests._snapshot_write_seq'), filenode = pg_relation_filenode(x.relid)
      WHERE x.snapshot = s.id AND x.relid = ANY (restored);
     PERFORM unit_tests._snapshot_prune(restored);
   END IF;

@@ -89,9 +89,10 @@ CREATE FUNCTION unit_tests.assert(condition boolean, message text DEFAULT 'asser
   SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF condition IS NOT TRUE THEN
-    RAISE EXCEPTION '%', message USING ERRCODE = 'assert_failure',
-      DETAIL = CASE WHEN condition IS NULL THEN 'The condition is NULL.' END;
+  IF condition IS NULL THEN
+    RAISE EXCEPTION '%', message USING ERRCODE = 'assert_failure', DETAIL = 'The condition is NULL.';
+  ELSIF NOT condition THEN
+    RAISE EXCEPTION '%', message USING ERRCODE = 'assert_failure';
   END IF;
 END
 $$;

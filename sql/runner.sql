@@ -1,0 +1,94 @@
+-- Rolled-back blocks and the xUnit runner: unit_tests.rolled_back, run, run_tap, assert*.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_unit_tests;
+RESET client_min_messages;
+\set VERBOSITY terse
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+CREATE TABLE accounts (id int PRIMARY KEY, balance numeric NOT NULL CHECK (balance >= 0));
+INSERT INTO accounts VALUES (1, 100), (2, 50);
+
+-- A statement's rows come back as jsonb, and what it wrote is gone.
+SELECT ok, result, row_count, sqlstate
+  FROM unit_tests.rolled_back('UPDATE accounts SET balance = balance - 10 RETURNING id, balance');
+SELECT ok, result, row_count FROM unit_tests.rolled_back('SELECT id, balance FROM accounts ORDER BY id;');
+SELECT ok, result, row_count FROM unit_tests.rolled_back('DELETE FROM accounts');
+SELECT ok, result, row_count FROM unit_tests.rolled_back('CREATE TABLE scratch (i int)');
+SELECT * FROM accounts ORDER BY id;
+SELECT to_regclass('scratch') AS scratch;
+-- An error comes back as a row, with SQLSTATE, detail and context; the caller goes on.
+SELECT ok, result, sqlstate, message, detail, context
+  FROM unit_tests.rolled_back('UPDATE accounts SET balance = balance - 60 WHERE id = 2');
+SELECT ok, sqlstate, message FROM unit_tests.rolled_back('INSERT INTO accounts VALUES (1, 0)');
+SELECT ok, sqlstate, message FROM unit_tests.rolled_back('SELECT 1/0');
+SELECT ok, sqlstate, message FROM unit_tests.rolled_back('COMMIT');
+SELECT elapsed >= '0' AS timed FROM unit_tests.rolled_back('SELECT 1');
+SELECT unit_tests.rolled_back(NULL);
+-- Time frozen in a rolled-back block is undone with it.
+SELECT ok, result -> 0 ->> 'freeze' AS frozen_inside
+  FROM unit_tests.rolled_back($$SELECT unit_tests.freeze('2024-02-29 12:00:00+00')$$);
+SELECT unit_tests.is_frozen();
+
+-- Assertions.
+SELECT unit_tests.assert(true);
+SELECT unit_tests.assert(1 > 2, 'one is not greater than two');
+SELECT unit_tests.assert(NULL);
+SELECT unit_tests.assert_equal(2 + 2, 4);
+SELECT unit_tests.assert_equal((SELECT count(*) FROM accounts), 3, 'accounts');
+SELECT unit_tests.assert_equal('a'::text, NULL, 'name');
+
+-- The runner: test functions of a schema, each in its own rolled-back subtransaction, with
+-- startup*/shutdown* once around them and setup*/teardown* around each.
+CREATE SCHEMA bank_tests;
+CREATE TABLE log (what text);
+CREATE FUNCTION bank_tests.startup_accounts() RETURNS void LANGUAGE sql
+  AS $$ INSERT INTO accounts VALUES (3, 1000); INSERT INTO log VALUES ('startup') $$;
+CREATE FUNCTION bank_tests.setup_freeze() RETURNS void LANGUAGE sql
+  AS $$ SELECT unit_tests.freeze('2024-02-29 12:00:00+00'); INSERT INTO log VALUES ('setup') $$;
+CREATE FUNCTION bank_tests.teardown_check() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO log VALUES ('teardown');
+  PERFORM unit_tests.assert((SELECT sum(balance) FROM accounts) >= 0, 'balances negative');
+END $$;
+CREATE FUNCTION bank_tests.shutdown_note() RETURNS void LANGUAGE sql AS $$ INSERT INTO log VALUES ('shutdown') $$;
+CREATE FUNCTION bank_tests.test_01_transfer() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE accounts SET balance = balance - 30 WHERE id = 1;
+  UPDATE accounts SET balance = balance + 30 WHERE id = 2;
+  PERFORM unit_tests.assert_equal((SELECT balance FROM accounts WHERE id = 2), 80::numeric, 'balance of 2');
+  PERFORM unit_tests.assert_equal(now(), '2024-02-29 12:00:00+00'::timestamptz, 'frozen by setup');
+END $$;
+CREATE FUNCTION bank_tests.test_02_sees_startup_not_test_01() RETURNS boolean LANGUAGE sql
+  AS $$ SELECT (SELECT balance FROM accounts WHERE id = 2) = 50 AND EXISTS (SELECT 1 FROM accounts WHERE id = 3) $$;
+CREATE FUNCTION bank_tests.test_03_overdraft() RETURNS void LANGUAGE sql
+  AS $$ UPDATE accounts SET balance = balance - 500 WHERE id = 1 $$;
+CREATE FUNCTION bank_tests.test_04_wrong() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM unit_tests.assert_equal((SELECT count(*) FROM accounts), 2::bigint, 'number of accounts');
+END $$;
+CREATE FUNCTION bank_tests.test_05_false() RETURNS boolean LANGUAGE sql AS $$ SELECT false $$;
+CREATE FUNCTION bank_tests.test_06_tap_lines() RETURNS SETOF text LANGUAGE sql
+  AS $$ VALUES ('ok 1 - first'), ('not ok 2 - second'), ('#   Failed test 2: "second"') $$;
+CREATE FUNCTION bank_tests.test_07_plpgsql_assert() RETURNS void LANGUAGE plpgsql
+  AS $$ BEGIN ASSERT 1 = 2, 'plain ASSERT'; END $$;
+CREATE FUNCTION bank_tests.test_08_commits() RETURNS void LANGUAGE plpgsql
+  AS $$ BEGIN COMMIT; END $$;
+CREATE FUNCTION bank_tests.test_09_teardown_fails() RETURNS void LANGUAGE sql
+  AS $$ UPDATE accounts SET balance = -1 WHERE id = 3 AND false; ALTER TABLE accounts DROP CONSTRAINT accounts_balance_check; UPDATE accounts SET balance = -5000 $$;
+CREATE FUNCTION bank_tests.helper_not_a_test() RETURNS void LANGUAGE sql AS $$ SELECT 1/0 $$;
+
+SELECT name, ok, message, "time" >= '0' AS timed FROM unit_tests.run('bank_tests');
+SELECT * FROM unit_tests.run_tap('bank_tests', '^test_0[1-3]');
+SELECT * FROM unit_tests.run_tap('bank_tests', '^test_0[4-9]');
+SELECT * FROM unit_tests.run_tap('bank_tests', '^nothing');
+-- nothing the tests, setup, startup or teardown did is left, and time is real
+SELECT count(*) AS log_rows FROM log;
+SELECT * FROM accounts ORDER BY id;
+SELECT unit_tests.is_frozen();
+
+-- A broken startup fails every test, clearly, and runs none.
+CREATE FUNCTION bank_tests.startup_broken() RETURNS void LANGUAGE sql AS $$ INSERT INTO accounts VALUES (1, 1) $$;
+SELECT name, ok, message FROM unit_tests.run('bank_tests', '^test_0[12]');
+SELECT * FROM unit_tests.run('no_such_schema');
+DROP SCHEMA bank_tests CASCADE;
+DROP TABLE log, accounts;
