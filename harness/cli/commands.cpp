@@ -216,8 +216,8 @@ int list(bool json) {
   return 0;
 }
 
-int cache_warm(const StartArgs& args) {
-  cache::warm(args.to_options());
+int cache_warm(const StartArgs& args, int servers) {
+  cache::warm(args.to_options(), servers);
   return cache_status(false);
 }
 

@@ -37,7 +37,7 @@ int regress(RegressArgs& args);
 int stop(const std::vector<std::string>& targets, bool all);
 int exec(const StartArgs& args, const std::vector<std::string>& command);
 int list(bool json);
-int cache_warm(const StartArgs& args);
+int cache_warm(const StartArgs& args, int servers);
 int cache_status(bool json);
 int cache_clear();
 

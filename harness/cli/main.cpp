@@ -249,6 +249,13 @@ int main(int argc, char** argv) {
   cache->require_subcommand(1);
   auto* warm = cache->add_subcommand("warm", "prepare the template and spare copies now");
   add_server_options(warm, start_args);
+  int spare_servers = 0;
+  warm->add_option("--servers", spare_servers,
+                   "also pre-start N spare servers of this configuration: a matching start or exec "
+                   "claims one in milliseconds (they retire after 10 idle minutes; cache clear stops "
+                   "them)")
+      ->check(CLI::Range(0, 64))
+      ->type_name("N");
   auto* status = cache->add_subcommand("status", "show what the cache holds and where");
   status->add_flag("--json", json, "print JSON");
   auto* clear = cache->add_subcommand("clear", "remove templates, spares and unused overlays");
@@ -277,7 +284,7 @@ int main(int argc, char** argv) {
     if (*exec) return cmd::exec(start_args, command);
     if (*regress) return cmd::regress(regress_args);
     if (*list) return cmd::list(json);
-    if (*warm) return cmd::cache_warm(start_args);
+    if (*warm) return cmd::cache_warm(start_args, spare_servers);
     if (*status) return cmd::cache_status(json);
     if (*clear) return cmd::cache_clear();
     if (auto status = database_commands.run(command)) return *status;

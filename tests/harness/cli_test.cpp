@@ -284,3 +284,76 @@ TEST(Cache, FullDiskDuringCopyLeavesNothingHalfWritten) {
   EXPECT_EQ(leftovers, 0u);
   umount2(small.c_str(), MNT_DETACH);
 }
+
+namespace {
+std::vector<nlohmann::json> spare_servers(
+    const std::vector<std::pair<std::string, std::string>>& env) {
+  std::vector<nlohmann::json> out;
+  auto j = nlohmann::json::parse(run({cli(), "cache", "status", "--json"}, env).out);
+  for (const auto& item : j["items"]) {
+    if (item["kind"] == "server") out.push_back(item);
+  }
+  return out;
+}
+}  // namespace
+
+TEST(SpareServers, ClaimedByStartAndReplaced) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  ASSERT_EQ(run({cli(), "cache", "warm", "--servers", "1"}, env).status, 0);
+  auto spares = spare_servers(env);
+  ASSERT_EQ(spares.size(), 1u);
+  const std::string spare_path = spares[0]["path"];
+  // Spares are not listed as running servers until claimed.
+  EXPECT_EQ(nlohmann::json::parse(run({cli(), "list", "--json"}, env).out).size(), 0u);
+
+  auto r = run({cli(), "start", "--json"}, env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto info = nlohmann::json::parse(r.out);
+  EXPECT_EQ(info["directory"], spare_path) << "start should hand out the pre-started server";
+  Connection c(info["uri"].get<std::string>());
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c.value("SELECT 1"), "1");
+  // The pool refills itself with a new server.
+  EXPECT_TRUE(test_support::eventually([&] {
+    auto now = spare_servers(env);
+    return now.size() == 1 && now[0]["path"] != spare_path;
+  }));
+  EXPECT_EQ(nlohmann::json::parse(run({cli(), "list", "--json"}, env).out).size(), 1u);
+  EXPECT_EQ(run({cli(), "stop", info["uri"].get<std::string>()}, env).status, 0);
+  EXPECT_FALSE(fs::exists(spare_path));
+  // clear stops the spare in the pool.
+  EXPECT_EQ(run({cli(), "cache", "clear"}, env).status, 0);
+  EXPECT_TRUE(spare_servers(env).empty());
+  EXPECT_TRUE(test_support::processes_matching(dir.path.string() + "/pg_unit_tests-").empty());
+}
+
+TEST(SpareServers, ClaimedByExecFollowsItsOwner) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  ASSERT_EQ(run({cli(), "cache", "warm", "--servers", "1"}, env).status, 0);
+  const std::string spare_path = spare_servers(env).at(0)["path"];
+  auto bg = test_support::spawn(
+      {cli(), "exec", "--", "/bin/sh", "-c", "echo $PGHOST; echo $$; exec sleep 30"}, env);
+  const std::string host = test_support::read_line(bg.out_fd);
+  const pid_t command = std::stoi(test_support::read_line(bg.out_fd));
+  EXPECT_EQ(host, spare_path);
+  kill(bg.pid, SIGKILL);
+  test_support::wait_exit(bg.pid);
+  // The keeper watches the claimer's pid: the server goes when the claimer dies.
+  EXPECT_TRUE(test_support::eventually([&] { return !fs::exists(host); }, std::chrono::seconds(5)));
+  kill(command, SIGKILL);
+  close(bg.out_fd);
+}
+
+TEST(SpareServers, UnclaimedSparesRetire) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}, {"PG_UNIT_TESTS_SPARE_IDLE", "3"}};
+  ASSERT_EQ(run({cli(), "cache", "warm", "--servers", "2"}, env).status, 0);
+  EXPECT_FALSE(spare_servers(env).empty());
+  EXPECT_TRUE(test_support::eventually([&] { return spare_servers(env).empty(); }));
+  EXPECT_TRUE(test_support::processes_matching(dir.path.string() + "/pg_unit_tests-").empty());
+}

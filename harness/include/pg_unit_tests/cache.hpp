@@ -11,7 +11,7 @@
 namespace pg_unit_tests::cache {
 
 struct Item {
-  std::string kind;  // template, spare, overlay
+  std::string kind;  // template, spare (data directory), overlay, server (pre-started spare)
   std::string key;
   std::string path;
   std::uintmax_t bytes = 0;
@@ -25,8 +25,12 @@ struct Status {
   std::vector<ServerInfo> servers;
 };
 
-// Builds the template (and spare copies, and the overlay) that start() with these options uses.
-void warm(const ServerOptions& options = {});
+// Builds the template (and spare copies, and the overlay) that start() with these options uses, and
+// pre-starts `servers` spare servers of that configuration: a start that matches claims one in a
+// few milliseconds, and the pool refills itself. A spare unclaimed for PG_UNIT_TESTS_SPARE_IDLE
+// seconds (default 600) retires; `clear` stops them at once. TCP servers and --create are not
+// pooled.
+void warm(const ServerOptions& options = {}, int servers = 0);
 Status status();
 // Removes templates, spares and overlays that no running server uses; returns what went.
 std::vector<Item> clear();

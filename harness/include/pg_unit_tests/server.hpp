@@ -90,7 +90,8 @@ class Server {
  private:
   Server() = default;
   ServerInfo info_;
-  int owner_fd_ = -1;  // write end of the pipe the keeper watches
+  int owner_fd_ = -1;         // write end of the pipe the keeper watches
+  bool child_keeper_ = true;  // false for a claimed spare server (its keeper watches our pid)
 };
 
 }  // namespace pg_unit_tests

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <sys/shm.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,7 +55,10 @@ void to_json(nlohmann::json& j, const KeeperSpec& s) {
        {"attached", s.attached},
        {"create", s.create},
        {"uid", s.uid},
-       {"gid", s.gid}};
+       {"gid", s.gid},
+       {"spare", s.spare},
+       {"pool_key", s.pool_key},
+       {"spare_idle", s.spare_idle}};
 }
 
 void from_json(const nlohmann::json& j, KeeperSpec& s) {
@@ -73,6 +78,14 @@ void from_json(const nlohmann::json& j, KeeperSpec& s) {
   s.create = j.value("create", std::vector<std::string>{});
   s.uid = j.value("uid", -1);
   s.gid = j.value("gid", -1);
+  s.spare = j.value("spare", false);
+  s.pool_key = j.value("pool_key", "");
+  s.spare_idle = j.value("spare_idle", 600);
+}
+
+std::filesystem::path pool_token(const std::filesystem::path& cache, const std::string& pool_key,
+                                 const std::string& id) {
+  return cache / fmt::format("{}{}-{}", kPoolPrefix, pool_key, id);
 }
 
 int count_connections(const std::filesystem::path& socket_path, int tcp_port) {
@@ -240,16 +253,22 @@ class Keeper {
 
   // Waits until it is time to stop; reaps the spare-copying child `helper` on the way.
   void watch(int signal_fd, pid_t helper) {
-    std::vector<pollfd> fds = {{signal_fd, POLLIN, 0}};
-    if (spec_.attached) fds.push_back({kKeeperOwnerFd, POLLIN, 0});
-    const bool idle_watch = !spec_.attached && spec_.idle_timeout > 0;
-    const auto timeout = std::chrono::seconds(spec_.idle_timeout);
-    const int interval_ms =
-        idle_watch ? static_cast<int>(std::clamp<long>(spec_.idle_timeout * 100L, 100L, 1000L))
-                   : -1;
-    auto last_busy = Clock::now();
+    bool spare = spec_.spare;
+    bool attached = spec_.attached;
+    int idle_timeout = spec_.idle_timeout;
+    platform::Fd owner_pidfd;  // the claimer of a spare, when it owns the server
     const auto socket_path = spec_.directory / fmt::format(".s.PGSQL.{}", port_);
+    auto last_busy = Clock::now();
+    const auto ready_at = Clock::now();
     for (;;) {
+      const bool idle_watch = !spare && !attached && idle_timeout > 0;
+      std::vector<pollfd> fds = {{signal_fd, POLLIN, 0}};
+      if (attached && !owner_pidfd && spec_.attached) fds.push_back({kKeeperOwnerFd, POLLIN, 0});
+      if (owner_pidfd) fds.push_back({owner_pidfd.get(), POLLIN, 0});
+      const int interval_ms =
+          spare        ? 1000
+          : idle_watch ? static_cast<int>(std::clamp<long>(idle_timeout * 100L, 100L, 1000L))
+                       : -1;
       const int r = poll(fds.data(), fds.size(), interval_ms);
       if (r < 0 && errno != EINTR) return;
       if (fds[0].revents & POLLIN) {
@@ -261,20 +280,59 @@ class Keeper {
               postmaster_ = -1;
               return;  // the server died or was stopped behind our back
             }
-          } else {
+          } else if (si.ssi_signo == SIGUSR1 && spare) {
+            // Claimed: take the claimer's terms, and put a new spare in the pool in our place.
+            auto claim = read_claim();
+            if (!claim) continue;
+            spare = false;
+            attached = claim->attached;
+            idle_timeout = claim->idle_timeout;
+            last_busy = Clock::now();
+            if (attached) {
+              owner_pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, claim->owner_pid, 0)));
+              if (!owner_pidfd) return;  // the claimer is already gone
+            }
+            ServerState st = state();
+            st.attached = attached;
+            st.idle_timeout = attached ? 0 : idle_timeout;
+            st.spare = false;
+            try {
+              write_state(st);
+            } catch (...) {
+              // server.json is informative; the server works without it.
+            }
+            spawn_replacement();
+          } else if (si.ssi_signo != SIGUSR1) {
             return;  // SIGTERM, SIGINT, SIGHUP: stop
           }
         }
       }
-      if (fds.size() > 1 && fds[1].revents) return;  // the owner is gone
+      for (size_t i = 1; i < fds.size(); ++i) {
+        if (fds[i].revents) return;  // the owner is gone
+      }
+      if (spare && Clock::now() - ready_at >= std::chrono::seconds(spec_.spare_idle)) {
+        // Retire, unless a claimer took the token a moment ago (then its SIGUSR1 is on the way).
+        if (unlink(pool_token(spec_.cache, spec_.pool_key, spec_.id).c_str()) == 0) return;
+      }
       if (idle_watch) {
         if (count_connections(socket_path, spec_.tcp ? port_ : 0) > 0) {
           last_busy = Clock::now();
-        } else if (Clock::now() - last_busy >= timeout) {
+        } else if (Clock::now() - last_busy >= std::chrono::seconds(idle_timeout)) {
           return;
         }
       }
     }
+  }
+
+  // Makes this server claimable: the pool token appears once the server is ready.
+  void publish_spare() {
+    const auto token = pool_token(spec_.cache, spec_.pool_key, spec_.id);
+    platform::Fd fd(open(token.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  }
+
+  // Removes our pool token if it is still there (on shutdown of an unclaimed spare).
+  void withdraw_spare() noexcept {
+    if (spec_.spare) unlink(pool_token(spec_.cache, spec_.pool_key, spec_.id).c_str());
   }
 
   // Stops the server (immediate shutdown: the data is thrown away) and removes every file.
@@ -434,6 +492,37 @@ class Keeper {
     return st;
   }
 
+  std::optional<Claim> read_claim() const {
+    auto text = platform::read_file(spec_.directory / "claim.json");
+    if (!text) return std::nullopt;
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    Claim c;
+    c.owner_pid = j.value("owner_pid", 0);
+    c.attached = j.value("attached", false);
+    c.idle_timeout = j.value("idle_timeout", 60);
+    return c;
+  }
+
+  // Starts a new spare keeper (a forked child that lives on its own) with a new identity.
+  void spawn_replacement() const {
+    KeeperSpec next = spec_;
+    next.id = platform::random_hex(5);
+    next.directory = spec_.directory.parent_path() / next.id;
+    next.uid = next.gid = -1;  // we already are the server user
+    const pid_t pid = fork();
+    if (pid != 0) return;
+    setsid();
+    close_range(3, ~0U, 0);
+    const int devnull = open("/dev/null", O_RDWR);
+    dup2(devnull, kKeeperStatusFd);  // nobody waits for this one's report
+    dup2(devnull, 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    _exit(keeper_run(next));
+  }
+
   int shmem_id() const {
     auto text = platform::read_file(data_ / "postmaster.pid");
     if (!text) return -1;
@@ -514,7 +603,7 @@ int keeper_run(const KeeperSpec& spec) {
   umask(077);
   sigset_t mask;
   sigemptyset(&mask);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&mask, s);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1}) sigaddset(&mask, s);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   signal(SIGPIPE, SIG_IGN);
   platform::Fd sfd(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
@@ -522,8 +611,11 @@ int keeper_run(const KeeperSpec& spec) {
   Keeper keeper(spec);
   try {
     ServerState st = keeper.start(sfd.get());
+    st.spare = spec.spare;
     write_state(st);
-    if (!report({{"ok", true}, {"info", nlohmann::json::parse(st.info.to_json())}})) {
+    if (spec.spare) keeper.publish_spare();
+    if (!report({{"ok", true}, {"info", nlohmann::json::parse(st.info.to_json())}}) &&
+        !spec.spare) {
       keeper.shutdown();  // nobody is there to hand the server to
       return 1;
     }
@@ -554,6 +646,7 @@ int keeper_run(const KeeperSpec& spec) {
     _exit(code);
   }
   keeper.watch(sfd.get(), refill);
+  keeper.withdraw_spare();
   keeper.shutdown();
   return 0;
 }

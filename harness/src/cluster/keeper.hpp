@@ -33,6 +33,19 @@ struct KeeperSpec {
   std::vector<std::string> create;
   int uid = -1;  // switch to this user first (when started by root)
   int gid = -1;
+  // A pre-started spare server: it waits in the pool (token cache/pool-<pool_key>-<id>) until a
+  // start claims it, or retires after spare_idle seconds unclaimed.
+  bool spare = false;
+  std::string pool_key;
+  int spare_idle = 600;
+};
+
+// A claim of a spare server, written by the claimer into <directory>/claim.json before it sends the
+// keeper SIGUSR1.
+struct Claim {
+  int owner_pid = 0;  // watched (pidfd) when attached
+  bool attached = false;
+  int idle_timeout = 60;
 };
 
 void to_json(nlohmann::json& j, const KeeperSpec& s);
@@ -53,6 +66,11 @@ int keeper_run(const KeeperSpec& spec);
 // The pid of the live keeper of a server directory (checked against its start time, so a reused
 // pid does not count), or 0.
 int live_keeper(const std::filesystem::path& server_directory);
+
+// The pool token of a spare server; a claimer takes it with one unlink(2) (only one can succeed).
+std::filesystem::path pool_token(const std::filesystem::path& cache, const std::string& pool_key,
+                                 const std::string& id);
+inline const char* kPoolPrefix = "pool-";
 
 // Counts client connections to a server: accepted sockets on its Unix socket and established TCP
 // connections to its port, read from /proc/net (no connection of our own needed).

@@ -233,6 +233,14 @@ Launch prepare(const ServerOptions& o, bool attached) {
     s.uid = static_cast<int>(layout.user.uid);
     s.gid = static_cast<int>(layout.user.gid);
   }
+  // Servers that differ only in what is decided at claim time (owner, idle timeout) share a pool.
+  std::string identity =
+      fmt::format("{}|{}|{}|{}", s.postgres.string(), s.template_key, s.version, layout.user.uid);
+  for (const auto& setting : s.settings) identity += "|" + setting;
+  s.pool_key = cluster::stable_hash(identity);
+  if (const char* idle = std::getenv("PG_UNIT_TESTS_SPARE_IDLE"); idle && *idle) {
+    s.spare_idle = std::max(1, std::atoi(idle));
+  }
   l.keeper = keeper_executable();
   return l;
 }
@@ -241,9 +249,44 @@ struct Started {
   ServerInfo info;
   pid_t keeper = -1;
   int owner_fd = -1;
+  bool child = true;  // the keeper is our child (false: a claimed spare's keeper)
 };
 
+// Takes a pre-started spare server from the pool, if one with this configuration is ready: one
+// unlink(2) of its token decides between concurrent claimers. TCP servers (a password each) and
+// servers with --create are never pooled.
+std::optional<Started> claim_spare_server(const cluster::KeeperSpec& spec) {
+  if (spec.spare || spec.tcp || !spec.create.empty()) return std::nullopt;
+  const std::string prefix = std::string(cluster::kPoolPrefix) + spec.pool_key + "-";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(spec.cache, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0 || unlink(e.path().c_str()) != 0) continue;
+    const fs::path dir = spec.directory.parent_path() / name.substr(prefix.size());
+    const int keeper = cluster::live_keeper(dir);
+    auto st = cluster::read_state(dir);
+    if (keeper <= 0 || !st) continue;  // a stale token; garbage collection takes the rest
+    nlohmann::json claim = {{"owner_pid", static_cast<int>(getpid())},
+                            {"attached", spec.attached},
+                            {"idle_timeout", spec.idle_timeout}};
+    try {
+      platform::write_file_atomic(dir / "claim.json", claim.dump(), 0644);
+    } catch (const Error&) {
+      continue;
+    }
+    if (kill(keeper, SIGUSR1) != 0) continue;
+    platform::trace("spare server claimed");
+    Started s;
+    s.info = st->info;
+    s.keeper = keeper;
+    s.child = false;
+    return s;
+  }
+  return std::nullopt;
+}
+
 Started launch(const Launch& l) {
+  if (auto claimed = claim_spare_server(l.spec)) return *claimed;
   int spec_pipe[2], status_pipe[2], owner_pipe[2] = {-1, -1};
   if (pipe2(spec_pipe, O_CLOEXEC) != 0 || pipe2(status_pipe, O_CLOEXEC) != 0 ||
       (l.spec.attached && pipe2(owner_pipe, O_CLOEXEC) != 0)) {
@@ -392,6 +435,7 @@ Server Server::start(const ServerOptions& options) {
   Server server;
   server.info_ = std::move(s.info);
   server.owner_fd_ = s.owner_fd;
+  server.child_keeper_ = s.child;
   return server;
 }
 
@@ -410,13 +454,15 @@ std::vector<ServerInfo> Server::list() {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(layout.run, ec)) {
     auto st = cluster::read_state(e.path());
-    if (st && cluster::live_keeper(e.path()) > 0) out.push_back(st->info);
+    if (st && !st->spare && cluster::live_keeper(e.path()) > 0) out.push_back(st->info);
   }
   return out;
 }
 
 Server::Server(Server&& other) noexcept
-    : info_(std::move(other.info_)), owner_fd_(std::exchange(other.owner_fd_, -1)) {
+    : info_(std::move(other.info_)),
+      owner_fd_(std::exchange(other.owner_fd_, -1)),
+      child_keeper_(other.child_keeper_) {
   other.info_ = ServerInfo{};
 }
 
@@ -426,6 +472,7 @@ Server& Server::operator=(Server&& other) noexcept {
     info_ = std::move(other.info_);
     other.info_ = ServerInfo{};
     owner_fd_ = std::exchange(other.owner_fd_, -1);
+    child_keeper_ = other.child_keeper_;
   }
   return *this;
 }
@@ -436,10 +483,14 @@ Server::~Server() {
 
 void Server::stop() {
   if (info_.keeper_pid > 0) {
-    kill(info_.keeper_pid, SIGTERM);
-    // The keeper is our child: reap it; it has removed everything when it exits.
-    if (platform::wait_for(info_.keeper_pid) == 255 && fs::exists(info_.directory)) {
-      stop_directory(info_.directory);
+    if (child_keeper_) {
+      kill(info_.keeper_pid, SIGTERM);
+      // The keeper is our child: reap it; it has removed everything when it exits.
+      if (platform::wait_for(info_.keeper_pid) == 255 && fs::exists(info_.directory)) {
+        stop_directory(info_.directory);
+      }
+    } else {
+      stop_directory(info_.directory);  // a claimed spare: its keeper is not our child
     }
     info_.keeper_pid = 0;
   }
@@ -465,8 +516,15 @@ Item to_item(const cluster::CacheEntry& e) {
 }
 }  // namespace
 
-void warm(const ServerOptions& options) {
+void warm(const ServerOptions& options, int servers) {
   Launch l = prepare(options, false);
+  for (int i = 0; i < servers; ++i) {
+    Launch spare = l;
+    spare.spec.spare = true;
+    spare.spec.id = platform::random_hex(5);
+    spare.spec.directory = l.spec.directory.parent_path() / spare.spec.id;
+    launch(spare);
+  }
   const Layout layout = Layout::locate();
   const cluster::Template tmpl{l.spec.template_key, l.spec.template_dir};
   if (!layout.user.switch_to) {
@@ -499,8 +557,16 @@ void warm(const ServerOptions& options) {
 Status status() {
   const Layout layout = Layout::locate();
   Status s;
-  s.directory = layout.base.string();
   std::error_code ec;
+  for (const auto& e : fs::directory_iterator(layout.run, ec)) {
+    auto st = cluster::read_state(e.path());
+    if (st && st->spare && cluster::live_keeper(e.path()) > 0) {
+      s.items.push_back(Item{
+          "server", st->info.id, e.path().string(), 0,
+          "pre-started spare server, ready to claim (pid " + std::to_string(st->info.pid) + ")"});
+    }
+  }
+  s.directory = layout.base.string();
   s.in_memory = fs::exists(layout.base, ec) && platform::on_tmpfs(layout.base);
   for (const auto& e : cluster::cache_entries(layout)) s.items.push_back(to_item(e));
   s.servers = Server::list();
@@ -510,6 +576,17 @@ Status status() {
 std::vector<Item> clear() {
   const Layout layout = Layout::locate();
   std::vector<Item> out;
+  // Spare servers first: take their tokens (so that nobody claims them meanwhile), then stop them.
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(cluster::kPoolPrefix, 0) != 0 || unlink(e.path().c_str()) != 0) continue;
+    const fs::path dir = layout.run / name.substr(name.rfind('-') + 1);
+    if (fs::exists(dir, ec)) {
+      stop_directory(dir);
+      out.push_back(Item{"server", dir.filename().string(), dir.string(), 0, "spare server"});
+    }
+  }
   for (const auto& e : cluster::clear_cache(layout)) out.push_back(to_item(e));
   return out;
 }

@@ -57,6 +57,7 @@ void write_state(const ServerState& s) {
   j["overlay"] = s.overlay.string();
   j["idle_timeout"] = s.idle_timeout;
   j["attached"] = s.attached;
+  j["spare"] = s.spare;
   platform::write_file_atomic(s.info.directory / "server.json", j.dump(2) + "\n", 0600);
 }
 
@@ -70,6 +71,7 @@ std::optional<ServerState> read_state(const std::filesystem::path& dir) {
   s.overlay = j.value("overlay", "");
   s.idle_timeout = j.value("idle_timeout", 0);
   s.attached = j.value("attached", false);
+  s.spare = j.value("spare", false);
   return s;
 }
 

@@ -14,6 +14,7 @@ struct ServerState {
   std::filesystem::path overlay;
   int idle_timeout = 0;
   bool attached = false;
+  bool spare = false;  // a pre-started server waiting in the pool (not listed, not claimed yet)
 };
 
 void write_state(const ServerState& state);
