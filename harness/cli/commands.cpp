@@ -183,6 +183,17 @@ int exec(const StartArgs& args, const std::vector<std::string>& command) {
 int regress(RegressArgs& args) {
   try {
     args.options.server = args.server.to_options();
+    if (!args.dbname.empty()) {
+      args.options.dbnames.clear();
+      std::string rest = args.dbname;
+      for (size_t comma; (comma = rest.find(',')) != std::string::npos; rest.erase(0, comma + 1)) {
+        args.options.dbnames.push_back(rest.substr(0, comma));
+      }
+      args.options.dbnames.push_back(rest);
+      if (args.options.dbnames.front().empty()) {
+        throw Error(ExitCode::kUsage, "--dbname: no database name was specified");
+      }
+    }
     std::unique_ptr<regress::Observer> observer =
         args.tap ? regress::tap_observer(stdout) : regress::console_observer(stdout);
     const regress::Summary summary = regress::run(args.options, *observer);

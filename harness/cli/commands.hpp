@@ -29,6 +29,7 @@ struct RegressArgs {
   StartArgs server;  // --extension, -o, --pg-config, --freeze, --stock, --locale
   bool tap = false;
   std::string junit, json;
+  std::string dbname;  // --dbname a,b: as in pg_regress, the last --dbname replaces earlier ones
 };
 
 int start(const StartArgs& args, bool json);

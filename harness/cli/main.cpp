@@ -97,9 +97,8 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
       ->allow_extra_args(false)
       ->type_name("EXT")
       ->group(pg);
-  cmd->add_option("--dbname", o.dbnames, "test database(s), comma separated (default regression)")
-      ->delimiter(',')
-      ->allow_extra_args(false)
+  cmd->add_option("--dbname", a.dbname,
+                  "test database(s), comma separated; tests run in the first (default regression)")
       ->type_name("DB")
       ->group(pg);
   cmd->add_option("--create-role", o.create_roles, "create these roles (comma separated)")

@@ -27,10 +27,13 @@ PGUT_EXTENSION ?= $(CURDIR)
 PGUT_REGRESS_OPTS ?=
 PGUT_OVERRIDE_CHECK ?= yes
 
+# PG_CONFIG is often a bare name ("pg_config"); the harness wants a path.
+pgut_pg_config = $(firstword $(shell command -v $(PG_CONFIG) 2>/dev/null) $(PG_CONFIG))
+
 # The harness runs `make` and `make install DESTDIR=...` in PGUT_EXTENSION (skipped when nothing
 # changed); a parent make's jobserver and flags must not leak into those runs.
 pgut_regress = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(PG_UNIT_TESTS) regress \
-  --inputdir=./ --bindir='$(bindir)' --pg-config='$(PG_CONFIG)' \
+  --inputdir=./ --bindir='$(bindir)' --pg-config='$(pgut_pg_config)' \
   $(if $(PGUT_EXTENSION),--extension='$(PGUT_EXTENSION)') \
   $(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS) $(REGRESS_OPTS) $(PGUT_REGRESS_OPTS) $(REGRESS)
 

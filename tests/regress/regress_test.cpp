@@ -274,7 +274,7 @@ TEST(Regress, NonUtf8AndHugeOutputsGiveValidReports) {
 
 // --- servers, databases, time -------------------------------------------------------------------
 
-TEST(Regress, JobsRunIndependentTestsConcurrentlyInClonesOfThePreparedDatabase) {
+TEST(Regress, JobsRunIndependentTestsConcurrentlyInTheirOwnDatabases) {
   Suite s("jobs");
   // j1 and j2 each wait for the other (see their sql): they pass only if they overlap. Both see the
   // table the schedule created in the database they were cloned from.
@@ -284,8 +284,21 @@ TEST(Regress, JobsRunIndependentTestsConcurrentlyInClonesOfThePreparedDatabase) 
   const std::string d1 = test_named(report, "j1")["database"];
   const std::string d2 = test_named(report, "j2")["database"];
   EXPECT_NE(d1, d2);
-  EXPECT_NE(d1, "regression");
   EXPECT_EQ(test_named(report, "setup_template")["database"], "regression");
+}
+
+TEST(Regress, IsolateRunsEveryTestInAFreshClone) {
+  Suite s("jobs");
+  // setup_template runs in the prepared database first; with --isolate every test gets its own
+  // clone, j1 and j2 included (and they still overlap with --jobs 2).
+  auto report = json_report(
+      s, {"--schedule=" + (s.dir / "schedule").string(), "--isolate", "--jobs=2", "j1", "j2"});
+  // setup_template ran in a clone too, so j1 and j2 do not see its table: their output differs.
+  EXPECT_EQ(test_named(report, "setup_template")["status"], "ok");
+  std::set<std::string> databases;
+  for (const auto& t : report["tests"]) databases.insert(t["database"].get<std::string>());
+  EXPECT_EQ(databases.size(), 3u);
+  EXPECT_EQ(databases.count("regression"), 0u);
 }
 
 TEST(Regress, UseExistingRunsOnAServerStartedElsewhere) {

@@ -174,7 +174,10 @@ class Runner {
   std::string conninfo(const std::string& db) const;
   TestResult run_one(const Planned& p, int group, bool parallel);
   std::vector<TestResult> run_batch(const Group& group, std::vector<Planned> tests,
-                                    size_t concurrency, bool parallel);
+                                    size_t concurrency, bool parallel,
+                                    const std::vector<std::string>& worker_dbs = {});
+  // CREATE DATABASE name TEMPLATE from; returns the error, empty on success.
+  std::string clone(const std::string& from, const std::string& name);
   Planned make_planned(const std::string& name, const std::string& db) const;
   void finish(Summary& s);
 
@@ -465,22 +468,7 @@ TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
     return r;
   };
   if (!p.clone_from.empty()) {
-    try {
-      Admin admin(conninfo("postgres"));
-      if (existing_) admin.try_exec("DROP DATABASE IF EXISTS " + quote_ident(p.database));
-      // FILE_COPY: a copy of the files, faster than WAL-logging every block of a small database.
-      if (std::string e =
-              admin.try_exec(fmt::format("CREATE DATABASE {} TEMPLATE {} STRATEGY "
-                                         "FILE_COPY",
-                                         quote_ident(p.database), quote_ident(p.clone_from)));
-          !e.empty()) {
-        return fail(fmt::format("could not clone database \"{}\": {}", p.clone_from, e));
-      }
-      std::lock_guard<std::mutex> lock(clones_mutex_);
-      clones_.push_back(p.database);
-    } catch (const Error& e) {
-      return fail(e.what());
-    }
+    if (std::string e = clone(p.clone_from, p.database); !e.empty()) return fail(e);
   }
   platform::Fd in(open(p.input.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in)
@@ -554,15 +542,36 @@ TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
   return r;
 }
 
+std::string Runner::clone(const std::string& from, const std::string& name) {
+  try {
+    Admin admin(conninfo("postgres"));
+    if (existing_) admin.try_exec("DROP DATABASE IF EXISTS " + quote_ident(name));
+    // FILE_COPY: a copy of the files, faster than WAL-logging every block of a small database.
+    if (std::string e =
+            admin.try_exec(fmt::format("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
+                                       quote_ident(name), quote_ident(from)));
+        !e.empty()) {
+      return fmt::format("could not clone database \"{}\": {}", from, e);
+    }
+  } catch (const Error& e) {
+    return e.what();
+  }
+  std::lock_guard<std::mutex> lock(clones_mutex_);
+  clones_.push_back(name);
+  return {};
+}
+
 std::vector<TestResult> Runner::run_batch(const Group& group, std::vector<Planned> tests,
-                                          size_t concurrency, bool parallel) {
+                                          size_t concurrency, bool parallel,
+                                          const std::vector<std::string>& worker_dbs) {
   const int index = group_index_++;
   observer_.group_started(group, parallel);
   std::vector<TestResult> results(tests.size());
   std::atomic<size_t> next{0};
-  auto work = [&] {
+  auto work = [&](size_t worker) {
     for (size_t i; (i = next++) < tests.size();) {
       TestResult r;
+      if (worker < worker_dbs.size()) tests[i].database = worker_dbs[worker];
       try {
         r = run_one(tests[i], index, parallel);
       } catch (const std::exception& e) {
@@ -579,10 +588,10 @@ std::vector<TestResult> Runner::run_batch(const Group& group, std::vector<Planne
   };
   concurrency = std::max<size_t>(1, std::min(concurrency, tests.size()));
   if (concurrency == 1) {
-    work();
+    work(0);
   } else {
     std::vector<std::thread> threads;
-    for (size_t t = 0; t < concurrency; ++t) threads.emplace_back(work);
+    for (size_t t = 0; t < concurrency; ++t) threads.emplace_back(work, t);
     for (auto& t : threads) t.join();
   }
   observer_.group_finished(group, results);
@@ -655,16 +664,34 @@ Summary Runner::run() {
     collect(run_batch(g, std::move(tests), concurrency, n > 1));
   }
   for (const auto& g : isolated_) {
-    std::vector<Planned> tests;
-    int i = 0;
-    for (const auto& t : g.tests) {
-      Planned p = make_planned(t, fmt::format("{}__pgut{}", db.substr(0, 48), ++i));
-      p.clone_from = db;
-      tests.push_back(std::move(p));
-    }
     size_t jobs = static_cast<size_t>(std::max(1, o_.jobs));
     if (o_.max_connections > 0) jobs = std::min(jobs, static_cast<size_t>(o_.max_connections));
-    collect(run_batch(g, std::move(tests), jobs, true));
+    jobs = std::min(jobs, g.tests.size());
+    std::vector<Planned> tests;
+    std::vector<std::string> worker_dbs;
+    auto clone_name = [&](size_t i) { return fmt::format("{}__pgut{}", db.substr(0, 48), i); };
+    if (o_.isolate) {
+      // Every test in a fresh clone of the prepared database.
+      for (const auto& t : g.tests) {
+        Planned p = make_planned(t, clone_name(tests.size() + 1));
+        p.clone_from = db;
+        tests.push_back(std::move(p));
+      }
+    } else {
+      // --jobs: one database per worker (the prepared one and clones of it, made before any test
+      // runs in it); each worker runs its share of the tests in its database, in order, as
+      // pg_regress runs them all in one. One clone costs about a test's time; a clone per test
+      // would cost more than it saves.
+      worker_dbs.push_back(db);
+      for (size_t w = 1; w < jobs; ++w) {
+        worker_dbs.push_back(clone_name(w));
+        if (std::string e = clone(db, worker_dbs.back()); !e.empty()) {
+          throw Error(ExitCode::kServerStart, fmt::format("--jobs: {}", e));
+        }
+      }
+      for (const auto& t : g.tests) tests.push_back(make_planned(t, db));
+    }
+    collect(run_batch(g, std::move(tests), jobs, true, worker_dbs));
   }
   if (existing_ && !clones_.empty()) {
     try {

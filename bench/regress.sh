@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Wall time of `pg_unit_tests regress` against pg_regress, measured in one run on this machine:
+#
+#   bench/regress.sh                 this project's suite (sql/, expected/) and a generated suite of
+#                                    40 small files, each with pg_unit_tests regress (serial and
+#                                    --jobs 2), pg_regress --temp-instance, and pg_regress
+#                                    --use-existing on a server that is already running; medians of
+#                                    RUNS runs (default 5), printed as ratios
+#   bench/regress.sh compare DIR     a PGXS extension's suite (REGRESS, REGRESS_OPTS of its
+#                                    Makefile) with pg_regress --temp-instance and with
+#                                    pg_unit_tests regress, verdict by verdict
+#
+# pg_regress needs the extension installed "the usual way": PostgreSQL's bin/, lib/ and share/ are
+# copied into a scratch prefix and the extension is installed there with `make install DESTDIR=`,
+# so nothing is written into the system's installation. Under root, pg_regress runs as the user
+# `postgres` (initdb refuses root). Everything is removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PGUT=$ROOT/build/bin/pg_unit_tests
+PG_CONFIG=${PG_CONFIG:-$(command -v pg_config || echo /usr/lib/postgresql/15/bin/pg_config)}
+RUNS=${RUNS:-5}
+[[ -x $PGUT ]] || { echo "bench/regress.sh: build first (make)" >&2; exit 2; }
+
+SCRATCH=$(mktemp -d /tmp/pgut-bench-regress-XXXXXX)
+chmod 0755 "$SCRATCH"
+server_pid_file=""
+cleanup() {
+  if [[ -n $server_pid_file && -f $server_pid_file ]]; then
+    as_pg "$BINDIR/pg_ctl" stop -D "$SCRATCH/existing" -m immediate -s >/dev/null 2>&1 || true
+  fi
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+as_pg() {
+  if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# --- a scratch copy of the installation ------------------------------------------------------------
+SYS_BINDIR=$("$PG_CONFIG" --bindir)
+SYS_SHAREDIR=$("$PG_CONFIG" --sharedir)
+SYS_PKGLIBDIR=$("$PG_CONFIG" --pkglibdir)
+PREFIX=$SCRATCH/inst
+mkdir -p "$PREFIX$(dirname "$(dirname "$SYS_BINDIR")")" "$PREFIX$(dirname "$SYS_SHAREDIR")"
+cp -a "$(dirname "$SYS_BINDIR")" "$PREFIX$(dirname "$(dirname "$SYS_BINDIR")")/"
+cp -a "$SYS_SHAREDIR" "$PREFIX$(dirname "$SYS_SHAREDIR")/"
+[[ -d $PREFIX$SYS_PKGLIBDIR ]] || cp -a "$SYS_PKGLIBDIR" "$PREFIX$(dirname "$SYS_PKGLIBDIR")/"
+BINDIR=$PREFIX$SYS_BINDIR
+PG_REGRESS=$PREFIX$SYS_PKGLIBDIR/pgxs/src/test/regress/pg_regress
+
+install_extension() {  # DIR [make args]
+  local dir=$1
+  shift
+  make -s -C "$dir" install DESTDIR="$PREFIX" PG_CONFIG="$PG_CONFIG" "$@" >/dev/null
+}
+
+# A copy of a suite the postgres user can write into (sql/ and expected/ only if FILES_ONLY).
+suite_copy() {  # SRC NAME [sql-and-expected-only]
+  rm -rf "${SCRATCH:?}/$2"
+  mkdir -p "$SCRATCH/$2"
+  if [[ -n ${3:-} ]]; then
+    cp -a "$1/sql" "$1/expected" "$SCRATCH/$2/"
+  else
+    cp -a "$1"/. "$SCRATCH/$2/"
+  fi
+  rm -rf "$SCRATCH/$2/results" "$SCRATCH/$2/tmp_check" "$SCRATCH/$2"/regression.*
+  [[ $(id -u) -ne 0 ]] || chown -R postgres: "$SCRATCH/$2"
+  echo "$SCRATCH/$2"
+}
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# Runs "$@" RUNS times in $dir (after `prepare` if set); prints the median wall time in seconds.
+timed() {
+  local dir=$1 prepare=$2
+  shift 2
+  for _ in $(seq "$RUNS"); do
+    [[ -z $prepare ]] || $prepare
+    local t0 t1
+    t0=$(now)
+    (cd "$dir" && "$@" >"$SCRATCH/last.log" 2>&1) || {
+      echo "bench/regress.sh: failed: $*" >&2
+      tail -20 "$SCRATCH/last.log" >&2
+      exit 1
+    }
+    t1=$(now)
+    echo "$t1 - $t0" | bc -l
+  done | median
+}
+
+# --- compare mode: a PGXS extension's suite, verdict by verdict -------------------------------------
+make_var() {  # DIR VAR
+  make -s -C "$1" -f Makefile -f <(printf 'pgut-print-%%:\n\t@echo $($*)\n') "pgut-print-$2" \
+    PG_CONFIG="$PG_CONFIG" 2>/dev/null
+}
+
+verdicts() {  # LOG: "name verdict" lines from pg_regress-style output
+  sed -nE 's/^(test | {5})([^ ]+) +\.\.\. (ok|FAILED|failed \(ignored\)).*/\2 \3/p' "$1" | sort
+}
+
+if [[ ${1:-} == compare ]]; then
+  src=$(cd "$2" && pwd)
+  make -s -C "$src" PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1
+  install_extension "$src"
+  regress=$(make_var "$src" REGRESS)
+  opts=$(make_var "$src" REGRESS_OPTS)
+  dir=$(suite_copy "$src" suite)
+  # shellcheck disable=SC2086
+  (cd "$dir" && as_pg "$PG_REGRESS" --temp-instance=./tmp_check --bindir="$BINDIR" --inputdir=./ \
+     $opts $regress >"$SCRATCH/pg_regress.log" 2>&1) || true
+  # shellcheck disable=SC2086
+  (cd "$src" && "$PGUT" regress --extension="$src" --pg-config="$PG_CONFIG" --inputdir=./ \
+     --outputdir="$SCRATCH/pgut" $opts $regress >"$SCRATCH/pgut.log" 2>&1) || true
+  echo "pg_regress --temp-instance:"
+  tail -n 6 "$SCRATCH/pg_regress.log" | grep -E 'tests (passed|failed)' || tail -5 "$SCRATCH/pg_regress.log"
+  echo "pg_unit_tests regress:"
+  grep -E 'tests (passed|failed)' "$SCRATCH/pgut.log" || tail -5 "$SCRATCH/pgut.log"
+  if diff <(verdicts "$SCRATCH/pg_regress.log") <(verdicts "$SCRATCH/pgut.log") >/dev/null; then
+    echo "same verdicts for all $(verdicts "$SCRATCH/pgut.log" | wc -l) tests"
+  else
+    echo "verdicts differ (pg_regress left, pg_unit_tests right):"
+    diff <(verdicts "$SCRATCH/pg_regress.log") <(verdicts "$SCRATCH/pgut.log") || true
+    exit 1
+  fi
+  exit 0
+fi
+
+# --- bench mode -------------------------------------------------------------------------------------
+# This project's extension, installed into the scratch prefix.
+make -s -C "$ROOT" install HARNESS=no DESTDIR="$PREFIX" PG_CONFIG="$PG_CONFIG" >/dev/null
+PRELOAD=$SCRATCH/preload.conf
+printf "shared_preload_libraries = 'pg_unit_tests'\npg_unit_tests.time_control = on\n" >"$PRELOAD"
+chmod 0644 "$PRELOAD"
+OWN_TESTS=$(make_var "$ROOT" REGRESS)
+
+# The generated suite: 40 small files.
+GEN=$SCRATCH/generated-src
+mkdir -p "$GEN/sql" "$GEN/expected"
+GEN_TESTS=""
+for i in $(seq -w 1 40); do
+  cat >"$GEN/sql/t$i.sql" <<SQL
+CREATE TABLE t$i (id int PRIMARY KEY, v text);
+INSERT INTO t$i SELECT g, md5(g::text) FROM generate_series(1, 200) AS g;
+SELECT count(*), min(v), max(id) FROM t$i;
+SELECT v FROM t$i WHERE id = $((10#$i));
+UPDATE t$i SET v = upper(v) WHERE id % 10 = 0;
+SELECT count(*) FROM t$i WHERE v = upper(v);
+DROP TABLE t$i;
+SQL
+  GEN_TESTS="$GEN_TESTS t$i"
+done
+# shellcheck disable=SC2086
+(cd "$GEN" && "$PGUT" regress --stock --accept --outputdir="$SCRATCH/accept" $GEN_TESTS >/dev/null)
+
+# An already running server for --use-existing (the usual installcheck set-up): the scratch
+# installation, extension preloaded, fsync off as pg_regress's temp instance has it.
+EXISTING=$SCRATCH/existing
+SOCK=$SCRATCH/sock
+mkdir -p "$SOCK"
+[[ $(id -u) -ne 0 ]] || chown postgres: "$SOCK" "$SCRATCH"
+as_pg "$BINDIR/initdb" -D "$EXISTING" --no-sync -A trust -U postgres >/dev/null
+as_pg "$BINDIR/pg_ctl" start -D "$EXISTING" -w -s -l "$SCRATCH/existing.log" \
+  -o "-F -k $SOCK -c listen_addresses='' -p 54329 -c shared_preload_libraries=pg_unit_tests -c pg_unit_tests.time_control=on" >/dev/null
+server_pid_file=$EXISTING/postmaster.pid
+recreate_db() {
+  as_pg env PGOPTIONS="-c client_min_messages=warning" "$BINDIR/psql" -X -q -h "$SOCK" -p 54329 -U postgres -d postgres \
+    -c "DROP DATABASE IF EXISTS contrib_regression" -c "CREATE DATABASE contrib_regression" >/dev/null
+}
+
+declare -A T
+bench_suite() {  # KEY SRC TESTS EXTRA_PG_REGRESS_OPTS INDEPENDENT
+  local key=$1 src=$2 tests=$3 extra=$4 independent=$5 dir
+  dir=$(suite_copy "$src" "$key" files-only)
+  # shellcheck disable=SC2086
+  T[$key.pgut]=$(timed "$src" "" "$PGUT" regress --outputdir="$SCRATCH/out-$key" $tests)
+  # --jobs runs each test in its own clone of the prepared database: only for suites whose tests
+  # do not build on each other (this project's do: time_api creates the extension the others use).
+  T[$key.pgut_j2]=0
+  if [[ -n $independent ]]; then
+    # shellcheck disable=SC2086
+    T[$key.pgut_j2]=$(timed "$src" "" "$PGUT" regress --jobs=2 --outputdir="$SCRATCH/out-$key" $tests)
+  fi
+  # shellcheck disable=SC2086
+  T[$key.temp]=$(timed "$dir" "" as_pg "$PG_REGRESS" --temp-instance=./tmp_check --bindir="$BINDIR" \
+    --inputdir=./ --dbname=contrib_regression $extra $tests)
+  # shellcheck disable=SC2086
+  T[$key.existing]=$(timed "$dir" recreate_db as_pg env PGHOST="$SOCK" PGPORT=54329 PGUSER=postgres \
+    "$PG_REGRESS" --use-existing --bindir="$BINDIR" --inputdir=./ --dbname=contrib_regression $tests)
+}
+
+bench_suite own "$ROOT" "$OWN_TESTS" "--temp-config=$PRELOAD" ""
+bench_suite generated "$GEN" "$GEN_TESTS" "" independent
+
+ratio() { echo "scale=2; $1 / $2" | bc -l; }
+echo
+echo "pg_unit_tests regress vs pg_regress, median of $RUNS runs each, $(nproc) cores"
+printf '%-34s %8s %10s\n' "wall time (s)" "own ($(wc -w <<<"$OWN_TESTS"))" "generated (40)"
+for m in pgut pgut_j2 temp existing; do
+  case $m in
+    pgut) label="pg_unit_tests regress" ;;
+    pgut_j2) label="pg_unit_tests regress --jobs 2" ;;
+    temp) label="pg_regress --temp-instance" ;;
+    existing) label="pg_regress --use-existing" ;;
+  esac
+  own=$(printf '%8.3f' "${T[own.$m]}")
+  [[ $m != pgut_j2 ]] || own="     n/a"
+  printf '%-34s %8s %8.3f\n' "$label" "$own" "${T[generated.$m]}"
+done
+echo
+printf '%-50s %8s %8s\n' "ratio" "own" "generated"
+printf '%-50s %7sx %7sx\n' "--temp-instance / regress (target >= 3)" \
+  "$(ratio "${T[own.temp]}" "${T[own.pgut]}")" "$(ratio "${T[generated.temp]}" "${T[generated.pgut]}")"
+printf '%-50s %+7.3f %+7.3f\n' "regress - --use-existing, seconds (target <= 0.2)" \
+  "$(echo "${T[own.pgut]} - ${T[own.existing]}" | bc -l)" \
+  "$(echo "${T[generated.pgut]} - ${T[generated.existing]}" | bc -l)"
+printf '%-50s %8s %7sx\n' "--use-existing / regress --jobs 2 (target > 1)" "n/a" \
+  "$(ratio "${T[generated.existing]}" "${T[generated.pgut_j2]}")"
