@@ -335,6 +335,18 @@ TEST(Regress, FreezeMakesTimePrintingOutputDeterministic) {
   EXPECT_EQ(s.regress({"clock"}).status, 1);  // real time: the expected output cannot match
 }
 
+TEST(Regress, PgRegressOptions) {
+  Suite s("options");
+  // --dbname (two, tests in the first), --create-role (granted on each), --load-extension,
+  // --temp-config (postgresql.conf syntax), --encoding with --no-locale, --launcher: options.sql
+  // prints what each one did; its expected output is what pg_regress gives with the same options.
+  auto r = s.regress({"--dbname=first_db,second_db", "--create-role=regress_role_a,regress_role_b",
+                      "--load-extension=citext", "--temp-config=" + (s.dir / "extra.conf").string(),
+                      "--encoding=LATIN1", "--no-locale", "--launcher=env PGUT_LAUNCHED=yes",
+                      "options"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+}
+
 // --- bad input: one line on stderr, exit 2 ------------------------------------------------------
 
 TEST(Regress, BadInputIsOneLineAndExitTwo) {
@@ -352,6 +364,11 @@ TEST(Regress, BadInputIsOneLineAndExitTwo) {
       {{"--extension=" + std::string(PGUT_FIXTURES) + "/broken_ext", "setup"}, "does not build"},
       {{"--load-extension=no_such_extension", "setup"}, "--load-extension=no_such_extension"},
       {{"--no-such-option"}, "no-such-option"},
+      {{"--max-concurrent-tests=1", "--schedule=" + (s.dir / "schedule").string()},
+       "too many parallel tests (more than 1) in schedule file \"" + (s.dir / "schedule").string() +
+           "\" line 4"},
+      {{"--temp-config=" + (s.dir / "nonexistent.conf").string(), "setup"},
+       "could not read --temp-config file"},
       {{}, "no tests to run"},
   };
   for (const auto& c : cases) {
