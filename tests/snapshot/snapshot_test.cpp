@@ -1,0 +1,226 @@
+// Snapshots, rolled-back blocks and per-test databases across connections and processes, against
+// servers the harness starts: what one psql session (the pg_regress suite) cannot show.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <string>
+
+#include "pg_unit_tests/database.hpp"
+#include "pg_unit_tests/server.hpp"
+#include "support/pq.hpp"
+#include "support/process.hpp"
+
+using pg_unit_tests::Database;
+using pg_unit_tests::Server;
+using pg_unit_tests::ServerOptions;
+using test_support::cli;
+using test_support::Connection;
+using test_support::run;
+
+namespace {
+
+Server start() {
+  ServerOptions options;
+  options.create.push_back("pg_unit_tests");
+  return Server::start(options);
+}
+
+void fixture(Connection& c) {
+  c.query("CREATE TABLE parent (id int PRIMARY KEY, name text)");
+  c.query(
+      "CREATE TABLE child (id serial PRIMARY KEY, parent int REFERENCES parent ON DELETE CASCADE)");
+  c.query("INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 100) AS g");
+  c.query("INSERT INTO child (parent) SELECT 1 + g % 100 FROM generate_series(1, 300) AS g");
+}
+
+std::string contents(Connection& c) {
+  return c.value(
+      "SELECT md5(string_agg(t::text, ',' ORDER BY t::text)) FROM (SELECT p::text FROM parent AS "
+      "p UNION ALL SELECT c::text FROM child AS c UNION ALL SELECT last_value || ' ' || is_called "
+      "FROM child_id_seq) AS t");
+}
+
+}  // namespace
+
+TEST(DataSnapshot, SurvivesReconnectionAndUndoesOtherSessionsCommits) {
+  Server server = start();
+  std::string before;
+  {
+    Connection a(server.uri());
+    fixture(a);
+    before = contents(a);
+    EXPECT_EQ(a.value("SELECT unit_tests.snapshot('s')"), "400");
+  }
+  // Another session writes and commits, then goes away.
+  {
+    Connection b(server.uri());
+    b.query("DELETE FROM parent WHERE id <= 10");
+    b.query("INSERT INTO child (parent) VALUES (50), (51)");
+    b.query("UPDATE parent SET name = 'x' WHERE id = 99");
+    EXPECT_NE(contents(b), before);
+  }
+  Connection a(server.uri());
+  EXPECT_EQ(a.value("SELECT unit_tests.restore('s')"), "2");
+  EXPECT_EQ(contents(a), before);
+  // A second connection sees the restored state at once (it was committed).
+  Connection b(server.uri());
+  EXPECT_EQ(contents(b), before);
+}
+
+TEST(DataSnapshot, WritesRolledBackInAnotherSessionLeaveTablesClean) {
+  Server server = start();
+  Connection a(server.uri());
+  fixture(a);
+  a.query("SELECT unit_tests.snapshot('s')");
+  Connection b(server.uri());
+  b.query("BEGIN");
+  b.query("DELETE FROM child");
+  b.query("ROLLBACK");
+  EXPECT_EQ(a.value("SELECT unit_tests.restore('s')"), "0");
+  // restore() waits for a writer still in progress (EXCLUSIVE lock on the tables): it never
+  // restores under a half-done write. With a lock_timeout it gives up, changing nothing.
+  b.query("BEGIN");
+  b.query("INSERT INTO parent VALUES (1000, 'late')");
+  a.query("SET lock_timeout = '50ms'");
+  EXPECT_NE(a.error_of("SELECT unit_tests.restore('s')").find("lock timeout"), std::string::npos);
+  b.query("COMMIT");
+  EXPECT_EQ(a.value("SELECT unit_tests.restore('s')"), "1");
+  EXPECT_EQ(a.value("SELECT count(*) FROM parent WHERE id = 1000"), "0");
+}
+
+TEST(DataSnapshot, RestoreInATransactionIsAtomicForOtherSessions) {
+  Server server = start();
+  Connection a(server.uri());
+  fixture(a);
+  a.query("SELECT unit_tests.snapshot('s')");
+  a.query("DELETE FROM parent");
+  Connection b(server.uri());
+  a.query("BEGIN");
+  a.query("SELECT unit_tests.restore('s')");
+  EXPECT_EQ(b.value("SELECT count(*) FROM parent"), "0");  // readers go on, see the old state
+  a.query("COMMIT");
+  EXPECT_EQ(b.value("SELECT count(*) FROM parent"), "100");
+}
+
+TEST(RolledBack, NothingLeaksToOtherSessions) {
+  Server server = start();
+  Connection a(server.uri());
+  a.query("CREATE TABLE t (i int)");
+  EXPECT_EQ(a.value("SELECT ok FROM unit_tests.rolled_back('INSERT INTO t VALUES (1)')"), "t");
+  Connection b(server.uri());
+  EXPECT_EQ(b.value("SELECT count(*) FROM t"), "0");
+}
+
+TEST(Database, PerTestDatabaseFromATemplateIsPrivateAndDropped) {
+  Server server = start();
+  {
+    Connection c(server.uri());
+    c.query("CREATE DATABASE migrated");
+  }
+  {
+    Connection m(pg_unit_tests::with_database(server.uri(), "migrated"));
+    m.query("CREATE TABLE t (i int)");
+    m.query("INSERT INTO t VALUES (1), (2)");
+  }
+  std::string name;
+  {
+    Database one = Database::create(server.uri(), "migrated");
+    Database two = Database::create(server.uri(), "migrated");
+    name = one.name();
+    EXPECT_NE(one.name(), two.name());
+    Connection c1(one.uri());
+    Connection c2(two.uri());
+    ASSERT_TRUE(c1.ok()) << c1.error();
+    c1.query("DELETE FROM t");
+    EXPECT_EQ(c2.value("SELECT count(*) FROM t"), "2");
+    // c1 is still connected when `one` is destroyed: the drop closes it.
+  }
+  Connection c(server.uri());
+  EXPECT_EQ(c.value("SELECT count(*) FROM pg_database WHERE datname LIKE 'pgut_test_%'"), "0");
+  EXPECT_EQ(c.value("SELECT count(*) FROM pg_database WHERE datname = '" + name + "'"), "0");
+}
+
+TEST(Database, TemplateInUseIsRefusedNamingTheSession) {
+  Server server = start();
+  Connection c(server.uri());
+  c.query("CREATE DATABASE busy");
+  Connection user(pg_unit_tests::with_database(server.uri(), "busy"));
+  const std::string pid = user.value("SELECT pg_backend_pid()");
+  try {
+    Database::create(server.uri(), "busy");
+    FAIL() << "expected an error";
+  } catch (const pg_unit_tests::Error& e) {
+    EXPECT_EQ(e.code(), pg_unit_tests::ExitCode::kDatabase);
+    EXPECT_NE(std::string(e.what()).find("pid " + pid), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Database::create(server.uri(), "no_such_template"), pg_unit_tests::Error);
+}
+
+TEST(DatabaseCli, SnapshotSaveRestoreListDrop) {
+  Server server = start();
+  const std::string db = pg_unit_tests::with_database(server.uri(), "app");
+  {
+    Connection c(server.uri());
+    c.query("CREATE DATABASE app");
+    Connection a(db);
+    a.query("CREATE TABLE t (i int)");
+    a.query("INSERT INTO t VALUES (1)");
+  }
+  auto r = run({cli(), "snapshot", "save", "base", "--uri", db});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run({cli(), "snapshot", "save", "base", "--uri", db});
+  EXPECT_EQ(r.status, 9);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  {
+    Connection a(db);
+    a.query("DELETE FROM t");
+    // Connected: restore refuses, naming this session.
+    const std::string pid = a.value("SELECT pg_backend_pid()");
+    r = run({cli(), "snapshot", "restore", "base", "--uri", db});
+    EXPECT_EQ(r.status, 9);
+    EXPECT_NE(r.err.find("pid " + pid), std::string::npos) << r.err;
+  }
+  r = run({cli(), "snapshot", "restore", "base"}, {{"DATABASE_URL", db}});
+  ASSERT_EQ(r.status, 0) << r.err;
+  {
+    Connection a(db);
+    EXPECT_EQ(a.value("SELECT count(*) FROM t"), "1");
+  }
+  r = run({cli(), "snapshot", "list", "--json", "--uri", db});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("\"name\": \"base\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"source\": \"app\""), std::string::npos) << r.out;
+
+  // createdb from the snapshot: prints a URI; dropdb removes it.
+  r = run({cli(), "createdb", "--template", "base", "--uri", server.uri()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string uri = r.out.substr(0, r.out.find('\n'));
+  {
+    Connection t(uri);
+    ASSERT_TRUE(t.ok()) << t.error();
+    EXPECT_EQ(t.value("SELECT count(*) FROM t"), "1");
+  }
+  r = run({cli(), "dropdb", uri});
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run({cli(), "dropdb", uri});
+  EXPECT_EQ(r.status, 9);
+
+  // The exec form: the command runs on the clone, which is gone afterwards.
+  r = run({cli(), "createdb", "--template", "base", "--uri", server.uri(), "--", "sh", "-c",
+           "psql -XAtc 'SELECT current_database() LIKE $$pgut_test_%$$, count(*) FROM t'; exit 3"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_EQ(r.out, "t|1\n");
+  {
+    Connection c(server.uri());
+    EXPECT_EQ(c.value("SELECT count(*) FROM pg_database WHERE datname LIKE 'pgut_test_%'"), "0");
+  }
+
+  r = run({cli(), "snapshot", "drop", "base", "--uri", db});
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run({cli(), "snapshot", "drop", "base", "--uri", db});
+  EXPECT_EQ(r.status, 9);
+  r = run({cli(), "snapshot", "save", "bad name", "--uri", db});
+  EXPECT_EQ(r.status, 2);
+  r = run({cli(), "snapshot", "list"}, {{"DATABASE_URL", ""}});
+  EXPECT_EQ(r.status, 2);
+}
