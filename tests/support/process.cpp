@@ -115,9 +115,14 @@ std::string cli() {
 }
 
 bool alive(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return false;
-  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::string content;
+  try {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return false;
+    content.assign(std::istreambuf_iterator<char>(stat), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return false;  // it exited while we read
+  }
   const size_t close_paren = content.rfind(')');
   return close_paren != std::string::npos && close_paren + 2 < content.size() &&
          content[close_paren + 2] != 'Z' && content[close_paren + 2] != 'X';
@@ -147,8 +152,14 @@ std::vector<pid_t> processes_matching(const std::string& needle) {
   for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string name = e.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream f(e.path() / "cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    // The process may exit while we read; iostreams report that by throwing.
+    std::string cmd;
+    try {
+      std::ifstream f(e.path() / "cmdline");
+      cmd.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+      continue;
+    }
     std::replace(cmd.begin(), cmd.end(), '\0', ' ');
     const pid_t pid = std::stoi(name);
     if (cmd.find(needle) != std::string::npos && alive(pid)) out.push_back(pid);

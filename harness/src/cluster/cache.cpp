@@ -173,8 +173,9 @@ bool claim_spare(const Layout& layout, const std::string& key, const fs::path& t
   for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
     const std::string name = e.path().filename().string();
     if (!starts_with(name, prefix) || name.find('.') != std::string::npos) continue;
-    if (rename(e.path().c_str(), target.c_str()) == 0) return true;
-    // ENOENT: another start took it first; try the next one.
+    if (rename(e.path().c_str(), target.c_str()) != 0) continue;  // another start took it first
+    if (fs::exists(target / "global" / "pg_control", ec)) return true;
+    platform::remove_tree(target);  // not a complete copy: never use it
   }
   return false;
 }

@@ -324,6 +324,17 @@ class Keeper {
     }
   }
 
+  // One connection, so that the server's relation-cache init files exist: the claimer's first
+  // connection then starts in about half the time. Only for spares, whose start is off the
+  // critical path.
+  void warm_up() const {
+    const std::string conninfo = fmt::format("host={} port={} user=postgres dbname=postgres",
+                                             spec_.directory.string(), port_);
+    PGconn* conn = PQconnectdb(conninfo.c_str());
+    if (PQstatus(conn) == CONNECTION_OK) PQclear(PQexec(conn, "SELECT 1"));
+    PQfinish(conn);
+  }
+
   // Makes this server claimable: the pool token appears once the server is ready.
   void publish_spare() {
     const auto token = pool_token(spec_.cache, spec_.pool_key, spec_.id);
@@ -613,7 +624,10 @@ int keeper_run(const KeeperSpec& spec) {
     ServerState st = keeper.start(sfd.get());
     st.spare = spec.spare;
     write_state(st);
-    if (spec.spare) keeper.publish_spare();
+    if (spec.spare) {
+      keeper.warm_up();
+      keeper.publish_spare();
+    }
     if (!report({{"ok", true}, {"info", nlohmann::json::parse(st.info.to_json())}}) &&
         !spec.spare) {
       keeper.shutdown();  // nobody is there to hand the server to

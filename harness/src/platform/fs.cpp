@@ -80,8 +80,9 @@ void copy_dir(int from_parent, const char* from_name, int to_parent, const char*
   while (struct dirent* e = readdir(dir)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
     struct stat st;
+    // A file that vanishes meanwhile fails the copy: the source is being removed (cache clear), and
+    // a copy with holes must never be used.
     if (fstatat(from.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT) continue;  // vanished meanwhile (a lock or temp file)
       fail("stat", here / e->d_name, errno);
     }
     if (S_ISDIR(st.st_mode)) {
