@@ -241,22 +241,19 @@ int main(int argc, char** argv) {
     usleep(200000);
     one_pss = pss_kib(s.info().pid);
   }
-  std::vector<pg_unit_tests::ServerInfo> many;
+  // Owned servers: even if this program dies, their keepers remove them.
+  std::vector<Server> many;
   auto t0 = Clock::now();
-  for (int i = 0; i < servers; ++i) {
-    pg_unit_tests::ServerOptions o;
-    o.idle_timeout = std::chrono::seconds(0);
-    many.push_back(Server::start_detached(o));
-  }
+  for (int i = 0; i < servers; ++i) many.push_back(Server::start());
   const double many_ms = ms_since(t0);
   long many_pss = 0;
   int answered = 0;
   for (const auto& s : many) {
-    query(s.uri);
+    query(s.uri());
     ++answered;
-    many_pss += pss_kib(s.pid);
+    many_pss += pss_kib(s.info().pid);
   }
-  for (const auto& s : many) Server::stop(s.directory.string());
+  many.clear();
   fs::remove_all(b.dir);
 
   const double base_c = median(base_cycle);
