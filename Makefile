@@ -47,7 +47,7 @@ harness: $(BUILD_DIR)/CMakeCache.txt
 	@ln -sfn $(BUILD_DIR)/bin/pg_unit_tests pg_unit_tests
 
 install-harness: harness
-	$(CMAKE) --install $(BUILD_DIR)
+	DESTDIR=$(DESTDIR) $(CMAKE) --install $(BUILD_DIR)
 
 # --- the two commands of README.md ------------------------------------------------------------
 deps:

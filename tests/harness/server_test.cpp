@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -181,6 +182,38 @@ TEST(Server, MissingInstallation) {
   EXPECT_EQ(code_of([&] { Server::start(o); }), ExitCode::kInstallation);
   o.pg_config = "/bin/true";  // runs, but is no pg_config
   EXPECT_EQ(code_of([&] { Server::start(o); }), ExitCode::kInstallation);
+}
+
+TEST(Server, InstallationWithoutServerBinaries) {
+  // A pg_config that answers like one, for an installation that has no server.
+  PrivateBase base;
+  const fs::path bin = base.path / "fake" / "bin";
+  fs::create_directories(bin);
+  const fs::path config = bin / "pg_config";
+  {
+    std::ofstream f(config);
+    f << "#!/bin/sh\nfor a; do case $a in\n--bindir) echo " << bin.string()
+      << ";;\n--sharedir) echo /nonexistent;;\n--pkglibdir) echo /nonexistent;;\n"
+         "--version) echo 'PostgreSQL 15.99';;\nesac; done\n";
+  }
+  fs::permissions(config, fs::perms::owner_all | fs::perms::others_exec | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::group_read);
+  ServerOptions o;
+  o.pg_config = config.string();
+  const std::string msg = message_of([&] { Server::start(o); });
+  EXPECT_NE(msg.find("has no 'postgres' binary"), std::string::npos) << msg;
+  EXPECT_EQ(code_of([&] { Server::start(o); }), ExitCode::kInstallation);
+}
+
+TEST(Server, BaseDirectoryTheServerUserCannotReach) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root hands servers to another user";
+  char tmpl[] = "/tmp/pgut-closed-XXXXXX";
+  const fs::path closed = mkdtemp(tmpl);  // mode 0700, owned by root
+  setenv("PG_UNIT_TESTS_DIR", (closed / "inner").c_str(), 1);
+  const std::string msg = message_of([&] { Server::start(); });
+  unsetenv("PG_UNIT_TESTS_DIR");
+  fs::remove_all(closed);
+  EXPECT_NE(msg.find("cannot enter " + closed.string()), std::string::npos) << msg;
 }
 
 TEST(Server, ServesItsOwnExtensionFromTheBuildTree) {
