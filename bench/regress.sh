@@ -24,6 +24,9 @@ RUNS=${RUNS:-5}
 
 SCRATCH=$(mktemp -d /tmp/pgut-bench-regress-XXXXXX)
 chmod 0755 "$SCRATCH"
+# A private copy of the CLI: a rebuild in the tree during the run must not pull it away.
+cp "$PGUT" "$SCRATCH/pg_unit_tests"
+PGUT=$SCRATCH/pg_unit_tests
 server_pid_file=""
 cleanup() {
   if [[ -n $server_pid_file && -f $server_pid_file ]]; then
@@ -72,22 +75,20 @@ suite_copy() {  # SRC NAME [sql-and-expected-only]
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# Runs "$@" RUNS times in $dir (after `prepare` if set); prints the median wall time in seconds.
-timed() {
+# Runs "$@" once in $dir (after `prepare` if set); prints the wall time in seconds.
+timed_once() {
   local dir=$1 prepare=$2
   shift 2
-  for _ in $(seq "$RUNS"); do
-    [[ -z $prepare ]] || $prepare
-    local t0 t1
-    t0=$(now)
-    (cd "$dir" && "$@" >"$SCRATCH/last.log" 2>&1) || {
-      echo "bench/regress.sh: failed: $*" >&2
-      tail -20 "$SCRATCH/last.log" >&2
-      exit 1
-    }
-    t1=$(now)
-    echo "$t1 - $t0" | bc -l
-  done | median
+  [[ -z $prepare ]] || $prepare
+  local t0 t1
+  t0=$(now)
+  (cd "$dir" && "$@" >"$SCRATCH/last.log" 2>&1) || {
+    echo "bench/regress.sh: failed: $*" >&2
+    tail -20 "$SCRATCH/last.log" >&2
+    exit 1
+  }
+  t1=$(now)
+  echo "$t1 - $t0" | bc -l
 }
 
 # --- compare mode: a PGXS extension's suite, verdict by verdict -------------------------------------
@@ -170,24 +171,35 @@ recreate_db() {
 }
 
 declare -A T
+# The modes of one suite run in turn, RUNS rounds, so that load from elsewhere on the machine
+# spreads over all of them; each time is the median of its RUNS.
 bench_suite() {  # KEY SRC TESTS EXTRA_PG_REGRESS_OPTS INDEPENDENT
-  local key=$1 src=$2 tests=$3 extra=$4 independent=$5 dir
+  local key=$1 src=$2 tests=$3 extra=$4 independent=$5 dir m
   dir=$(suite_copy "$src" "$key" files-only)
-  # shellcheck disable=SC2086
-  T[$key.pgut]=$(timed "$src" "" "$PGUT" regress --outputdir="$SCRATCH/out-$key" $tests)
-  # --jobs runs each test in its own clone of the prepared database: only for suites whose tests
-  # do not build on each other (this project's do: time_api creates the extension the others use).
+  local -a modes=(pgut temp existing)
+  # --jobs runs the tests in one database per worker: only for suites whose tests do not build on
+  # each other (this project's do: time_api creates the extension the others use).
+  [[ -z $independent ]] || modes+=(pgut_j2)
   T[$key.pgut_j2]=0
-  if [[ -n $independent ]]; then
-    # shellcheck disable=SC2086
-    T[$key.pgut_j2]=$(timed "$src" "" "$PGUT" regress --jobs=2 --outputdir="$SCRATCH/out-$key" $tests)
-  fi
-  # shellcheck disable=SC2086
-  T[$key.temp]=$(timed "$dir" "" as_pg "$PG_REGRESS" --temp-instance=./tmp_check --bindir="$BINDIR" \
-    --inputdir=./ --dbname=contrib_regression $extra $tests)
-  # shellcheck disable=SC2086
-  T[$key.existing]=$(timed "$dir" recreate_db as_pg env PGHOST="$SOCK" PGPORT=54329 PGUSER=postgres \
-    "$PG_REGRESS" --use-existing --bindir="$BINDIR" --inputdir=./ --dbname=contrib_regression $tests)
+  declare -A times=()
+  for _ in $(seq "$RUNS"); do
+    for m in "${modes[@]}"; do
+      # shellcheck disable=SC2086
+      case $m in
+        pgut) t=$(timed_once "$src" "" "$PGUT" regress --outputdir="$SCRATCH/out-$key" $tests) ;;
+        pgut_j2) t=$(timed_once "$src" "" "$PGUT" regress --jobs=2 --outputdir="$SCRATCH/out-$key" $tests) ;;
+        temp) t=$(timed_once "$dir" "" as_pg "$PG_REGRESS" --temp-instance=./tmp_check \
+          --bindir="$BINDIR" --inputdir=./ --dbname=contrib_regression $extra $tests) ;;
+        existing) t=$(timed_once "$dir" recreate_db as_pg env PGHOST="$SOCK" PGPORT=54329 \
+          PGUSER=postgres "$PG_REGRESS" --use-existing --bindir="$BINDIR" --inputdir=./ \
+          --dbname=contrib_regression $tests) ;;
+      esac
+      times[$m]="${times[$m]:-} $t"
+    done
+  done
+  for m in "${modes[@]}"; do
+    T[$key.$m]=$(tr ' ' '\n' <<<"${times[$m]}" | grep . | median)
+  done
 }
 
 bench_suite own "$ROOT" "$OWN_TESTS" "--temp-config=$PRELOAD" ""
@@ -195,7 +207,7 @@ bench_suite generated "$GEN" "$GEN_TESTS" "" independent
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 echo
-echo "pg_unit_tests regress vs pg_regress, median of $RUNS runs each, $(nproc) cores"
+echo "pg_unit_tests regress vs pg_regress, median of $RUNS interleaved runs each, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-34s %8s %10s\n' "wall time (s)" "own ($(wc -w <<<"$OWN_TESTS"))" "generated (40)"
 for m in pgut pgut_j2 temp existing; do
   case $m in

@@ -140,7 +140,10 @@ std::vector<std::string> read_temp_config(const fs::path& file) {
       throw Error(ExitCode::kUsage, fmt::format("--temp-config \"{}\" line {}: not a setting: {}",
                                                 file.string(), number, line.substr(0, 80)));
     }
-    settings.push_back(name + "=" + value);
+    std::string setting = name;
+    setting += '=';
+    setting += value;
+    settings.push_back(std::move(setting));
   }
   return settings;
 }
