@@ -253,7 +253,7 @@ TEST(Cache, TwoHarnessesWarmingAtOnceCorruptNothing) {
 TEST(Cache, UnwritableDirectoryIsOneClearError) {
   auto r = run({cli(), "start"}, {{"PG_UNIT_TESTS_DIR", "/proc/version/x"}});
   EXPECT_EQ(r.status, 6) << r.err;
-  EXPECT_NE(r.err.find("/proc/version/x"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("/proc/version"), std::string::npos) << r.err;
 }
 
 TEST(Cache, FullDiskDuringCopyLeavesNothingHalfWritten) {

@@ -59,23 +59,6 @@ void write_plain(const fs::path& path, const std::string& content, bool append) 
   }
 }
 
-std::string last_lines(const std::string& text, size_t n) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) lines.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  std::string out;
-  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) {
-    if (!out.empty()) out += " / ";
-    out += lines[i];
-  }
-  return out;
-}
-
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -139,15 +122,15 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
     }
     throw Error(ExitCode::kServerStart,
                 fmt::format("initdb failed (locale '{}', encoding '{}'): {}", config.locale,
-                            config.encoding, last_lines(r.output, 2)));
+                            config.encoding, platform::last_lines(r.output, 2)));
   }
   // Drop the WAL that initdb left behind (the cluster was shut down cleanly): less to copy.
   r = platform::run({inst.bin("pg_resetwal").string(), "-D", tmp.string()}, layout.user.switch_to,
                     "/");
   if (r.status != 0) {
     platform::remove_tree(tmp);
-    throw Error(ExitCode::kServerStart,
-                fmt::format("pg_resetwal on the new template failed: {}", last_lines(r.output, 2)));
+    throw Error(ExitCode::kServerStart, fmt::format("pg_resetwal on the new template failed: {}",
+                                                    platform::last_lines(r.output, 2)));
   }
   write_plain(tmp / "postgresql.conf", kTemplateSettings, true);
   write_plain(tmp / "pg_hba.conf", kHba, false);

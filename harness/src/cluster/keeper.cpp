@@ -571,16 +571,7 @@ int live_keeper(const std::filesystem::path& server_directory) {
 
 int keeper_main() {
   platform::trace("keeper: main");
-  std::string input;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(0, buf, sizeof buf);
-    if (n > 0) {
-      input.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
+  const std::string input = platform::read_all(0);
   KeeperSpec spec;
   try {
     spec = nlohmann::json::parse(input).get<KeeperSpec>();

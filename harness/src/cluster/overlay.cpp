@@ -33,24 +33,6 @@ fs::path mirror(const fs::path& root, const fs::path& system_path) {
   return root / system_path.relative_path();
 }
 
-std::string last_lines(const std::string& text, size_t n) {
-  std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    if (!line.empty() && line.rfind("make", 0) != 0) lines.push_back(line);
-    start = end + 1;
-  }
-  std::string out;
-  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) {
-    if (!out.empty()) out += " / ";
-    out += lines[i];
-  }
-  return out;
-}
-
 // Collects the extension files of a flat directory (no recursion).
 void collect_flat(const fs::path& dir, ExtensionFiles& out) {
   std::error_code ec;
@@ -175,7 +157,7 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
         throw Error(ExitCode::kExtension,
                     fmt::format("the extension in {} does not build ('make' failed: {}): fix the "
                                 "build, then run again",
-                                dir.string(), last_lines(r.output, 2)));
+                                dir.string(), platform::last_lines(r.output, 2, "make")));
       }
       platform::remove_tree(staging);
       r = platform::run({"/usr/bin/env", "make", "-C", dir.string(), pg_config_arg,
@@ -186,7 +168,7 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
         throw Error(ExitCode::kExtension,
                     fmt::format("the extension in {} builds, but 'make install DESTDIR=...' "
                                 "failed: {}",
-                                dir.string(), last_lines(r.output, 2)));
+                                dir.string(), platform::last_lines(r.output, 2, "make")));
       }
       platform::write_file_atomic(stamp, tree_fingerprint(dir), 0644);
     }

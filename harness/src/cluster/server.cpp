@@ -344,16 +344,7 @@ Started launch(const Launch& l) {
   status_w.reset();
   owner_r.reset();
 
-  std::string reply;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(status_r.get(), buf, sizeof buf);
-    if (n > 0) {
-      reply.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
+  const std::string reply = platform::read_all(status_r.get());
   platform::trace("keeper reported");
   auto j = nlohmann::json::parse(reply, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 #include <linux/magic.h>
 
 #include <fmt/format.h>
@@ -136,20 +137,42 @@ void write_file_atomic(const fs::path& path, const std::string& content, mode_t 
   }
 }
 
-std::optional<std::string> read_file(const fs::path& path) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return std::nullopt;
+std::string read_all(int fd) {
   std::string out;
   char buf[8192];
   for (;;) {
-    ssize_t n = read(fd.get(), buf, sizeof buf);
+    const ssize_t n = read(fd, buf, sizeof buf);
     if (n > 0) {
       out.append(buf, static_cast<size_t>(n));
-    } else if (n == 0) {
+    } else if (n == 0 || errno != EINTR) {
       break;
-    } else if (errno != EINTR) {
-      return std::nullopt;
     }
+  }
+  return out;
+}
+
+std::optional<std::string> read_file(const fs::path& path) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  return read_all(fd.get());
+}
+
+std::string last_lines(const std::string& text, size_t n, const std::string& skip_prefix) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && (skip_prefix.empty() || line.rfind(skip_prefix, 0) != 0)) {
+      lines.push_back(std::move(line));
+    }
+    start = end + 1;
+  }
+  std::string out;
+  for (size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) {
+    if (!out.empty()) out += " / ";
+    out += lines[i];
   }
   return out;
 }

@@ -26,6 +26,13 @@ void write_file_atomic(const fs::path& path, const std::string& content, mode_t 
 
 std::optional<std::string> read_file(const fs::path& path);
 
+// Reads a descriptor to its end (EINTR retried); stops at the first other error.
+std::string read_all(int fd);
+
+// The last n non-empty lines of a program's output, joined with " / ", for one-line error messages.
+// Lines starting with `skip_prefix` (e.g. make's "make[1]: Entering ...") are left out.
+std::string last_lines(const std::string& text, size_t n, const std::string& skip_prefix = {});
+
 // Creates the directory (and parents) if missing; then checks it is owned by `owner` and sets mode.
 // Throws Error(kFilesystem) when it cannot be created or written, or belongs to someone else.
 void ensure_directory(const fs::path& path, mode_t mode, std::optional<uid_t> owner = {},

@@ -17,6 +17,7 @@
 
 #include "pg_unit_tests/error.hpp"
 #include "platform/fd.hpp"
+#include "platform/fs.hpp"
 
 extern char** environ;
 
@@ -193,15 +194,7 @@ RunResult run(const std::vector<std::string>& argv, const std::optional<Credenti
   const pid_t pid = spawn(spec);
   w.reset();
   RunResult result;
-  char buf[8192];
-  for (;;) {
-    ssize_t n = read(r.get(), buf, sizeof buf);
-    if (n > 0) {
-      result.output.append(buf, static_cast<size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      break;
-    }
-  }
+  result.output = read_all(r.get());
   result.status = wait_for(pid);
   return result;
 }
