@@ -9,15 +9,21 @@
 --   (ctid, xmin). record_in reads the text back exactly; the functions pin the settings that
 --   change a type's text (DateStyle, IntervalStyle, extra_float_digits, bytea_output,
 --   lc_monetary). Storage is three tables of this schema: DROP EXTENSION drops them.
--- * Change detection: snapshot() installs one AFTER ... FOR EACH STATEMENT trigger per table
---   (ENABLE ALWAYS, so it fires under session_replication_role = replica too) that appends the
---   table to a write log, numbered by a sequence. The log is transactional: writes rolled back are
---   forgotten with their mark. A table is clean for a snapshot when no write was logged after the
---   snapshot (or its last restore) synced it: restore() does not touch it.
--- * A dirty table is restored row by row: a row version whose (ctid, xmin) is recorded is unchanged
---   (an UPDATE always makes a new version, with a new ctid and the writer's xmin), everything else
---   is deleted, and the recorded rows no longer present are inserted again. The snapshot then
---   records the new identities of the rows it put back, so the next restore is as cheap.
+-- * Change detection: snapshot() installs two triggers per table (ENABLE ALWAYS, so they fire
+--   under session_replication_role = replica too), both on the C function _snapshot_track():
+--   pg_unit_tests_snapshot, AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW, which logs the ctid of
+--   the row version replaced or deleted and of the one written; pg_unit_tests_snapshot_truncate,
+--   AFTER TRUNCATE FOR EACH STATEMENT, which logs "every row". The log (_snapshot_changes) is
+--   numbered by a sequence and transactional: writes rolled back are forgotten with their rows. A
+--   table is clean for a snapshot when nothing was logged after the snapshot (or its last restore)
+--   synced it: restore() does not touch it.
+-- * A dirty table is restored at the logged ctids only: a row version there whose (ctid, xmin) is
+--   recorded is unchanged (an UPDATE always makes a new version, with a new ctid and the writer's
+--   xmin; a ctid reused by a later insert has a later xmin), every other one is deleted, and the
+--   recorded rows at those ctids no longer present are inserted again. Rows at ctids not logged
+--   were not written. The snapshot then records the new identities (ctid, xmin) of the rows it put
+--   back, so the next restore is as cheap. A table rewritten since (TRUNCATE, VACUUM FULL, CLUSTER:
+--   another file node) is replaced whole.
 -- * restore() writes with session_replication_role = replica: no user trigger, no foreign-key
 --   check or cascade fires, no lock beyond the rows and an EXCLUSIVE lock on each table (readers
 --   go on). Foreign keys hold afterwards because the snapshot is one consistent state of them all.
@@ -58,15 +64,18 @@ CREATE TABLE unit_tests._snapshot_rows (
   row_xmin xid NOT NULL,
   data text NOT NULL
 );
-CREATE INDEX ON unit_tests._snapshot_rows (snapshot, relid);
+CREATE INDEX ON unit_tests._snapshot_rows (snapshot, relid, row_ctid);
 
--- The write log: "table relid was written at position seq". Appended by the tracking trigger only
--- when the table has no mark newer than every snapshot's sync point, so it stays short.
-CREATE TABLE unit_tests._snapshot_writes (
-  relid oid NOT NULL,
-  seq bigint NOT NULL DEFAULT nextval('unit_tests._snapshot_write_seq')
+-- The write log: "at position seq, the row version at old_ctid of table relid was replaced or
+-- deleted, and one was written at new_ctid" (both NULL: every row, TRUNCATE). Appended by the C
+-- trigger with heap_insert, which is why it has no index, constraint or default (the trigger checks
+-- that it has none); pruned by restore() and drop_snapshot() down to the oldest sync point.
+CREATE TABLE unit_tests._snapshot_changes (
+  relid oid,
+  seq bigint,
+  old_ctid tid,
+  new_ctid tid
 );
-CREATE INDEX ON unit_tests._snapshot_writes (relid, seq);
 
 -- Each role sees and changes its own snapshots only (superusers bypass row security).
 ALTER TABLE unit_tests._snapshots ENABLE ROW LEVEL SECURITY;
@@ -82,43 +91,13 @@ CREATE POLICY own ON unit_tests._snapshot_rows
   WITH CHECK (snapshot IN (SELECT id FROM unit_tests._snapshots));
 GRANT SELECT, INSERT, UPDATE, DELETE ON unit_tests._snapshots, unit_tests._snapshot_relations,
   unit_tests._snapshot_rows TO PUBLIC;
-GRANT SELECT ON unit_tests._snapshot_writes TO PUBLIC;
+GRANT SELECT ON unit_tests._snapshot_changes TO PUBLIC;
 GRANT USAGE ON SEQUENCE unit_tests._snapshot_write_seq TO PUBLIC;
 
--- A relation and its inheritance descendants (partitions included).
-CREATE FUNCTION unit_tests._snapshot_family(rel oid) RETURNS SETOF oid
-  LANGUAGE sql STABLE
-  SET search_path = pg_catalog, pg_temp
-AS $$
-  WITH RECURSIVE f(relid) AS (
-    SELECT rel
-    UNION
-    SELECT i.inhrelid FROM f JOIN pg_inherits AS i ON i.inhparent = f.relid)
-  SELECT relid FROM f
-$$;
-
--- The tracking trigger. SECURITY DEFINER: whoever writes the table may not write the log.
+-- The tracking trigger (extension/src/snapshot/track.cpp). It needs no privilege on the log: the C
+-- code opens it directly.
 CREATE FUNCTION unit_tests._snapshot_track() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  INSERT INTO unit_tests._snapshot_writes (relid)
-  SELECT f.relid
-    FROM (SELECT TG_RELID AS relid
-           WHERE NOT (SELECT c.relhassubclass FROM pg_class AS c WHERE c.oid = TG_RELID)
-          UNION ALL
-          SELECT d.relid FROM unit_tests._snapshot_family(TG_RELID) AS d(relid)
-           WHERE (SELECT c.relhassubclass FROM pg_class AS c WHERE c.oid = TG_RELID)
-             AND (SELECT c.relkind FROM pg_class AS c WHERE c.oid = d.relid) = 'r') AS f
-   WHERE NOT EXISTS (
-     SELECT 1 FROM unit_tests._snapshot_writes AS w
-      WHERE w.relid = f.relid
-        AND w.seq > (SELECT coalesce(max(r.synced), 0) FROM unit_tests._snapshot_relations AS r
-                      WHERE r.relid = f.relid));
-  RETURN NULL;
-END
-$$;
+  LANGUAGE c AS 'MODULE_PATHNAME', 'pgut_snapshot_track';
 -- (EXECUTE stays granted to PUBLIC: CREATE TRIGGER needs it, and a trigger function cannot be
 -- called outside a trigger.)
 
@@ -129,25 +108,22 @@ CREATE FUNCTION unit_tests._snapshot_owner(name text) RETURNS regrole
   SET search_path = pg_catalog, pg_temp
 RETURN (SELECT s.owner::regrole FROM unit_tests._snapshots AS s WHERE s.name = _snapshot_owner.name);
 
--- Forgets write marks no snapshot needs any more; returns the tables no snapshot tracks (their
--- trigger can go). SECURITY DEFINER: it must see every role's snapshots.
+-- Forgets the logged changes no snapshot needs any more; returns the tables no snapshot tracks
+-- (their triggers can go). SECURITY DEFINER: it must see every role's snapshots.
 CREATE FUNCTION unit_tests._snapshot_prune(relids oid[]) RETURNS SETOF oid
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  rel oid;
-  low bigint;
 BEGIN
-  FOREACH rel IN ARRAY relids LOOP
-    SELECT min(r.synced) INTO low FROM unit_tests._snapshot_relations AS r WHERE r.relid = rel;
-    IF low IS NULL THEN
-      DELETE FROM unit_tests._snapshot_writes AS w WHERE w.relid = rel;
-      RETURN NEXT rel;
-    ELSE
-      DELETE FROM unit_tests._snapshot_writes AS w WHERE w.relid = rel AND w.seq <= low;
-    END IF;
-  END LOOP;
+  WITH p AS MATERIALIZED (
+    SELECT t.rel, min(r.synced) AS low
+      FROM unnest(relids) AS t(rel) LEFT JOIN unit_tests._snapshot_relations AS r ON r.relid = t.rel
+     GROUP BY t.rel)
+  DELETE FROM unit_tests._snapshot_changes AS c
+   USING p
+   WHERE c.relid = p.rel AND (p.low IS NULL OR c.seq <= p.low);
+  RETURN QUERY SELECT t.rel FROM unnest(relids) AS t(rel)
+                WHERE NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_relations AS r WHERE r.relid = t.rel);
 END
 $$;
 
@@ -235,6 +211,16 @@ RETURN concat_ws('; ',
                             ', ' ORDER BY i.inhseqno)
             FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhrelid = rel));
 
+-- Whether both change-tracking triggers of a table are there and fire always.
+CREATE FUNCTION unit_tests._snapshot_tracked(rel oid) RETURNS boolean
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT count(*) = 2 FROM pg_trigger AS g
+         WHERE g.tgrelid = rel AND g.tgenabled = 'A'
+           AND g.tgfoid = 'unit_tests._snapshot_track()'::regprocedure
+           AND ((g.tgname = 'pg_unit_tests_snapshot' AND g.tgtype = 29)              -- ROW, AFTER INSERT/DELETE/UPDATE
+             OR (g.tgname = 'pg_unit_tests_snapshot_truncate' AND g.tgtype = 32)));  -- STATEMENT, AFTER TRUNCATE
+
 -- The first difference between a snapshot's tables and the database now (NULL: none), as one
 -- sentence, with the number of further differences.
 CREATE FUNCTION unit_tests._snapshot_drift(snap integer) RETURNS text
@@ -274,10 +260,7 @@ BEGIN
     SELECT 6, format('the change-tracking trigger of %s %s was dropped or disabled since snapshot "%s"',
                      w.word, rec.relname, s.name)
       FROM rec JOIN cur USING (relid) JOIN what AS w ON w.k = rec.kind
-     WHERE rec.kind <> 'S'
-       AND NOT EXISTS (SELECT 1 FROM pg_trigger AS g
-                        WHERE g.tgrelid = rec.relid AND g.tgname = 'pg_unit_tests_snapshot'
-                          AND g.tgenabled = 'A')) AS d;
+     WHERE rec.kind = 'r' AND NOT unit_tests._snapshot_tracked(rec.relid)) AS d;
   IF found IS NULL THEN
     RETURN NULL;
   ELSIF cardinality(found) = 1 THEN
@@ -298,6 +281,7 @@ DECLARE
   snap integer;
   owner regrole;
   r record;
+  g record;
   missing text;
   total bigint := 0;
   n bigint;
@@ -374,20 +358,23 @@ BEGIN
     EXECUTE 'LOCK TABLE ' || missing || ' IN SHARE MODE';
   END IF;
 
+  -- The triggers go on the tables that hold rows (partitions, not their partitioned parents: row
+  -- triggers fire on the partition a row is routed to).
   FOR r IN SELECT t.relid FROM pg_unit_tests_targets AS t
-            WHERE t.kind <> 'S'
-              AND NOT EXISTS (SELECT 1 FROM pg_trigger AS g
-                               WHERE g.tgrelid = t.relid AND g.tgname = 'pg_unit_tests_snapshot'
-                                 AND g.tgenabled = 'A')
+            WHERE t.kind = 'r' AND NOT unit_tests._snapshot_tracked(t.relid)
             ORDER BY t.relid LOOP
-    IF EXISTS (SELECT 1 FROM pg_trigger AS g
-                WHERE g.tgrelid = r.relid AND g.tgname = 'pg_unit_tests_snapshot') THEN
-      EXECUTE format('DROP TRIGGER pg_unit_tests_snapshot ON %s', r.relid::regclass);
-    END IF;
-    EXECUTE format('CREATE TRIGGER pg_unit_tests_snapshot AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE '
-                   'ON %s FOR EACH STATEMENT EXECUTE FUNCTION unit_tests._snapshot_track()',
+    FOR g IN SELECT t.tgname FROM pg_trigger AS t
+              WHERE t.tgrelid = r.relid
+                AND t.tgname IN ('pg_unit_tests_snapshot', 'pg_unit_tests_snapshot_truncate') LOOP
+      EXECUTE format('DROP TRIGGER %I ON %s', g.tgname, r.relid::regclass);
+    END LOOP;
+    EXECUTE format('CREATE TRIGGER pg_unit_tests_snapshot AFTER INSERT OR UPDATE OR DELETE '
+                   'ON %1$s FOR EACH ROW EXECUTE FUNCTION unit_tests._snapshot_track(); '
+                   'CREATE TRIGGER pg_unit_tests_snapshot_truncate AFTER TRUNCATE '
+                   'ON %1$s FOR EACH STATEMENT EXECUTE FUNCTION unit_tests._snapshot_track(); '
+                   'ALTER TABLE %1$s ENABLE ALWAYS TRIGGER pg_unit_tests_snapshot, '
+                   'ENABLE ALWAYS TRIGGER pg_unit_tests_snapshot_truncate',
                    r.relid::regclass);
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER pg_unit_tests_snapshot', r.relid::regclass);
   END LOOP;
 
   INSERT INTO unit_tests._snapshots (name, taken_at, schemas)
@@ -441,6 +428,10 @@ DECLARE
   cols text;
   vals text;
   previous_role text;
+  previous_seqscan text;
+  previous_bitmapscan text;
+  kept text[];
+  gone text;
   restored oid[] := '{}';
 BEGIN
   SELECT * INTO s FROM unit_tests._snapshots AS x WHERE x.name = restore.name;
@@ -481,40 +472,78 @@ BEGIN
   END IF;
 
   previous_role := current_setting('session_replication_role');
+  previous_seqscan := current_setting('enable_seqscan');
+  previous_bitmapscan := current_setting('enable_bitmapscan');
   PERFORM set_config('session_replication_role', 'replica', true);
-  FOR r IN SELECT x.relid, x.filenode IS DISTINCT FROM pg_relation_filenode(x.relid) AS rewritten
-             FROM unit_tests._snapshot_relations AS x
-            WHERE x.snapshot = s.id AND x.kind = 'r'
-              AND EXISTS (SELECT 1 FROM unit_tests._snapshot_writes AS w
-                           WHERE w.relid = x.relid AND w.seq > x.synced)
+  -- The tables written since the snapshot synced them, with the ctids written.
+  FOR r IN WITH changed AS (
+             SELECT c.relid,
+                    bool_or(c.old_ctid IS NULL AND c.new_ctid IS NULL) AS truncated,
+                    array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL) AS ctids
+               FROM unit_tests._snapshot_relations AS x
+               JOIN unit_tests._snapshot_changes AS c ON c.relid = x.relid AND c.seq > x.synced
+              CROSS JOIN LATERAL (VALUES (c.old_ctid), (c.new_ctid)) AS v(ctid)
+              WHERE x.snapshot = s.id AND x.kind = 'r'
+              GROUP BY c.relid)
+           SELECT x.relid, coalesce(ch.ctids, '{}') AS ctids,
+                  ch.truncated OR x.filenode IS DISTINCT FROM pg_relation_filenode(x.relid) AS rewritten
+             FROM changed AS ch JOIN unit_tests._snapshot_relations AS x
+               ON x.snapshot = s.id AND x.relid = ch.relid
             ORDER BY x.relid LOOP
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
            string_agg('(q.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
       INTO cols, vals
       FROM pg_attribute AS a
      WHERE a.attrelid = r.relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
-    -- Row versions the snapshot does not know go; then the recorded rows that are gone come back,
-    -- and the snapshot records where they are now. A table rewritten since (TRUNCATE, VACUUM FULL,
-    -- CLUSTER) has moved its rows, keeping their xmin: there (ctid, xmin) identifies nothing, and
-    -- every row is replaced.
-    EXECUTE format('DELETE FROM ONLY %s AS x WHERE $3 OR NOT EXISTS ('
-                   'SELECT 1 FROM unit_tests._snapshot_rows AS s WHERE s.snapshot = $1 AND s.relid = $2 '
-                   'AND s.row_ctid = x.ctid AND s.row_xmin = x.xmin)', r.relid::regclass)
-      USING s.id, r.relid, r.rewritten;
+    -- The work below must be proportional to the ctids logged, not to the table: TID scans and
+    -- index scans only, whatever the (often missing) statistics of the snapshot's tables suggest.
+    PERFORM set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true);
+    IF r.rewritten THEN
+      -- A table rewritten since (TRUNCATE, VACUUM FULL, CLUSTER) has moved its rows, keeping their
+      -- xmin: there (ctid, xmin) identifies nothing, and every row is replaced.
+      EXECUTE format('DELETE FROM ONLY %s', r.relid::regclass);
+      gone := 's.snapshot = $1 AND s.relid = $2';
+    ELSE
+      -- At the logged ctids only: the row versions the snapshot does not know go (one TID scan);
+      -- kept are the (ctid, xmin) of the recorded ones still there.
+      EXECUTE format('WITH cur AS MATERIALIZED ('
+                     '  SELECT x.ctid AS c, x.ctid::text || '' '' || x.xmin::text AS k '
+                     '    FROM ONLY %1$s AS x WHERE x.ctid = ANY ($1)), '
+                     'known AS MATERIALIZED ('
+                     '  SELECT s.k FROM unnest($1) AS t(c) CROSS JOIN LATERAL ('
+                     '    SELECT s.row_ctid::text || '' '' || s.row_xmin::text AS k '
+                     '      FROM unit_tests._snapshot_rows AS s '
+                     '     WHERE s.snapshot = $2 AND s.relid = $3 AND s.row_ctid = t.c OFFSET 0) AS s), '
+                     'del AS ('
+                     '  DELETE FROM ONLY %1$s AS x '
+                     '   WHERE x.ctid = ANY (ARRAY(SELECT cur.c FROM cur WHERE cur.k NOT IN (SELECT known.k FROM known)))) '
+                     'SELECT coalesce(array_agg(cur.k), ''{}'') FROM cur WHERE cur.k IN (SELECT known.k FROM known)',
+                     r.relid::regclass)
+        INTO kept USING r.ctids, s.id, r.relid;
+      -- (One index probe per ctid: with the snapshot's statistics often missing, the planner
+      -- would rather filter every recorded row of the table than search the index for a list.)
+      gone := 's.ctid = ANY (ARRAY('
+              '  SELECT l.id FROM unnest($4) AS t(c) CROSS JOIN LATERAL ('
+              '    SELECT s.ctid AS id, s.row_ctid::text || '' '' || s.row_xmin::text AS k '
+              '      FROM unit_tests._snapshot_rows AS s '
+              '     WHERE s.snapshot = $1 AND s.relid = $2 AND s.row_ctid = t.c OFFSET 0) AS l '
+              '   WHERE NOT (l.k = ANY ($3))))';
+    END IF;
+    -- The recorded rows that are gone come back, and the snapshot records where they are now.
     EXECUTE format('WITH gone AS ('
-                   '  DELETE FROM unit_tests._snapshot_rows AS s WHERE s.snapshot = $1 AND s.relid = $2 '
-                   '  AND ($3 OR NOT EXISTS (SELECT 1 FROM ONLY %1$s AS x WHERE x.ctid = s.row_ctid AND x.xmin = s.row_xmin)) '
-                   '  RETURNING s.data), '
+                   '  DELETE FROM unit_tests._snapshot_rows AS s WHERE %4$s RETURNING s.data), '
                    'back AS ('
                    '  INSERT INTO %1$s AS x %2$s OVERRIDING SYSTEM VALUE '
                    '  SELECT %3$s FROM (SELECT gone.data::%1$s AS r FROM gone OFFSET 0) AS q '
                    '  RETURNING x.ctid, x.xmin, x::text AS data) '
                    'INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data) '
                    'SELECT $1, $2, back.ctid, back.xmin, back.data FROM back',
-                   r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''))
-      USING s.id, r.relid, r.rewritten;
+                   r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''), gone)
+      USING s.id, r.relid, kept, r.ctids;
     restored := restored || r.relid;
   END LOOP;
+  PERFORM set_config('enable_seqscan', previous_seqscan, true),
+          set_config('enable_bitmapscan', previous_bitmapscan, true);
   PERFORM set_config('session_replication_role', previous_role, true);
 
   IF cardinality(restored) > 0 THEN
@@ -542,6 +571,7 @@ DECLARE
   snap integer;
   relids oid[];
   rel oid;
+  g record;
 BEGIN
   SELECT x.id INTO snap FROM unit_tests._snapshots AS x WHERE x.name = drop_snapshot.name;
   IF NOT FOUND THEN
@@ -554,7 +584,11 @@ BEGIN
   FOR rel IN SELECT * FROM unit_tests._snapshot_prune(coalesce(relids, '{}')) LOOP
     CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = rel)
                OR NOT pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = rel), 'USAGE');
-    EXECUTE format('DROP TRIGGER IF EXISTS pg_unit_tests_snapshot ON %s', rel::regclass);
+    FOR g IN SELECT t.tgname FROM pg_trigger AS t
+              WHERE t.tgrelid = rel
+                AND t.tgname IN ('pg_unit_tests_snapshot', 'pg_unit_tests_snapshot_truncate') LOOP
+      EXECUTE format('DROP TRIGGER %I ON %s', g.tgname, rel::regclass);
+    END LOOP;
   END LOOP;
 END
 $$;

@@ -1,0 +1,114 @@
+// unit_tests._snapshot_track(): the change-tracking trigger of data snapshots.
+//
+// Fired AFTER each row written (FOR EACH ROW: INSERT, UPDATE, DELETE, also for COPY, MERGE,
+// ON CONFLICT and rows routed to a partition) and after TRUNCATE (FOR EACH STATEMENT). It appends
+// one row to unit_tests._snapshot_changes: the table, a position from
+// unit_tests._snapshot_write_seq, and the ctid of the row version it replaced or deleted (old_ctid)
+// and of the one it wrote (new_ctid); TRUNCATE logs both as NULL ("every row"). restore() then
+// looks only at those ctids.
+//
+// Written in C for speed: one heap_insert per row, no executor, no SPI. That is safe because the
+// log table is ours, has no index, no constraint, no TOASTable column (checked below), and
+// heap_insert is transactional: a rolled-back write leaves no log row. table_open() checks no
+// privilege, so the writer needs none on the log (the PL/pgSQL version was SECURITY DEFINER).
+// No C++ object is alive here: every call may ereport.
+#include "pg/boundary.hpp"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace pgut::snapshot {
+namespace {
+
+constexpr const char* kSchema = "unit_tests";
+constexpr const char* kLog = "_snapshot_changes";
+constexpr const char* kSequence = "_snapshot_write_seq";
+constexpr int kColumns = 4;  // relid oid, seq bigint, old_ctid tid, new_ctid tid
+
+Oid lookup(const char* name, Oid schema) {
+  Oid oid = get_relname_relid(name, schema);
+  if (!OidIsValid(oid))
+    throw pg::Error(ERRCODE_UNDEFINED_TABLE,
+                    std::string("pg_unit_tests: relation unit_tests.") + name + " is missing",
+                    "Reinstall the extension: DROP EXTENSION pg_unit_tests CASCADE; CREATE "
+                    "EXTENSION pg_unit_tests;");
+  return oid;
+}
+
+void append(Oid relid, const ItemPointerData* old_ctid, const ItemPointerData* new_ctid) {
+  Oid schema = get_namespace_oid(kSchema, false);
+  Oid log_oid = lookup(kLog, schema);
+  Oid seq_oid = lookup(kSequence, schema);
+  int64 seq = nextval_internal(seq_oid, false);
+
+  Relation log = table_open(log_oid, RowExclusiveLock);
+  TupleDesc desc = RelationGetDescr(log);
+  if (log->rd_rel->relhasindex || desc->natts != kColumns || desc->attrs[0].atttypid != OIDOID ||
+      desc->attrs[1].atttypid != INT8OID || desc->attrs[2].atttypid != TIDOID ||
+      desc->attrs[3].atttypid != TIDOID) {
+    table_close(log, RowExclusiveLock);
+    throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "pg_unit_tests: unit_tests._snapshot_changes was altered",
+                    "Reinstall the extension: DROP EXTENSION pg_unit_tests CASCADE; CREATE "
+                    "EXTENSION pg_unit_tests;");
+  }
+  Datum values[kColumns];
+  bool nulls[kColumns] = {false, false, old_ctid == nullptr, new_ctid == nullptr};
+  values[0] = ObjectIdGetDatum(relid);
+  values[1] = Int64GetDatum(seq);
+  values[2] = PointerGetDatum(old_ctid);
+  values[3] = PointerGetDatum(new_ctid);
+  HeapTuple tuple = heap_form_tuple(desc, values, nulls);
+  simple_heap_insert(log, tuple);
+  heap_freetuple(tuple);
+  table_close(log, NoLock);  // the lock is kept until the end of the transaction
+}
+
+Datum track(FunctionCallInfo fcinfo) {
+  if (!CALLED_AS_TRIGGER(fcinfo))
+    throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                    "unit_tests._snapshot_track() is a trigger function",
+                    "unit_tests.snapshot() creates the triggers that use it.");
+  auto* data = reinterpret_cast<TriggerData*>(fcinfo->context);
+  TriggerEvent event = data->tg_event;
+  if (!TRIGGER_FIRED_AFTER(event))
+    throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+                    "unit_tests._snapshot_track() must fire AFTER the write");
+  // Copies: the slots belong to the trigger manager.
+  ItemPointerData old_ctid;
+  ItemPointerData new_ctid;
+  bool has_old = false;
+  bool has_new = false;
+  if (TRIGGER_FIRED_FOR_ROW(event)) {
+    if (TRIGGER_FIRED_BY_INSERT(event)) {
+      ItemPointerCopy(&data->tg_trigslot->tts_tid, &new_ctid);
+      has_new = true;
+    } else if (TRIGGER_FIRED_BY_UPDATE(event)) {
+      ItemPointerCopy(&data->tg_trigslot->tts_tid, &old_ctid);
+      ItemPointerCopy(&data->tg_newslot->tts_tid, &new_ctid);
+      has_old = has_new = true;
+    } else if (TRIGGER_FIRED_BY_DELETE(event)) {
+      ItemPointerCopy(&data->tg_trigslot->tts_tid, &old_ctid);
+      has_old = true;
+    }
+    // A row without a valid ctid cannot be tracked row by row: log it as "every row".
+    if ((has_old && !ItemPointerIsValid(&old_ctid)) || (has_new && !ItemPointerIsValid(&new_ctid)))
+      has_old = has_new = false;
+  }
+  append(RelationGetRelid(data->tg_relation), has_old ? &old_ctid : nullptr,
+         has_new ? &new_ctid : nullptr);
+  return PointerGetDatum(nullptr);
+}
+
+}  // namespace
+}  // namespace pgut::snapshot
+
+PGUT_SQL_FUNCTION(pgut_snapshot_track, pgut::snapshot::track)
