@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
   auto* regress = app.add_subcommand(
       "regress",
       "run a pg_regress suite (sql/, expected/, schedules) on an ephemeral server and remove it; "
-      "accepts pg_regress's options.\nUsage: pg_unit_tests regress [OPTIONS] [TEST...]");
+      "accepts pg_regress's options");
   add_regress_options(regress, regress_args);
 
   auto* list = app.add_subcommand("list", "list this user's running servers");
@@ -249,10 +249,11 @@ int main(int argc, char** argv) {
   auto* warm = cache->add_subcommand("warm", "prepare the template and spare copies now");
   add_server_options(warm, start_args);
   int spare_servers = 0;
-  warm->add_option("--servers", spare_servers,
-                   "also pre-start N spare servers of this configuration: a matching start or exec "
-                   "claims one in milliseconds (they retire after 10 idle minutes; cache clear stops "
-                   "them)")
+  warm->add_option(
+          "--servers", spare_servers,
+          "also pre-start N spare servers of this configuration: a matching start or exec "
+          "claims one in milliseconds (they retire after 10 idle minutes; cache clear stops "
+          "them)")
       ->check(CLI::Range(0, 64))
       ->type_name("N");
   auto* status = cache->add_subcommand("status", "show what the cache holds and where");
