@@ -139,6 +139,23 @@ SELECT count(*) AS row_versions_replaced FROM versions AS v
  WHERE NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.ctid = v.c AND o.xmin::text = v.m);
 SELECT pg_temp.differences() AS differences;
 SELECT count(*) AS changes_left_in_the_log FROM unit_tests._snapshot_changes;
+-- restore() does not log its own writes (_snapshot_quiet); the switch never outlives the
+-- (sub)transaction that set it, even one that fails, and silences only tables the caller owns.
+BEGIN;
+SAVEPOINT a;
+SELECT unit_tests._snapshot_quiet(ARRAY['orders'::regclass::oid]) AS silenced;
+UPDATE orders SET amount = amount WHERE id = 1;
+SELECT count(*) AS logged_while_quiet FROM unit_tests._snapshot_changes WHERE relid = 'orders'::regclass;
+SELECT 1 / 0;
+ROLLBACK TO a;
+UPDATE orders SET amount = amount WHERE id = 1;
+SELECT count(*) AS logged_after_a_failed_savepoint FROM unit_tests._snapshot_changes WHERE relid = 'orders'::regclass;
+SELECT unit_tests._snapshot_quiet(ARRAY['orders'::regclass::oid]) AS silenced;
+COMMIT;
+UPDATE orders SET amount = amount WHERE id = 1;
+SELECT count(*) AS logged_after_commit FROM unit_tests._snapshot_changes WHERE relid = 'orders'::regclass;
+SELECT unit_tests.restore('fixture') AS tables_rewritten;
+SELECT count(*) AS changes_left_in_the_log FROM unit_tests._snapshot_changes;
 -- COPY, INSERT ... ON CONFLICT DO UPDATE, a row moved to another partition, a write rolled back to
 -- a savepoint next to one committed.
 COPY orders (customer, amount) FROM stdin;
@@ -228,6 +245,7 @@ SELECT unit_tests.snapshot('fixture', ARRAY['shop']);
 SELECT unit_tests.snapshot('mine', ARRAY['shop']);
 SELECT count(*) AS visible_snapshots FROM unit_tests.snapshots();
 SELECT count(*) AS visible_rows FROM unit_tests._snapshot_rows;
+SELECT unit_tests._snapshot_quiet(ARRAY['shop.orders'::regclass::oid]) AS silenced_not_owner;
 RESET ROLE;
 -- a role that owns its tables may use snapshots, and restore needs the replica-role privilege
 CREATE SCHEMA own AUTHORIZATION pgut_snapshot_user;

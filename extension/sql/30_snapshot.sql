@@ -101,6 +101,12 @@ CREATE FUNCTION unit_tests._snapshot_track() RETURNS trigger
 -- (EXECUTE stays granted to PUBLIC: CREATE TRIGGER needs it, and a trigger function cannot be
 -- called outside a trigger.)
 
+-- restore()'s switch for its own writes (track.cpp): the trigger does not log writes of this
+-- backend to these tables (those the caller owns) until it is called again (NULL: none) or the
+-- (sub)transaction ends.
+CREATE FUNCTION unit_tests._snapshot_quiet(relids oid[]) RETURNS integer
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_quiet';
+
 -- Who took the snapshot called name (NULL: none). SECURITY DEFINER: names are unique across roles,
 -- so the errors for a duplicate or for another role's snapshot must see them all.
 CREATE FUNCTION unit_tests._snapshot_owner(name text) RETURNS regrole
@@ -126,6 +132,16 @@ BEGIN
                 WHERE NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_relations AS r WHERE r.relid = t.rel);
 END
 $$;
+
+-- The tables of a snapshot that no other snapshot tracks: restore() need not log its own writes to
+-- them. SECURITY DEFINER: it must see every role's snapshots.
+CREATE FUNCTION unit_tests._snapshot_private(snap integer) RETURNS oid[]
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT array_agg(r.relid) FROM unit_tests._snapshot_relations AS r
+         WHERE r.snapshot = snap AND r.kind = 'r'
+           AND NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_relations AS o
+                            WHERE o.relid = r.relid AND o.snapshot <> snap));
 
 -- The error for a name that is not one of the caller's snapshots.
 CREATE FUNCTION unit_tests._snapshot_not_found(caller text, name text) RETURNS void
@@ -419,6 +435,8 @@ CREATE FUNCTION unit_tests.restore(name text) RETURNS integer
   SET search_path = pg_catalog, pg_temp
   SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET extra_float_digits = 1
   SET bytea_output = 'hex' SET lc_monetary = 'C'
+  -- JIT compiles for hundreds of milliseconds the plans that enable_seqscan = off makes look costly.
+  SET jit = off
 AS $$
 DECLARE
   s record;
@@ -430,8 +448,15 @@ DECLARE
   previous_role text;
   previous_seqscan text;
   previous_bitmapscan text;
-  kept text[];
-  gone text;
+  gone_ids tid[];
+  back_ctids tid[];
+  back_xmins xid[];
+  back_data text[];
+  all_gone tid[] := '{}';
+  all_relids oid[] := '{}';
+  all_ctids tid[] := '{}';
+  all_xmins xid[] := '{}';
+  all_data text[] := '{}';
   restored oid[] := '{}';
 BEGIN
   SELECT * INTO s FROM unit_tests._snapshots AS x WHERE x.name = restore.name;
@@ -475,8 +500,11 @@ BEGIN
   previous_seqscan := current_setting('enable_seqscan');
   previous_bitmapscan := current_setting('enable_bitmapscan');
   PERFORM set_config('session_replication_role', 'replica', true);
-  -- The tables written since the snapshot synced them, with the ctids written.
-  FOR r IN WITH changed AS (
+  -- Our own writes need no log entry, except in tables another snapshot tracks.
+  PERFORM unit_tests._snapshot_quiet(unit_tests._snapshot_private(s.id));
+  -- The tables written since the snapshot synced them, with the ctids written and, found in one
+  -- pass for all of them (one index probe per ctid), the rows recorded at those ctids.
+  FOR r IN WITH changed AS MATERIALIZED (
              SELECT c.relid,
                     bool_or(c.old_ctid IS NULL AND c.new_ctid IS NULL) AS truncated,
                     array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL) AS ctids
@@ -484,70 +512,97 @@ BEGIN
                JOIN unit_tests._snapshot_changes AS c ON c.relid = x.relid AND c.seq > x.synced
               CROSS JOIN LATERAL (VALUES (c.old_ctid), (c.new_ctid)) AS v(ctid)
               WHERE x.snapshot = s.id AND x.kind = 'r'
-              GROUP BY c.relid)
-           SELECT x.relid, coalesce(ch.ctids, '{}') AS ctids,
-                  ch.truncated OR x.filenode IS DISTINCT FROM pg_relation_filenode(x.relid) AS rewritten
-             FROM changed AS ch JOIN unit_tests._snapshot_relations AS x
-               ON x.snapshot = s.id AND x.relid = ch.relid
-            ORDER BY x.relid LOOP
+              GROUP BY c.relid),
+           dirty AS MATERIALIZED (
+             SELECT x.relid, coalesce(ch.ctids, '{}') AS ctids,
+                    ch.truncated OR x.filenode IS DISTINCT FROM pg_relation_filenode(x.relid) AS rewritten
+               FROM changed AS ch JOIN unit_tests._snapshot_relations AS x
+                 ON x.snapshot = s.id AND x.relid = ch.relid)
+           SELECT d.relid, d.ctids, d.rewritten, coalesce(k.keys, '{}') AS keys,
+                  coalesce(k.data, '{}') AS data, coalesce(k.ids, '{}') AS ids
+             FROM dirty AS d
+             LEFT JOIN LATERAL (
+               SELECT array_agg(l.k) AS keys, array_agg(l.data) AS data, array_agg(l.id) AS ids
+                 FROM unnest(d.ctids) AS t(c) CROSS JOIN LATERAL (
+                   SELECT w.ctid AS id, w.row_ctid::text || ' ' || w.row_xmin::text AS k, w.data
+                     FROM unit_tests._snapshot_rows AS w
+                    WHERE w.snapshot = s.id AND w.relid = d.relid AND w.row_ctid = t.c OFFSET 0) AS l
+                WHERE NOT d.rewritten) AS k ON true
+            ORDER BY d.relid LOOP
     SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
            string_agg('(q.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
       INTO cols, vals
       FROM pg_attribute AS a
      WHERE a.attrelid = r.relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
-    -- The work below must be proportional to the ctids logged, not to the table: TID scans and
+    -- The work below must be proportional to the ctids logged, not to the tables: TID scans and
     -- index scans only, whatever the (often missing) statistics of the snapshot's tables suggest.
+    -- (The log itself has no index: the query above reads it whole, as it should.)
     PERFORM set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true);
     IF r.rewritten THEN
       -- A table rewritten since (TRUNCATE, VACUUM FULL, CLUSTER) has moved its rows, keeping their
-      -- xmin: there (ctid, xmin) identifies nothing, and every row is replaced.
+      -- xmin: there (ctid, xmin) identifies nothing, and every row is replaced (and re-keyed).
       EXECUTE format('DELETE FROM ONLY %s', r.relid::regclass);
-      gone := 's.snapshot = $1 AND s.relid = $2';
+      EXECUTE format('WITH gone AS ('
+                     '  DELETE FROM unit_tests._snapshot_rows AS s WHERE s.snapshot = $1 AND s.relid = $2 '
+                     '  RETURNING s.data), '
+                     'back AS ('
+                     '  INSERT INTO %1$s AS x %2$s OVERRIDING SYSTEM VALUE '
+                     '  SELECT %3$s FROM (SELECT gone.data::%1$s AS r FROM gone OFFSET 0) AS q '
+                     '  RETURNING x.ctid, x.xmin, x::text AS data) '
+                     'INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data) '
+                     'SELECT $1, $2, back.ctid, back.xmin, back.data FROM back',
+                     r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''))
+        USING s.id, r.relid;
     ELSE
-      -- At the logged ctids only: the row versions the snapshot does not know go (one TID scan);
-      -- kept are the (ctid, xmin) of the recorded ones still there.
+      -- One statement per table, at the logged ctids only ($1): the row versions there that the
+      -- snapshot does not know ($2: the recorded "ctid xmin" at those ctids) go, and the recorded
+      -- rows no longer there come back ($3, their text). The insert waits for the delete (it reads
+      -- its count), so a key the delete frees is free for it. Returned: the recorded rows replaced
+      -- (their ids in _snapshot_rows, $4) and where the rows put back are now.
       EXECUTE format('WITH cur AS MATERIALIZED ('
-                     '  SELECT x.ctid AS c, x.ctid::text || '' '' || x.xmin::text AS k '
+                     '  SELECT x.ctid::text || '' '' || x.xmin::text AS k, x.ctid AS c '
                      '    FROM ONLY %1$s AS x WHERE x.ctid = ANY ($1)), '
-                     'known AS MATERIALIZED ('
-                     '  SELECT s.k FROM unnest($1) AS t(c) CROSS JOIN LATERAL ('
-                     '    SELECT s.row_ctid::text || '' '' || s.row_xmin::text AS k '
-                     '      FROM unit_tests._snapshot_rows AS s '
-                     '     WHERE s.snapshot = $2 AND s.relid = $3 AND s.row_ctid = t.c OFFSET 0) AS s), '
                      'del AS ('
                      '  DELETE FROM ONLY %1$s AS x '
-                     '   WHERE x.ctid = ANY (ARRAY(SELECT cur.c FROM cur WHERE cur.k NOT IN (SELECT known.k FROM known)))) '
-                     'SELECT coalesce(array_agg(cur.k), ''{}'') FROM cur WHERE cur.k IN (SELECT known.k FROM known)',
-                     r.relid::regclass)
-        INTO kept USING r.ctids, s.id, r.relid;
-      -- (One index probe per ctid: with the snapshot's statistics often missing, the planner
-      -- would rather filter every recorded row of the table than search the index for a list.)
-      gone := 's.ctid = ANY (ARRAY('
-              '  SELECT l.id FROM unnest($4) AS t(c) CROSS JOIN LATERAL ('
-              '    SELECT s.ctid AS id, s.row_ctid::text || '' '' || s.row_xmin::text AS k '
-              '      FROM unit_tests._snapshot_rows AS s '
-              '     WHERE s.snapshot = $1 AND s.relid = $2 AND s.row_ctid = t.c OFFSET 0) AS l '
-              '   WHERE NOT (l.k = ANY ($3))))';
+                     '   WHERE x.ctid = ANY (ARRAY(SELECT cur.c FROM cur WHERE cur.k NOT IN (SELECT unnest($2)))) RETURNING 1), '
+                     'gone AS MATERIALIZED ('
+                     '  SELECT g.d, g.id FROM unnest($2, $3, $4) AS g(k, d, id) '
+                     '   WHERE g.k NOT IN (SELECT cur.k FROM cur)), '
+                     'back AS ('
+                     '  INSERT INTO %1$s AS x %2$s OVERRIDING SYSTEM VALUE '
+                     '  SELECT %3$s FROM (SELECT gone.d::%1$s AS r FROM gone '
+                     '                     WHERE (SELECT count(*) FROM del) >= 0 OFFSET 0) AS q '
+                     '  RETURNING x.ctid, x.xmin, x::text AS data) '
+                     'SELECT (SELECT coalesce(array_agg(gone.id), ''{}'') FROM gone), '
+                     '       coalesce(array_agg(back.ctid), ''{}''), coalesce(array_agg(back.xmin), ''{}''), '
+                     '       coalesce(array_agg(back.data), ''{}'') '
+                     '  FROM back',
+                     r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''))
+        INTO gone_ids, back_ctids, back_xmins, back_data
+        USING r.ctids, r.keys, r.data, r.ids;
+      all_gone := all_gone || gone_ids;
+      all_relids := all_relids || array_fill(r.relid, ARRAY[cardinality(back_ctids)]);
+      all_ctids := all_ctids || back_ctids;
+      all_xmins := all_xmins || back_xmins;
+      all_data := all_data || back_data;
     END IF;
-    -- The recorded rows that are gone come back, and the snapshot records where they are now.
-    EXECUTE format('WITH gone AS ('
-                   '  DELETE FROM unit_tests._snapshot_rows AS s WHERE %4$s RETURNING s.data), '
-                   'back AS ('
-                   '  INSERT INTO %1$s AS x %2$s OVERRIDING SYSTEM VALUE '
-                   '  SELECT %3$s FROM (SELECT gone.data::%1$s AS r FROM gone OFFSET 0) AS q '
-                   '  RETURNING x.ctid, x.xmin, x::text AS data) '
-                   'INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data) '
-                   'SELECT $1, $2, back.ctid, back.xmin, back.data FROM back',
-                   r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''), gone)
-      USING s.id, r.relid, kept, r.ctids;
     restored := restored || r.relid;
   END LOOP;
+  -- The snapshot records where the rows put back are now, for all tables at once.
+  IF cardinality(all_gone) > 0 THEN
+    DELETE FROM unit_tests._snapshot_rows AS w WHERE w.ctid = ANY (all_gone);
+  END IF;
+  IF cardinality(all_ctids) > 0 THEN
+    INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data)
+    SELECT s.id, b.relid, b.c, b.m, b.d FROM unnest(all_relids, all_ctids, all_xmins, all_data) AS b(relid, c, m, d);
+  END IF;
+  PERFORM unit_tests._snapshot_quiet(NULL);
   PERFORM set_config('enable_seqscan', previous_seqscan, true),
           set_config('enable_bitmapscan', previous_bitmapscan, true);
   PERFORM set_config('session_replication_role', previous_role, true);
 
   IF cardinality(restored) > 0 THEN
-    -- Our own writes above were logged: the sync point goes after them.
+    -- The sync point goes after every entry logged so far (restore's own, where logged, included).
     UPDATE unit_tests._snapshot_relations AS x
        SET synced = nextval('unit_tests._snapshot_write_seq'), filenode = pg_relation_filenode(x.relid)
      WHERE x.snapshot = s.id AND x.relid = ANY (restored);

@@ -12,6 +12,13 @@
 // heap_insert is transactional: a rolled-back write leaves no log row. table_open() checks no
 // privilege, so the writer needs none on the log (the PL/pgSQL version was SECURITY DEFINER).
 // No C++ object is alive here: every call may ereport.
+//
+// unit_tests._snapshot_quiet(relids) is restore()'s switch for its own writes: while it is on, the
+// trigger logs nothing for those tables in this backend. restore() turns it on for the tables no
+// other snapshot tracks (the others need to see restore's writes) and off when it is done; the
+// switch also goes off when the (sub)transaction that turned it on ends in an error, so a failed
+// restore never leaves a table untracked. Only a table's owner may silence it (an owner can
+// disable the trigger anyway).
 #include "pg/boundary.hpp"
 
 extern "C" {
@@ -19,9 +26,12 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "utils/array.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 }
 
@@ -72,6 +82,74 @@ void append(Oid relid, const ItemPointerData* old_ctid, const ItemPointerData* n
   table_close(log, NoLock);  // the lock is kept until the end of the transaction
 }
 
+// The tables whose writes this backend does not log (restore() in progress): plain storage in
+// TopMemoryContext, no C++ object (the callbacks run where errors are being handled).
+struct Quiet {
+  Oid* relids = nullptr;
+  int count = 0;
+  int level = 0;  // transaction nesting level that turned it on
+  bool callbacks = false;
+};
+Quiet quiet;
+
+void quiet_off() {
+  if (quiet.relids != nullptr) pfree(quiet.relids);
+  quiet.relids = nullptr;
+  quiet.count = 0;
+  quiet.level = 0;
+}
+
+bool is_quiet(Oid relid) {
+  for (int i = 0; i < quiet.count; ++i)
+    if (quiet.relids[i] == relid) return true;
+  return false;
+}
+
+void on_xact(XactEvent event, void*) {
+  // Whatever the outcome, the switch does not outlive the transaction.
+  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+      event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+    quiet_off();
+}
+
+void on_subxact(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+  if (quiet.count == 0) return;
+  int level = GetCurrentTransactionNestLevel();
+  if (event == SUBXACT_EVENT_ABORT_SUB && level <= quiet.level)
+    quiet_off();
+  else if (event == SUBXACT_EVENT_COMMIT_SUB && level == quiet.level)
+    quiet.level = level - 1;
+}
+
+// unit_tests._snapshot_quiet(relids oid[]): silences the tables among relids that the current user
+// owns (NULL or empty: none) until called again or the (sub)transaction ends; returns how many.
+Datum set_quiet(FunctionCallInfo fcinfo) {
+  if (!quiet.callbacks) {
+    RegisterXactCallback(on_xact, nullptr);
+    RegisterSubXactCallback(on_subxact, nullptr);
+    quiet.callbacks = true;
+  }
+  quiet_off();
+  if (PG_ARGISNULL(0)) return Int32GetDatum(0);
+  ArrayType* array = PG_GETARG_ARRAYTYPE_P(0);
+  Datum* elements = nullptr;
+  bool* nulls = nullptr;
+  int n = 0;
+  deconstruct_array(array, OIDOID, sizeof(Oid), true, TYPALIGN_INT, &elements, &nulls, &n);
+  // Checked first, stored after: an error (a table dropped since) leaves the switch off.
+  int count = 0;
+  for (int i = 0; i < n; ++i) {
+    if (!nulls[i] && pg_class_ownercheck(DatumGetObjectId(elements[i]), GetUserId()))
+      elements[count++] = elements[i];
+  }
+  if (count == 0) return Int32GetDatum(0);
+  quiet.relids = static_cast<Oid*>(MemoryContextAlloc(TopMemoryContext, count * sizeof(Oid)));
+  for (int i = 0; i < count; ++i) quiet.relids[i] = DatumGetObjectId(elements[i]);
+  quiet.count = count;
+  quiet.level = GetCurrentTransactionNestLevel();
+  return Int32GetDatum(count);
+}
+
 Datum track(FunctionCallInfo fcinfo) {
   if (!CALLED_AS_TRIGGER(fcinfo))
     throw pg::Error(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
@@ -103,6 +181,8 @@ Datum track(FunctionCallInfo fcinfo) {
     if ((has_old && !ItemPointerIsValid(&old_ctid)) || (has_new && !ItemPointerIsValid(&new_ctid)))
       has_old = has_new = false;
   }
+  if (quiet.count > 0 && is_quiet(RelationGetRelid(data->tg_relation)))
+    return PointerGetDatum(nullptr);
   append(RelationGetRelid(data->tg_relation), has_old ? &old_ctid : nullptr,
          has_new ? &new_ctid : nullptr);
   return PointerGetDatum(nullptr);
@@ -112,3 +192,4 @@ Datum track(FunctionCallInfo fcinfo) {
 }  // namespace pgut::snapshot
 
 PGUT_SQL_FUNCTION(pgut_snapshot_track, pgut::snapshot::track)
+PGUT_SQL_FUNCTION(pgut_snapshot_quiet, pgut::snapshot::set_quiet)
