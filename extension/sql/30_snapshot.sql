@@ -183,8 +183,7 @@ RETURN (SELECT n.nspname NOT IN ('pg_catalog', 'information_schema', 'unit_tests
 CREATE FUNCTION unit_tests._snapshot_targets(schemas text[])
   RETURNS TABLE (relid oid, kind "char")
   LANGUAGE sql STABLE
-  SET search_path = pg_catalog, pg_temp
-AS $$
+BEGIN ATOMIC
   WITH RECURSIVE base AS (
     SELECT c.oid, c.relkind
       FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -198,15 +197,17 @@ AS $$
     SELECT c.oid, c.relkind
       FROM tree JOIN pg_inherits AS i ON i.inhparent = tree.oid JOIN pg_class AS c ON c.oid = i.inhrelid
      WHERE tree.relkind = 'p')
-  SELECT oid, relkind FROM tree
-$$;
+  SELECT oid, relkind FROM tree;
+END;
+
+-- (These four have SQL-standard bodies, resolved when the extension is installed, and no SET
+-- clause: the planner inlines them into the drift check, which calls them for every table.)
 
 -- What drift detection compares: the live columns (a column dropped since does not matter to the
 -- stored text of the rows, which never holds dropped columns), and the constraints with the
 -- parents and partition bounds.
 CREATE FUNCTION unit_tests._snapshot_columns(rel oid) RETURNS text
   LANGUAGE sql STABLE
-  SET search_path = pg_catalog, pg_temp
 RETURN (SELECT string_agg(format('%s %s %s%s%s', a.attname,
                                  format_type(a.atttypid, a.atttypmod),
                                  CASE WHEN a.attnotnull THEN 'not null' ELSE 'null' END,
@@ -219,7 +220,6 @@ RETURN (SELECT string_agg(format('%s %s %s%s%s', a.attname,
 
 CREATE FUNCTION unit_tests._snapshot_constraints(rel oid) RETURNS text
   LANGUAGE sql STABLE
-  SET search_path = pg_catalog, pg_temp
 RETURN concat_ws('; ',
          (SELECT string_agg(c.conname || ' ' || pg_get_constraintdef(c.oid), ', ' ORDER BY c.conname)
             FROM pg_constraint AS c WHERE c.conrelid = rel),
@@ -230,7 +230,6 @@ RETURN concat_ws('; ',
 -- Whether both change-tracking triggers of a table are there and fire always.
 CREATE FUNCTION unit_tests._snapshot_tracked(rel oid) RETURNS boolean
   LANGUAGE sql STABLE
-  SET search_path = pg_catalog, pg_temp
 RETURN (SELECT count(*) = 2 FROM pg_trigger AS g
          WHERE g.tgrelid = rel AND g.tgenabled = 'A'
            AND g.tgfoid = 'unit_tests._snapshot_track()'::regprocedure
@@ -503,18 +502,21 @@ BEGIN
   -- Our own writes need no log entry, except in tables another snapshot tracks.
   PERFORM unit_tests._snapshot_quiet(unit_tests._snapshot_private(s.id));
   -- The tables written since the snapshot synced them, with the ctids written and, found in one
-  -- pass for all of them (one index probe per ctid), the rows recorded at those ctids.
+  -- pass for all of them (one index probe per ctid), the rows recorded at those ctids. Only the
+  -- ctids of row versions replaced or deleted can hold one: a recorded row is gone only if it was
+  -- replaced or deleted since (or the table rewritten), and a version written since is never one.
   FOR r IN WITH changed AS MATERIALIZED (
              SELECT c.relid,
                     bool_or(c.old_ctid IS NULL AND c.new_ctid IS NULL) AS truncated,
-                    array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL) AS ctids
+                    array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL) AS ctids,
+                    array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL AND v.old) AS olds
                FROM unit_tests._snapshot_relations AS x
                JOIN unit_tests._snapshot_changes AS c ON c.relid = x.relid AND c.seq > x.synced
-              CROSS JOIN LATERAL (VALUES (c.old_ctid), (c.new_ctid)) AS v(ctid)
+              CROSS JOIN LATERAL (VALUES (c.old_ctid, true), (c.new_ctid, false)) AS v(ctid, old)
               WHERE x.snapshot = s.id AND x.kind = 'r'
               GROUP BY c.relid),
            dirty AS MATERIALIZED (
-             SELECT x.relid, coalesce(ch.ctids, '{}') AS ctids,
+             SELECT x.relid, coalesce(ch.ctids, '{}') AS ctids, coalesce(ch.olds, '{}') AS olds,
                     ch.truncated OR x.filenode IS DISTINCT FROM pg_relation_filenode(x.relid) AS rewritten
                FROM changed AS ch JOIN unit_tests._snapshot_relations AS x
                  ON x.snapshot = s.id AND x.relid = ch.relid)
@@ -523,7 +525,7 @@ BEGIN
              FROM dirty AS d
              LEFT JOIN LATERAL (
                SELECT array_agg(l.k) AS keys, array_agg(l.data) AS data, array_agg(l.id) AS ids
-                 FROM unnest(d.ctids) AS t(c) CROSS JOIN LATERAL (
+                 FROM unnest(d.olds) AS t(c) CROSS JOIN LATERAL (
                    SELECT w.ctid AS id, w.row_ctid::text || ' ' || w.row_xmin::text AS k, w.data
                      FROM unit_tests._snapshot_rows AS w
                     WHERE w.snapshot = s.id AND w.relid = d.relid AND w.row_ctid = t.c OFFSET 0) AS l
