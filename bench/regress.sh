@@ -115,7 +115,7 @@ if [[ ${1:-} == compare ]]; then
   (cd "$src" && "$PGUT" regress --extension="$src" --pg-config="$PG_CONFIG" --inputdir=./ \
      --outputdir="$SCRATCH/pgut" $opts $regress >"$SCRATCH/pgut.log" 2>&1) || true
   echo "pg_regress --temp-instance:"
-  tail -n 6 "$SCRATCH/pg_regress.log" | grep -E 'tests (passed|failed)' || tail -5 "$SCRATCH/pg_regress.log"
+  grep -E "tests (passed|failed)" "$SCRATCH/pg_regress.log" || tail -5 "$SCRATCH/pg_regress.log"
   echo "pg_unit_tests regress:"
   grep -E 'tests (passed|failed)' "$SCRATCH/pgut.log" || tail -5 "$SCRATCH/pgut.log"
   if diff <(verdicts "$SCRATCH/pg_regress.log") <(verdicts "$SCRATCH/pgut.log") >/dev/null; then
