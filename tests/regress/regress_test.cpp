@@ -347,6 +347,38 @@ TEST(Regress, PgRegressOptions) {
   EXPECT_EQ(r.status, 0) << r.out << r.err;
 }
 
+// --- PGXS: harness/pgxs/pg_unit_tests.mk ------------------------------------------------------
+
+test_support::Output make_in(const Suite& s, const std::vector<std::string>& targets) {
+  std::vector<std::string> argv = {"/usr/bin/make", "-C", s.dir.string(), "-f",
+                                   "Makefile",      "-f", PGUT_PGXS_MK,   "PG_UNIT_TESTS=" + cli()};
+  argv.insert(argv.end(), targets.begin(), targets.end());
+  return run(argv);
+}
+
+TEST(Pgxs, MakeCheckRunsRegressThroughTheHarness) {
+  Suite s("pgxs_ext");
+  auto r = make_in(s, {"check"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("All 1 tests passed."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("creating database \"contrib_regression\""), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("not supported"), std::string::npos) << r.out;  // PGXS's own check
+  // The same under its own name, and other targets do not hear about the override.
+  EXPECT_EQ(make_in(s, {"pgut-check"}).status, 0);
+  auto all = make_in(s, {"all"});
+  EXPECT_EQ(all.err.find("overriding recipe"), std::string::npos) << all.err;
+}
+
+TEST(Pgxs, MakeCheckFailsWhenATestFails) {
+  Suite s("pgxs_ext");
+  write(s.dir / "expected/greet.out", "something else\n");
+  auto r = make_in(s, {"check", "PGUT_REGRESS_OPTS=--junit=junit.xml"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("FAILED"), std::string::npos) << r.out;
+  EXPECT_TRUE(s.has("regression.diffs"));
+  EXPECT_TRUE(s.has("junit.xml"));
+}
+
 // --- bad input: one line on stderr, exit 2 ------------------------------------------------------
 
 TEST(Regress, BadInputIsOneLineAndExitTwo) {
