@@ -229,6 +229,22 @@ TEST(Regress, TapIsParseable) {
   EXPECT_NE(r.out.find("    + actual output\n"), std::string::npos) << r.out;
 }
 
+TEST(Regress, IgnoredFailuresAreTodoInTapAndSkippedInJunit) {
+  Suite s("suite");
+  const fs::path xml = s.dir / "junit.xml";
+  auto r = s.regress(
+      {"--tap", "--junit=" + xml.string(), "--schedule=" + (s.dir / "schedule").string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("not ok 6 - flaky # TODO"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n1..6\n"), std::string::npos) << r.out;
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file(xml.c_str()));
+  auto suite = doc.child("testsuites").child("testsuite");
+  EXPECT_EQ(suite.attribute("failures").as_int(), 0);
+  EXPECT_EQ(suite.attribute("skipped").as_int(), 1);
+  EXPECT_TRUE(suite.find_child_by_attribute("testcase", "name", "flaky").child("skipped"));
+}
+
 TEST(Regress, JunitIsParseable) {
   Suite s("failing");
   const fs::path xml = s.dir / "junit.xml";
