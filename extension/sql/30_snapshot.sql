@@ -150,14 +150,6 @@ BEGIN
 END
 $$;
 
--- Runs restore()'s statement for one table ($1 tid[], $2 text[], $3 text[], $4 tid[]; one row
--- back) with a plan kept for the session (extension/src/snapshot/plans.cpp). It runs as the
--- caller, like EXECUTE.
-CREATE FUNCTION unit_tests._snapshot_restore_rows(statement text, tid[], text[], text[], tid[],
-                                                  OUT gone tid[], OUT ctids tid[], OUT xmins xid[],
-                                                  OUT data text[])
-  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_restore_rows';
-
 -- The tables of a snapshot that no other snapshot tracks: restore() need not log its own writes to
 -- them. SECURITY DEFINER: it must see every role's snapshots.
 CREATE FUNCTION unit_tests._snapshot_private(snap integer) RETURNS oid[]
@@ -585,10 +577,10 @@ BEGIN
       -- snapshot does not know ($2: the recorded "ctid xmin" at those ctids) go, and the recorded
       -- rows no longer there come back ($3, their text). The insert waits for the delete (it reads
       -- its count), so a key the delete frees is free for it. Returned: the recorded rows replaced
-      -- (their ids in _snapshot_rows, $4) and where the rows put back are now. The plan is kept
-      -- for the session (_snapshot_restore_rows, keyed by the statement's text).
-      SELECT f.gone, f.ctids, f.xmins, f.data INTO gone_ids, back_ctids, back_xmins, back_data
-        FROM unit_tests._snapshot_restore_rows(format('WITH cur AS MATERIALIZED ('
+      -- (their ids in _snapshot_rows, $4) and where the rows put back are now. (Planned on each
+      -- call: keeping plans would not help, setting session_replication_role resets the plan
+      -- cache of the session, twice per restore.)
+      EXECUTE format('WITH cur AS MATERIALIZED ('
                      '  SELECT x.ctid::text || '' '' || x.xmin::text AS k, x.ctid AS c '
                      '    FROM ONLY %1$s AS x WHERE x.ctid = ANY ($1)), '
                      'del AS ('
@@ -606,8 +598,9 @@ BEGIN
                      '       coalesce(array_agg(back.ctid), ''{}''), coalesce(array_agg(back.xmin), ''{}''), '
                      '       coalesce(array_agg(back.data), ''{}'') '
                      '  FROM back',
-                     r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, '')),
-               r.ctids, r.keys, r.data, r.ids) AS f;
+                     r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''))
+        INTO gone_ids, back_ctids, back_xmins, back_data
+        USING r.ctids, r.keys, r.data, r.ids;
       all_gone := all_gone || gone_ids;
       all_relids := all_relids || array_fill(r.relid, ARRAY[cardinality(back_ctids)]);
       all_ctids := all_ctids || back_ctids;
