@@ -303,6 +303,34 @@ BEGIN
 END
 $$;
 
+-- The drift check of restore(): raises the first difference; remembers (for this backend, until
+-- the next catalog invalidation it sees) that the snapshot passed (extension/src/snapshot/drift.cpp).
+CREATE FUNCTION unit_tests._snapshot_catalog_epoch() RETURNS bigint
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_catalog_epoch';
+CREATE FUNCTION unit_tests._snapshot_verified(snap integer, epoch bigint) RETURNS void
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_verified';
+CREATE FUNCTION unit_tests._snapshot_unchanged(snap integer) RETURNS boolean
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_unchanged';
+
+CREATE FUNCTION unit_tests._snapshot_check_drift(snap integer, name text, schemas text[]) RETURNS void
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  epoch bigint := unit_tests._snapshot_catalog_epoch();  -- read before the check
+  drift text := unit_tests._snapshot_drift(snap);
+BEGIN
+  IF drift IS NOT NULL THEN
+    RAISE EXCEPTION 'unit_tests.restore: %', drift
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = format('Nothing was restored. Undo the change, or take the snapshot again: '
+                          'SELECT unit_tests.drop_snapshot(%1$L); SELECT unit_tests.snapshot(%1$L, %2$L);',
+                          name, schemas);
+  END IF;
+  PERFORM unit_tests._snapshot_verified(snap, epoch);
+END
+$$;
+
 CREATE FUNCTION unit_tests.snapshot(name text, schemas text[] DEFAULT NULL) RETURNS bigint
   LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
@@ -457,7 +485,6 @@ AS $$
 DECLARE
   s record;
   r record;
-  drift text;
   tables text;
   cols text;
   vals text;
@@ -480,14 +507,11 @@ BEGIN
     PERFORM unit_tests._snapshot_not_found('unit_tests.restore', name);
   END IF;
 
-  -- Everything that could refuse is checked before the first write.
-  drift := unit_tests._snapshot_drift(s.id);
-  IF drift IS NOT NULL THEN
-    RAISE EXCEPTION 'unit_tests.restore: %', drift
-      USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = format('Nothing was restored. Undo the change, or take the snapshot again: '
-                          'SELECT unit_tests.drop_snapshot(%1$L); SELECT unit_tests.snapshot(%1$L, %2$L);',
-                          s.name, s.schemas);
+  -- Everything that could refuse is checked before the first write. Drift first (skipped when
+  -- this backend checked this snapshot already and has seen no catalog change since; asked again
+  -- once the tables are locked, for a change committed in between).
+  IF NOT unit_tests._snapshot_unchanged(s.id) THEN
+    PERFORM unit_tests._snapshot_check_drift(s.id, s.name, s.schemas);
   END IF;
   IF NOT has_parameter_privilege('session_replication_role', 'SET') THEN
     RAISE EXCEPTION 'unit_tests.restore: permission denied to set session_replication_role'
@@ -495,21 +519,25 @@ BEGIN
             HINT = 'restore() writes with session_replication_role = replica so that no user trigger or foreign-key action fires. '
                    'A superuser can allow it: GRANT SET ON PARAMETER session_replication_role TO role.';
   END IF;
-  FOR r IN SELECT x.relid, x.kind FROM unit_tests._snapshot_relations AS x
-            WHERE x.snapshot = s.id ORDER BY x.relid LOOP
-    IF (r.kind = 'S' AND NOT has_sequence_privilege(r.relid, 'UPDATE'))
-       OR (r.kind = 'r' AND NOT has_table_privilege(r.relid, 'SELECT, INSERT, DELETE')) THEN
-      RAISE EXCEPTION 'unit_tests.restore: permission denied for % %',
-          CASE r.kind WHEN 'S' THEN 'sequence' ELSE 'table' END, r.relid::regclass
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'restore() needs SELECT, INSERT and DELETE on every table and UPDATE on every sequence of the snapshot. Nothing was restored.';
-    END IF;
-  END LOOP;
+  SELECT x.relid, x.kind INTO r FROM unit_tests._snapshot_relations AS x
+   WHERE x.snapshot = s.id
+     AND ((x.kind = 'S' AND NOT has_sequence_privilege(x.relid, 'UPDATE'))
+          OR (x.kind = 'r' AND NOT has_table_privilege(x.relid, 'SELECT, INSERT, DELETE')))
+   ORDER BY x.relid LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'unit_tests.restore: permission denied for % %',
+        CASE r.kind WHEN 'S' THEN 'sequence' ELSE 'table' END, r.relid::regclass
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'restore() needs SELECT, INSERT and DELETE on every table and UPDATE on every sequence of the snapshot. Nothing was restored.';
+  END IF;
 
   SELECT string_agg(x.relid::regclass::text, ', ' ORDER BY x.relid) INTO tables
     FROM unit_tests._snapshot_relations AS x WHERE x.snapshot = s.id AND x.kind <> 'S';
   IF tables IS NOT NULL THEN
     EXECUTE 'LOCK TABLE ' || tables || ' IN EXCLUSIVE MODE';
+  END IF;
+  IF NOT unit_tests._snapshot_unchanged(s.id) THEN
+    PERFORM unit_tests._snapshot_check_drift(s.id, s.name, s.schemas);
   END IF;
 
   previous_role := current_setting('session_replication_role');
