@@ -237,6 +237,15 @@ TEST(Server, ServesAPgxsExtensionFromItsSourceDirectory) {
   EXPECT_FALSE(fs::exists("/usr/lib/postgresql/15/lib/hello_ext.so"));
 }
 
+TEST(Server, ServesAModuleWithoutControlFile) {
+  ServerOptions o;
+  o.extensions = {fs::path(PGUT_FIXTURES) / "module_only"};
+  o.settings = {"shared_preload_libraries=pgut_module"};
+  Server s = Server::start(o);
+  Connection c(s.uri());
+  EXPECT_EQ(c.value("SHOW pgut_module.loaded"), "on");
+}
+
 TEST(Server, ExtensionThatDoesNotBuild) {
   ServerOptions o;
   o.extensions = {fs::path(PGUT_FIXTURES) / "broken_ext"};

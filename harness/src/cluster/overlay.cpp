@@ -180,10 +180,12 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
   } else {
     collect_flat(dir, out);
   }
-  if (out.names.empty()) {
+  // A library without a control file is fine too: logical decoding output plugins (wal2json),
+  // modules for shared_preload_libraries or LOAD.
+  if (out.names.empty() && out.lib_files.empty()) {
     throw Error(ExitCode::kExtension,
-                fmt::format("--extension {}: no .control file found{} (an extension needs "
-                            "NAME.control and NAME--VERSION.sql)",
+                fmt::format("--extension {}: no .control file and no library found{} (an extension "
+                            "needs NAME.control and NAME--VERSION.sql, a module NAME.so)",
                             dir.string(), has_makefile ? " after 'make install'" : ""));
   }
   return out;

@@ -51,6 +51,7 @@ class Conn {
   std::vector<std::vector<std::string>> query(const std::string& sql,
                                               const std::vector<std::string>& params = {}) {
     std::vector<const char*> values;
+    values.reserve(params.size());
     for (const auto& p : params) values.push_back(p.c_str());
     Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                           values.data(), nullptr, nullptr, 0),
@@ -61,8 +62,10 @@ class Conn {
       throw ServerError(state ? state : "", first_line(PQresultErrorMessage(r.get())));
     }
     std::vector<std::vector<std::string>> rows;
+    rows.reserve(static_cast<size_t>(PQntuples(r.get())));
     for (int i = 0; i < PQntuples(r.get()); ++i) {
       std::vector<std::string> row;
+      row.reserve(static_cast<size_t>(PQnfields(r.get())));
       for (int j = 0; j < PQnfields(r.get()); ++j) row.emplace_back(PQgetvalue(r.get(), i, j));
       rows.push_back(std::move(row));
     }
@@ -284,6 +287,7 @@ std::vector<DatabaseSnapshot> list(const std::string& uri) {
       "WHERE starts_with(d.datname, $1) ORDER BY d.datname",
       {kSnapshotPrefix});
   std::vector<DatabaseSnapshot> out;
+  out.reserve(rows.size());
   for (auto& r : rows) {
     out.push_back(DatabaseSnapshot{r[0], r[1], r[2], std::stoll(r[3])});
   }
