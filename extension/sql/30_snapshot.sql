@@ -566,8 +566,14 @@ BEGIN
                FROM changed AS ch JOIN unit_tests._snapshot_relations AS x
                  ON x.snapshot = s.id AND x.relid = ch.relid)
            SELECT d.relid, d.ctids, d.rewritten, coalesce(k.keys, '{}') AS keys,
-                  coalesce(k.data, '{}') AS data, coalesce(k.ids, '{}') AS ids
+                  coalesce(k.data, '{}') AS data, coalesce(k.ids, '{}') AS ids, a.cols, a.vals
              FROM dirty AS d
+             CROSS JOIN LATERAL (
+               SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols,
+                      string_agg('(q.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum) AS vals
+                 FROM pg_attribute AS a
+                WHERE a.attrelid = d.relid AND a.attnum > 0 AND NOT a.attisdropped
+                  AND a.attgenerated = '') AS a
              LEFT JOIN LATERAL (
                SELECT array_agg(l.k) AS keys, array_agg(l.data) AS data, array_agg(l.id) AS ids
                  FROM unnest(d.olds) AS t(c) CROSS JOIN LATERAL (
@@ -576,15 +582,14 @@ BEGIN
                     WHERE w.snapshot = s.id AND w.relid = d.relid AND w.row_ctid = t.c OFFSET 0) AS l
                 WHERE NOT d.rewritten) AS k ON true
             ORDER BY d.relid LOOP
-    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
-           string_agg('(q.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
-      INTO cols, vals
-      FROM pg_attribute AS a
-     WHERE a.attrelid = r.relid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+    cols := r.cols;
+    vals := r.vals;
     -- The work below must be proportional to the ctids logged, not to the tables: TID scans and
     -- index scans only, whatever the (often missing) statistics of the snapshot's tables suggest.
-    -- (The log itself has no index: the query above reads it whole, as it should.)
-    PERFORM set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true);
+    -- (Set here, once the query above is planned: the log has no index and is read whole.)
+    IF cardinality(restored) = 0 THEN
+      PERFORM set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true);
+    END IF;
     IF r.rewritten THEN
       -- A table rewritten since (TRUNCATE, VACUUM FULL, CLUSTER) has moved its rows, keeping their
       -- xmin: there (ctid, xmin) identifies nothing, and every row is replaced (and re-keyed).
