@@ -12,7 +12,13 @@ for base in "${PG_UNIT_TESTS_DIR:-/dev/shm}"/pg_unit_tests-*; do
     status=1
   fi
 done
-procs=$(pgrep -f -a "${PG_UNIT_TESTS_DIR:-/dev/shm}/pg_unit_tests-[0-9]+/run/" || true)
+# The tests' own scratch base directories (/tmp/pgut-test-*) must be gone too, with their servers.
+for scratch in /tmp/pgut-test-*; do
+  [[ -e "$scratch" ]] || continue
+  echo "check-clean: a test left $scratch behind" >&2
+  status=1
+done
+procs=$(pgrep -f -a "(${PG_UNIT_TESTS_DIR:-/dev/shm}/pg_unit_tests-[0-9]+/run/|/tmp/pgut-test-)" || true)
 if [[ -n "$procs" ]]; then
   echo "check-clean: server processes left running:" >&2
   echo "$procs" >&2

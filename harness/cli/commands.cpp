@@ -126,9 +126,7 @@ int stop(const std::vector<std::string>& targets, bool all) {
   if (targets.empty() && !all) {
     throw Error(ExitCode::kUsage, "stop needs the URI that start printed (or --all)");
   }
-  if (all) {
-    for (const auto& s : Server::list()) Server::stop(s.directory.string());
-  }
+  if (all) Server::stop_all();
   for (const auto& t : targets) Server::stop(t);
   return 0;
 }

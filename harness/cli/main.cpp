@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
   auto* stop = app.add_subcommand("stop", "stop servers and remove every file they had");
   stop->add_option("target", stop_targets, "the URI that start printed, or the server's directory")
       ->type_name("URI|DIR");
-  stop->add_flag("--all", stop_all, "stop every server of this user");
+  stop->add_flag("--all", stop_all, "stop every server of this user, pre-started spares included");
 
   auto* exec = app.add_subcommand(
       "exec",

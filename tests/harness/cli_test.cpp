@@ -34,8 +34,7 @@ struct ScratchDir {
   }
   ~ScratchDir() {
     run({cli(), "stop", "--all"}, {{"PG_UNIT_TESTS_DIR", path.string()}});
-    std::error_code ec;
-    fs::remove_all(path, ec);
+    test_support::remove_tree_eventually(path);
   }
 };
 
@@ -356,4 +355,32 @@ TEST(SpareServers, UnclaimedSparesRetire) {
   EXPECT_FALSE(spare_servers(env).empty());
   EXPECT_TRUE(test_support::eventually([&] { return spare_servers(env).empty(); }));
   EXPECT_TRUE(test_support::processes_matching(dir.path.string() + "/pg_unit_tests-").empty());
+}
+
+TEST(SpareServers, StopAllStopsSparesToo) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  ASSERT_EQ(run({cli(), "cache", "warm", "--servers", "2"}, env).status, 0);
+  ASSERT_EQ(spare_servers(env).size(), 2u);
+  EXPECT_EQ(run({cli(), "stop", "--all"}, env).status, 0);
+  EXPECT_TRUE(spare_servers(env).empty());
+  EXPECT_TRUE(test_support::processes_matching(dir.path.string() + "/pg_unit_tests-").empty());
+}
+
+TEST(SpareServers, RetireWhenTheirFilesAreRemoved) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  ASSERT_EQ(run({cli(), "cache", "warm", "--servers", "1"}, env).status, 0);
+  // rm -rf of the whole base directory, pool token included: the keeper must not wait forever.
+  std::error_code ec;
+  fs::remove_all(dir.path / ("pg_unit_tests-" + std::to_string(geteuid() == 0 ? 0 : geteuid())),
+                 ec);
+  for (const auto& e : fs::directory_iterator(dir.path, ec)) fs::remove_all(e.path(), ec);
+  EXPECT_TRUE(test_support::eventually(
+      [&] {
+        return test_support::processes_matching(dir.path.string() + "/pg_unit_tests-").empty();
+      },
+      std::chrono::seconds(20)));
 }

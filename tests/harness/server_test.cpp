@@ -49,9 +49,9 @@ struct PrivateBase {
     setenv("PG_UNIT_TESTS_DIR", path.c_str(), 1);
   }
   ~PrivateBase() {
+    Server::stop_all();
     unsetenv("PG_UNIT_TESTS_DIR");
-    std::error_code ec;
-    fs::remove_all(path, ec);
+    test_support::remove_tree_eventually(path);
   }
 };
 

@@ -146,6 +146,14 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return condition();
 }
 
+bool remove_tree_eventually(const std::filesystem::path& path) {
+  return eventually([&] {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    return !std::filesystem::exists(path, ec);
+  });
+}
+
 std::vector<pid_t> processes_matching(const std::string& needle) {
   std::vector<pid_t> out;
   std::error_code ec;

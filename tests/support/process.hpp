@@ -45,6 +45,10 @@ uid_t process_uid(pid_t pid);
 bool eventually(const std::function<bool()>& condition,
                 std::chrono::milliseconds limit = std::chrono::seconds(20));
 
+// Removes a directory tree, retrying while background work of the harness (a keeper's spare copy
+// finishing) still writes into it; true when it is gone.
+bool remove_tree_eventually(const std::filesystem::path& path);
+
 // Processes whose command line contains `needle`.
 std::vector<pid_t> processes_matching(const std::string& needle);
 

@@ -70,8 +70,11 @@ class Server {
   // Throws Error(kNoSuchServer) if there is none.
   static void stop(const std::string& uri_or_directory);
 
-  // Servers of this user that are running now.
+  // Servers of this user that are running now (pre-started spares waiting in the pool excluded).
   static std::vector<ServerInfo> list();
+
+  // Stops every server of this user, spares included; returns how many.
+  static int stop_all();
 
   Server(Server&& other) noexcept;
   Server& operator=(Server&& other) noexcept;

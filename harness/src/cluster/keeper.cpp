@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <optional>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -260,6 +261,7 @@ class Keeper {
     const auto socket_path = spec_.directory / fmt::format(".s.PGSQL.{}", port_);
     auto last_busy = Clock::now();
     const auto ready_at = Clock::now();
+    std::optional<Clock::time_point> token_gone_at;
     for (;;) {
       const bool idle_watch = !spare && !attached && idle_timeout > 0;
       std::vector<pollfd> fds = {{signal_fd, POLLIN, 0}};
@@ -310,9 +312,19 @@ class Keeper {
       for (size_t i = 1; i < fds.size(); ++i) {
         if (fds[i].revents) return;  // the owner is gone
       }
-      if (spare && Clock::now() - ready_at >= std::chrono::seconds(spec_.spare_idle)) {
-        // Retire, unless a claimer took the token a moment ago (then its SIGUSR1 is on the way).
-        if (unlink(pool_token(spec_.cache, spec_.pool_key, spec_.id).c_str()) == 0) return;
+      // Someone removed the server's directory (rm -rf of the base): nothing can use it any more.
+      if (access(spec_.directory.c_str(), F_OK) != 0 && errno == ENOENT) return;
+      if (spare) {
+        const auto token = pool_token(spec_.cache, spec_.pool_key, spec_.id);
+        if (access(token.c_str(), F_OK) != 0) {
+          // The token is gone: a claimer took it and its claim.json and SIGUSR1 follow at once.
+          // If they do not come (the claimer died, or the cache was deleted), retire.
+          if (!token_gone_at) token_gone_at = Clock::now();
+          if (Clock::now() - *token_gone_at > 10s) return;
+        } else if (Clock::now() - ready_at >= std::chrono::seconds(spec_.spare_idle) &&
+                   unlink(token.c_str()) == 0) {
+          return;  // retired unclaimed; a claimer racing with us lost the unlink
+        }
       }
       if (idle_watch) {
         if (count_connections(socket_path, spec_.tcp ? port_ : 0) > 0) {

@@ -439,6 +439,23 @@ void Server::stop(const std::string& uri_or_directory) {
   stop_directory(locate_server(uri_or_directory, layout));
 }
 
+int Server::stop_all() {
+  const Layout layout = Layout::locate();
+  std::error_code ec;
+  // Take the spares' pool tokens first, so that nobody claims one while we stop it.
+  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
+    if (e.path().filename().string().rfind(cluster::kPoolPrefix, 0) == 0) {
+      fs::remove(e.path(), ec);
+    }
+  }
+  int stopped = 0;
+  for (const auto& e : fs::directory_iterator(layout.run, ec)) {
+    if (cluster::live_keeper(e.path()) > 0) ++stopped;
+    stop_directory(e.path());
+  }
+  return stopped;
+}
+
 std::vector<ServerInfo> Server::list() {
   const Layout layout = Layout::locate();
   std::vector<ServerInfo> out;
