@@ -15,6 +15,8 @@
 #                  shadow: the recipe cannot reach it)
 # Clock cost: pgbench runs `SELECT count(<clock>) FROM generate_series(1, ROWS)` (the clock is
 # evaluated once per row); rounds alternate between the servers and the median latency counts.
+# Instructions: callgrind counts the instructions of the clock queries in a single-user backend,
+# stock vs loaded-idle (deterministic; skipped without valgrind).
 # Throughput: pgbench -S (select-only, simple protocol, 1 client) against stock and loaded-idle,
 # many short runs whose order flips every round (stock-loaded, loaded-stock): on a shared 2-core
 # machine a burst of outside load lasts seconds, and with a fixed order and few long runs one
@@ -158,4 +160,44 @@ if command -v perf >/dev/null 2>&1; then
       "pg_unit_tests (hooks, PG_TRY)"
   fi
   wait "$bench_pid" || true
+fi
+
+# Instruction counts: deterministic, whatever else the machine is doing (the wall-clock ratios
+# above move by a few percent between identical servers here). A single-user backend (stock binary,
+# then the overlay's binary with the extension preloaded and time control on, time real) runs the
+# clock queries under callgrind; the figure is the instructions of standard_ExecutorRun.
+if command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/null 2>&1; then
+  info=$(psql -X -At -d "${uri[loaded]}" -c "SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+  loaded_pid=$(head -1 "$info/postmaster.pid")
+  loaded_bin=$(readlink "/proc/$loaded_pid/exe")
+  stock_bin="$BINDIR/postgres"
+  tmpl=""
+  for t in "$(dirname "$(dirname "$(dirname "$info")")")"/cache/tmpl-*.json; do
+    grep -q '"locale":"C.UTF-8"' "$t" && tmpl=${t%.json} && break
+  done
+  chmod 755 "$work"  # the server user runs the single-user backend under root
+  cg="$work/callgrind"
+  mkdir -p "$cg"
+  cp -a "$tmpl" "$cg/data"
+  for c in "${clocks[@]}"; do echo "SELECT count($c) FROM generate_series(1, 100000);"; done >"$cg/q.sql"
+  run_as=()
+  [[ $(id -u) -eq 0 ]] && run_as=(runuser -u "$(stat -c %U "$tmpl")" --)
+  [[ $(id -u) -eq 0 ]] && chown -R "$(stat -c %U "$tmpl")" "$cg"
+  count() {  # binary, extra settings...
+    local bin=$1 out=$cg/$RANDOM.out
+    shift
+    "${run_as[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --single \
+      -D "$cg/data" -c jit=off "$@" postgres <"$cg/q.sql" >/dev/null 2>&1
+    callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+      awk '/standard_ExecutorRun/ && !done {gsub(",", "", $1); print $1; done = 1}'
+  }
+  stock_ir=$(count "$stock_bin")
+  loaded_ir=$(count "$loaded_bin" -c shared_preload_libraries=pg_unit_tests -c pg_unit_tests.time_control=on)
+  echo
+  echo "## instructions (callgrind) of the clock queries, 100000 rows each, all clocks together"
+  printf '%-20s %14s (1.000)\n' stock "$stock_ir"
+  printf '%-20s %14s (%.4f)\n' loaded-idle "$loaded_ir" "$(echo "$loaded_ir / $stock_ir" | bc -l)"
+  echo "target: loaded and idle under 1.02 x stock"
+else
+  echo "(valgrind not installed: no instruction counts)"
 fi

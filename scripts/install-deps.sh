@@ -11,8 +11,8 @@ packages=(
   g++ make cmake pkg-config clang-format clang-tidy
   # libraries the harness uses instead of hand-written code
   libcli11-dev libfmt-dev nlohmann-json3-dev libpugixml-dev
-  # tests
-  libgtest-dev libgmock-dev googletest
+  # tests and benchmarks
+  libgtest-dev libgmock-dev googletest valgrind
 )
 
 missing=()

@@ -11,7 +11,9 @@
 namespace pg_unit_tests::cache {
 
 struct Item {
-  std::string kind;  // template, spare (data directory), overlay, server (pre-started spare)
+  // template, spare (data directory), overlay, staging (built --extension), server (pre-started
+  // spare)
+  std::string kind;
   std::string key;
   std::string path;
   std::uintmax_t bytes = 0;

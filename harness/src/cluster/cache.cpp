@@ -219,6 +219,10 @@ std::vector<CacheEntry> cache_entries(const Layout& layout) {
     } else if (c.kind == "spare") {
       c.key = name.substr(dash + 1, 16);
       c.detail = "data directory copy, ready to claim";
+    } else if (c.kind == "ext") {
+      c.kind = "staging";
+      c.key = name.substr(dash + 1);
+      c.detail = "an --extension source directory's make install DESTDIR output";
     } else if (c.kind == "overlay") {
       c.key = name.substr(dash + 1);
       if (auto d = platform::read_file(e.path() / "SOURCES")) {
@@ -257,6 +261,7 @@ std::vector<CacheEntry> clear_cache(const Layout& layout) {
     if (rename(c.path.c_str(), trash.c_str()) == 0) {
       platform::remove_tree(trash);
       if (c.kind == "template") fs::remove(layout.cache / ("tmpl-" + c.key + ".json"), ec);
+      if (c.kind == "staging") fs::remove(layout.cache / ("ext-" + c.key + ".fingerprint"), ec);
       removed.push_back(std::move(c));
     }
   }
