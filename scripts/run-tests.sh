@@ -35,7 +35,7 @@ suite() {
 
 suite "lint (clang-format, clang-tidy)" scripts/lint.sh build
 suite "harness and extension tests (GoogleTest)" "$make" --no-print-directory check-harness
-suite "extension regression suite (pg_regress on a harness server)" "$make" --no-print-directory check-regress
+suite "extension regression suite (pg_unit_tests regress)" "$make" --no-print-directory check-regress
 suite "harness tests under ASan/UBSan" "$make" --no-print-directory check-sanitize
 suite "leftovers: no server process or directory remains" scripts/check-clean.sh
 
