@@ -39,6 +39,7 @@ namespace platform = pg_unit_tests::platform;
 namespace {
 
 std::string g_cli;
+fs::path g_scratch;  // the baseline's scratch directory, removed even if the bench fails
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -141,7 +142,7 @@ struct Row {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run_bench(int argc, char** argv) {
   CLI::App app{"bench_startup: time to a ready ephemeral server, against initdb + pg_ctl"};
   int runs = 15;
   int servers = 20;
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
     char tmpl[256];
     snprintf(tmpl, sizeof tmpl, "%s/pgut-bench-XXXXXX", parent.c_str());
     b.dir = mkdtemp(tmpl);
+    g_scratch = b.dir;
     if (b.user.switch_to) chown(b.dir.c_str(), b.user.uid, b.user.gid);
   }
   fmt::print("PostgreSQL {} ({}), {} runs per figure, files under {}\n\n", b.inst.version,
@@ -285,4 +287,17 @@ int main(int argc, char** argv) {
   fmt::print("{} servers at once: all {} answered; started in {:.0f} ms; together {:.1f} MiB PSS\n",
              servers, answered, many_ms, many_pss / 1024.0);
   return 0;
+}
+
+// A failing measurement must not leave the baseline's scratch directory behind (the servers are
+// owned or stopped, so only that directory needs care).
+int main(int argc, char** argv) {
+  try {
+    return run_bench(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_startup: %s\n", e.what());
+    std::error_code ec;
+    if (!g_scratch.empty()) fs::remove_all(g_scratch, ec);
+    return 1;
+  }
 }
