@@ -19,7 +19,7 @@ CREATE FUNCTION unit_tests._user_context(context text) RETURNS text
 RETURN (SELECT nullif(string_agg(l, E'\n' ORDER BY n), '')
           FROM unnest(string_to_array(context, E'\n')) WITH ORDINALITY AS t(l, n)
          WHERE l !~ '^PL/pgSQL function unit_tests\.(rolled_back|run|assert|assert_equal)\('
-           AND l !~ 'unit_tests\._run_(call|test)\('
+           AND l !~ 'unit_tests\._run_(call|caught|test)\('
            AND l !~ '^SQL statement "SELECT array_agg\(x::text\) FROM '
            AND l !~ '^SQL function "run_tap" statement');
 
@@ -142,6 +142,21 @@ BEGIN
 END
 $$;
 
+-- _run_call, with an error turned into the failure text (its effects rolled back with it).
+CREATE FUNCTION unit_tests._run_caught(fn oid) RETURNS text
+  LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+  e_state text; e_message text; e_detail text; e_hint text; e_context text;
+BEGIN
+  RETURN unit_tests._run_call(fn);
+EXCEPTION WHEN OTHERS OR assert_failure THEN
+  GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+    e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
+  RETURN unit_tests._error_text(e_state, e_message, e_detail, e_hint, e_context);
+END
+$$;
+
 -- One test: setup functions, the test, teardown functions (even after a failed test), all in one
 -- subtransaction that is rolled back.
 CREATE FUNCTION unit_tests._run_test(test oid, setups oid[], teardowns oid[],
@@ -165,13 +180,7 @@ BEGIN
       END IF;
     END LOOP;
     stage := '';
-    BEGIN
-      message := unit_tests._run_call(test);
-    EXCEPTION WHEN OTHERS OR assert_failure THEN
-      GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
-        e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-      message := unit_tests._error_text(e_state, e_message, e_detail, e_hint, e_context);
-    END;
+    message := unit_tests._run_caught(test);
     FOREACH fn IN ARRAY teardowns LOOP
       stage := format('teardown %s() ', fn::regproc);
       why := unit_tests._run_call(fn);
@@ -205,7 +214,6 @@ DECLARE
   why text;
   broken text;
   r record;
-  e_state text; e_message text; e_detail text; e_hint text; e_context text;
 BEGIN
   SELECT n.oid INTO nsp FROM pg_namespace AS n WHERE n.nspname = schema;
   IF NOT FOUND THEN
@@ -228,13 +236,7 @@ BEGIN
   -- test and gone afterwards.
   BEGIN
     FOREACH fn IN ARRAY coalesce(startups, '{}') LOOP
-      BEGIN
-        why := unit_tests._run_call(fn);
-      EXCEPTION WHEN OTHERS OR assert_failure THEN
-        GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
-          e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-        why := unit_tests._error_text(e_state, e_message, e_detail, e_hint, e_context);
-      END;
+      why := unit_tests._run_caught(fn);
       IF why IS NOT NULL THEN
         broken := format('startup %s() failed, test not run: %s', fn::regproc, why);
         EXIT;
@@ -250,13 +252,7 @@ BEGIN
       oks := oks || r.ok; times := times || r.seconds; messages := messages || r.message;
     END LOOP;
     FOREACH fn IN ARRAY coalesce(shutdowns, '{}') LOOP
-      BEGIN
-        why := unit_tests._run_call(fn);
-      EXCEPTION WHEN OTHERS OR assert_failure THEN
-        GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
-          e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
-        why := unit_tests._error_text(e_state, e_message, e_detail, e_hint, e_context);
-      END;
+      why := unit_tests._run_caught(fn);
       IF why IS NOT NULL THEN
         names := names || (SELECT p.proname::text FROM pg_proc AS p WHERE p.oid = fn);
         oks := oks || false; times := times || 0::double precision; messages := messages || why;
