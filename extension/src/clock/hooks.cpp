@@ -17,6 +17,7 @@
 #include "clock/builtins.hpp"
 #include "clock/reanalyze.hpp"
 #include "clock/state.hpp"
+#include "pg/versions.hpp"
 
 namespace pgut::clock {
 namespace {
@@ -24,7 +25,6 @@ namespace {
 post_parse_analyze_hook_type prev_post_parse_analyze = nullptr;
 planner_hook_type prev_planner = nullptr;
 ExecutorStart_hook_type prev_executor_start = nullptr;
-ExecutorRun_hook_type prev_executor_run = nullptr;
 ExecutorFinish_hook_type prev_executor_finish = nullptr;
 ExecutorEnd_hook_type prev_executor_end = nullptr;
 ProcessUtility_hook_type prev_process_utility = nullptr;
@@ -57,17 +57,11 @@ void on_executor_start(QueryDesc* query_desc, int eflags) {
     standard_ExecutorStart(query_desc, eflags);
 }
 
-void on_executor_run(QueryDesc* query_desc, ScanDirection direction, uint64 count,
-                     bool execute_once) {
+void on_executor_run(const pg::ExecutorRunArgs& args) {
   sync();
   nesting++;
   PG_TRY();
-  {
-    if (prev_executor_run)
-      prev_executor_run(query_desc, direction, count, execute_once);
-    else
-      standard_ExecutorRun(query_desc, direction, count, execute_once);
-  }
+  { pg::run_previous_executor_run(args); }
   PG_FINALLY();
   { nesting--; }
   PG_END_TRY();
@@ -132,8 +126,7 @@ void install_hooks() {
   planner_hook = on_planner;
   prev_executor_start = ExecutorStart_hook;
   ExecutorStart_hook = on_executor_start;
-  prev_executor_run = ExecutorRun_hook;
-  ExecutorRun_hook = on_executor_run;
+  pg::install_executor_run_hook(on_executor_run);
   prev_executor_finish = ExecutorFinish_hook;
   ExecutorFinish_hook = on_executor_finish;
   prev_executor_end = ExecutorEnd_hook;

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "pg/versions.hpp"
+
 extern "C" {
 #include "common/int.h"
 }
@@ -93,7 +95,7 @@ bool parse_timestamptz(const char* text, TimestampTz* result) {
   fsec_t fsec = 0;
   struct pg_tm tt;
   int dterr = ParseDateTime(text, workbuf, sizeof workbuf, field, ftype, MAXDATEFIELDS, &nf);
-  if (dterr == 0) dterr = DecodeDateTime(field, ftype, nf, &dtype, &tt, &fsec, &tz);
+  if (dterr == 0) dterr = pg::decode_date_time(field, ftype, nf, &dtype, &tt, &fsec, &tz);
   if (dterr == DTERR_FIELD_OVERFLOW || dterr == DTERR_MD_FIELD_OVERFLOW) {
     GUC_check_errmsg("date/time field value out of range: \"%s\"", text);
     return false;
@@ -278,7 +280,7 @@ void desired(TimestampTz cur_x, TimestampTz cur_s, bool ours, TimestampTz* rx, T
 // timestamps come from the leader, already mocked).
 bool can_sync(LocalTransactionId* lxid) {
   if (!active || MyProc == nullptr || IsParallelWorker()) return false;
-  *lxid = MyProc->lxid;
+  *lxid = pg::local_transaction_id(MyProc);
   return *lxid != InvalidLocalTransactionId;
 }
 
@@ -355,7 +357,8 @@ void restore_real_statement_timestamp() {
 
 TimestampTz real_transaction_timestamp() {
   TimestampTz cur_x = GetCurrentTransactionStartTimestamp();
-  if (timestamps_touched && MyProc != nullptr && MyProc->lxid == touched_lxid && cur_x == set_xact)
+  if (timestamps_touched && MyProc != nullptr && pg::local_transaction_id(MyProc) == touched_lxid &&
+      cur_x == set_xact)
     return real_xact;
   return cur_x;
 }

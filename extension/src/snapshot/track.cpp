@@ -20,6 +20,7 @@
 // restore never leaves a table untracked. Only a table's owner may silence it (an owner can
 // disable the trigger anyway).
 #include "pg/boundary.hpp"
+#include "pg/versions.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -61,9 +62,9 @@ void append(Oid relid, const ItemPointerData* old_ctid, const ItemPointerData* n
 
   Relation log = table_open(log_oid, RowExclusiveLock);
   TupleDesc desc = RelationGetDescr(log);
-  if (log->rd_rel->relhasindex || desc->natts != kColumns || desc->attrs[0].atttypid != OIDOID ||
-      desc->attrs[1].atttypid != INT8OID || desc->attrs[2].atttypid != TIDOID ||
-      desc->attrs[3].atttypid != TIDOID) {
+  if (log->rd_rel->relhasindex || desc->natts != kColumns ||
+      TupleDescAttr(desc, 0)->atttypid != OIDOID || TupleDescAttr(desc, 1)->atttypid != INT8OID ||
+      TupleDescAttr(desc, 2)->atttypid != TIDOID || TupleDescAttr(desc, 3)->atttypid != TIDOID) {
     table_close(log, RowExclusiveLock);
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "pg_unit_tests: unit_tests._snapshot_changes was altered",
@@ -139,7 +140,7 @@ Datum set_quiet(FunctionCallInfo fcinfo) {
   // Checked first, stored after: an error (a table dropped since) leaves the switch off.
   int count = 0;
   for (int i = 0; i < n; ++i) {
-    if (!nulls[i] && pg_class_ownercheck(DatumGetObjectId(elements[i]), GetUserId()))
+    if (!nulls[i] && pg::owns_relation(DatumGetObjectId(elements[i]), GetUserId()))
       elements[count++] = elements[i];
   }
   if (count == 0) return Int32GetDatum(0);
