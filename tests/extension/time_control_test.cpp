@@ -304,6 +304,33 @@ TEST(TimeControl, ServerWithoutTimeControl) {
             0u);
 }
 
+// The clock settings' values and parsed forms are allocated by our check hooks and freed by
+// PostgreSQL (16 and later free them in its own memory context): every way a setting's value is
+// replaced and dropped, and the backend is still there.
+TEST(TimeControl, ClockSettingsAreSetResetAndRolledBack) {
+  ServerOptions options;
+  options.settings.push_back("pg_unit_tests.time_control=off");
+  Server server = start(options);
+  Connection c = connect(server);
+  for (const char* setting : {"pg_unit_tests.frozen_at", "pg_unit_tests.time_offset"}) {
+    const std::string name = setting;
+    c.query("SET " + name + " = ''");
+    c.query("BEGIN");
+    c.query("SET LOCAL " + name + " = ''");
+    c.query("SAVEPOINT s");
+    c.query("SET " + name + " = ''");
+    c.query("ROLLBACK TO SAVEPOINT s");
+    c.query("ROLLBACK");
+    EXPECT_NE(c.error_of("SET " + name + " = 'garbage'"), "");
+    c.query("RESET " + name);
+    c.query("SET " + name + " = DEFAULT");
+    EXPECT_EQ(c.value("SELECT current_setting('" + name + "')"), "");
+  }
+  c.query("RESET ALL");
+  c.query("DISCARD ALL");
+  EXPECT_EQ(c.value("SELECT 1"), "1");
+}
+
 TEST(TimeControl, InvalidServerWideFreezeRefusesToStart) {
   for (const char* bad : {"garbage", "infinity", "294277-01-01"}) {
     ServerOptions options;

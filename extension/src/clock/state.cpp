@@ -1,7 +1,6 @@
 #include "clock/state.hpp"
 
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "pg/versions.hpp"
@@ -75,11 +74,11 @@ bool reject_when_disabled() {
   return true;
 }
 
-// Replaces a setting's text with its canonical form (GUC strings are malloc'd).
+// Replaces a setting's text with its canonical form (in GUC memory, like every GUC string).
 bool replace_value(char** newval, const char* canonical) {
-  char* copy = strdup(canonical);
+  char* copy = pg::guc_strdup(canonical);
   if (copy == nullptr) return false;
-  free(*newval);
+  pg::guc_free(*newval);
   *newval = copy;
   return true;
 }
@@ -131,25 +130,25 @@ bool parse_timestamptz(const char* text, TimestampTz* result) {
 }
 
 bool check_frozen_at_value(char** newval, void** extra) {
-  auto* parsed = static_cast<TimestampExtra*>(malloc(sizeof(TimestampExtra)));
+  auto* parsed = static_cast<TimestampExtra*>(pg::guc_alloc(sizeof(TimestampExtra)));
   if (parsed == nullptr) return false;
   parsed->set = false;
   parsed->value = 0;
   if (*newval != nullptr && **newval != '\0') {
     if (reject_when_disabled() || !parse_timestamptz(*newval, &parsed->value)) {
-      free(parsed);
+      pg::guc_free(parsed);
       return false;
     }
     parsed->set = true;
     // Canonical text: ISO 8601 in UTC, whatever the session's DateStyle and TimeZone.
     char buf[MAXDATELEN + 1];
     if (!format_timestamp(parsed->value, buf)) {
-      free(parsed);
+      pg::guc_free(parsed);
       GUC_check_errmsg("timestamp out of range: \"%s\"", *newval);
       return false;
     }
     if (!replace_value(newval, buf)) {
-      free(parsed);
+      pg::guc_free(parsed);
       return false;
     }
   }
@@ -184,12 +183,12 @@ void assign_frozen_at(const char*, void* extra) {
 }
 
 bool check_time_offset_value(char** newval, void** extra) {
-  auto* parsed = static_cast<OffsetExtra*>(malloc(sizeof(OffsetExtra)));
+  auto* parsed = static_cast<OffsetExtra*>(pg::guc_alloc(sizeof(OffsetExtra)));
   if (parsed == nullptr) return false;
   parsed->value = 0;
   if (*newval != nullptr && **newval != '\0') {
     if (reject_when_disabled()) {
-      free(parsed);
+      pg::guc_free(parsed);
       return false;
     }
     char workbuf[256];
@@ -203,7 +202,7 @@ bool check_time_offset_value(char** newval, void** extra) {
     if (dterr == 0) dterr = DecodeInterval(field, ftype, nf, INTERVAL_FULL_RANGE, &dtype, &itm_in);
     if (dterr == DTERR_BAD_FORMAT) dterr = DecodeISO8601Interval(*newval, &dtype, &itm_in);
     if (dterr != 0 || dtype != DTK_DELTA) {
-      free(parsed);
+      pg::guc_free(parsed);
       GUC_check_errmsg("invalid interval for %s: \"%s\"", kTimeOffset, *newval);
       GUC_check_errhint("Use an interval such as '-3 days 04:00:00'.");
       return false;
@@ -212,19 +211,19 @@ bool check_time_offset_value(char** newval, void** extra) {
     if (itmin2interval(&itm_in, &span) != 0 ||
         pg_mul_s64_overflow(span.day, USECS_PER_DAY, &total) ||
         pg_add_s64_overflow(total, span.time, &total)) {
-      free(parsed);
+      pg::guc_free(parsed);
       GUC_check_errmsg("interval out of range: \"%s\"", *newval);
       return false;
     }
     if (span.month != 0) {
-      free(parsed);
+      pg::guc_free(parsed);
       GUC_check_errmsg("%s cannot hold months or years: \"%s\"", kTimeOffset, *newval);
       GUC_check_errhint("Months have no fixed length: use days, or unit_tests.travel(timestamp).");
       return false;
     }
     TimestampTz target = 0;
     if (pg_add_s64_overflow(GetCurrentTimestamp(), total, &target) || !IS_VALID_TIMESTAMP(target)) {
-      free(parsed);
+      pg::guc_free(parsed);
       GUC_check_errmsg("time offset out of range: \"%s\"", *newval);
       GUC_check_errhint("The travelled clock must stay within PostgreSQL's timestamp range.");
       return false;
@@ -234,7 +233,7 @@ bool check_time_offset_value(char** newval, void** extra) {
     char buf[MAXDATELEN + 1] = "";
     if (total != 0) format_offset(total, buf);
     if (!replace_value(newval, buf)) {
-      free(parsed);
+      pg::guc_free(parsed);
       return false;
     }
   }

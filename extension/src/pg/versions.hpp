@@ -2,14 +2,24 @@
 // helpers: feature code calls these and never tests PG_VERSION_NUM itself.
 //
 // 15, 16 and 18 are built and tested. 17 cannot be built here; its guards follow from the 16 and
-// 18 headers and from where each change landed: DecodeDateTime's extra argument and
-// object_ownercheck() since 16 (17 has them), PGPROC's vxid.lxid since 17, ExecutorRun_hook
-// without execute_once since 18 (17 still has it).
+// 18 headers and from where each change landed: GUC memory (guc_malloc), DecodeDateTime's extra
+// argument and object_ownercheck() since 16 (17 has them), PGPROC's vxid.lxid since 17,
+// ExecutorRun_hook without execute_once since 18 (17 still has it).
 #pragma once
 
 #include "pg/postgres.hpp"
 
+#include <cstddef>
+
 namespace pgut::pg {
+
+// Memory for a GUC check hook's *newval and *extra. PostgreSQL 16 and later allocate and free GUC
+// values in their own memory context (guc_malloc/guc_free: a malloc'd value crashes the backend
+// when PostgreSQL frees it); 15 uses malloc/free. Like malloc, these return nullptr when out of
+// memory (16+: after logging it), never ereport(ERROR): check hooks must not throw.
+void* guc_alloc(std::size_t size);
+char* guc_strdup(const char* text);
+void guc_free(void* pointer);
 
 // The local transaction id of a backend's current top-level transaction (17 moved it into
 // PGPROC.vxid).
