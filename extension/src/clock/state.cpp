@@ -5,10 +5,6 @@
 
 #include "pg/versions.hpp"
 
-extern "C" {
-#include "common/int.h"
-}
-
 namespace pgut::clock {
 
 State state;

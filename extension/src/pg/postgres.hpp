@@ -1,16 +1,26 @@
-// The one place where PostgreSQL's C headers enter C++ code.
+// The one place where PostgreSQL's C headers enter C++ code (PL/pgSQL's: plpgsql.hpp).
 //
 // Every other file includes PostgreSQL through this header (or through boundary.hpp), so that the
-// C linkage and the few macros that clash with C++ are handled once.
+// C linkage and the few macros that clash with C++ are handled once. A header a feature needs is
+// added here; scripts/check-boundary.sh (run by make and by lint) refuses PostgreSQL includes
+// anywhere else outside extension/src/pg/.
 #pragma once
 
 extern "C" {
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/parallel.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class_d.h"
 #include "catalog/pg_type_d.h"
 #include "commands/defrem.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "common/int.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -23,12 +33,18 @@ extern "C" {
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/fmgroids.h"
 #include "utils/fmgrprotos.h"
 #include "utils/fmgrtab.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 }
 

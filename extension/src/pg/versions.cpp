@@ -3,10 +3,6 @@
 #include <cstdlib>
 #include <cstring>
 
-extern "C" {
-#include "catalog/pg_class_d.h"
-}
-
 namespace pgut::pg {
 
 void* guc_alloc(std::size_t size) {

@@ -21,13 +21,6 @@
 // ereport.
 #include "pg/boundary.hpp"
 
-extern "C" {
-#include "catalog/namespace.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
-#include "utils/syscache.h"
-}
-
 namespace pgut::snapshot {
 namespace {
 

@@ -22,20 +22,6 @@
 #include "pg/boundary.hpp"
 #include "pg/versions.hpp"
 
-extern "C" {
-#include "access/heapam.h"
-#include "access/htup_details.h"
-#include "access/table.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_type_d.h"
-#include "commands/sequence.h"
-#include "commands/trigger.h"
-#include "utils/array.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/rel.h"
-}
-
 namespace pgut::snapshot {
 namespace {
 
