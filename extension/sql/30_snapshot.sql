@@ -27,6 +27,9 @@
 -- * restore() writes with session_replication_role = replica: no user trigger, no foreign-key
 --   check or cascade fires, no lock beyond the rows and an EXCLUSIVE lock on each table (readers
 --   go on). Foreign keys hold afterwards because the snapshot is one consistent state of them all.
+-- * Safety: generated statements name tables by regclass and quote every column, qualify every
+--   column reference with an alias of their own, and never use a bare alias as a whole-row value
+--   (a user column of that name would be taken instead): the whole row is (alias.*)::text.
 
 CREATE SEQUENCE unit_tests._snapshot_write_seq;
 
@@ -225,7 +228,7 @@ END;
 -- parents and partition bounds.
 CREATE FUNCTION unit_tests._snapshot_columns(rel oid) RETURNS text
   LANGUAGE sql STABLE
-RETURN (SELECT string_agg(format('%s %s %s%s%s', a.attname,
+RETURN (SELECT string_agg(format('%I %s %s%s%s', a.attname,
                                  format_type(a.atttypid, a.atttypmod),
                                  CASE WHEN a.attnotnull THEN 'not null' ELSE 'null' END,
                                  CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END,
@@ -238,7 +241,7 @@ RETURN (SELECT string_agg(format('%s %s %s%s%s', a.attname,
 CREATE FUNCTION unit_tests._snapshot_constraints(rel oid) RETURNS text
   LANGUAGE sql STABLE
 RETURN concat_ws('; ',
-         (SELECT string_agg(c.conname || ' ' || pg_get_constraintdef(c.oid), ', ' ORDER BY c.conname)
+         (SELECT string_agg(quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid), ', ' ORDER BY c.conname)
             FROM pg_constraint AS c WHERE c.conrelid = rel),
          (SELECT string_agg('inherits ' || i.inhparent::regclass::text || coalesce(' ' || pg_get_expr(c.relpartbound, c.oid), ''),
                             ', ' ORDER BY i.inhseqno)
@@ -312,20 +315,22 @@ CREATE FUNCTION unit_tests._snapshot_verified(snap integer, epoch bigint) RETURN
 CREATE FUNCTION unit_tests._snapshot_unchanged(snap integer) RETURNS boolean
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_unchanged';
 
-CREATE FUNCTION unit_tests._snapshot_check_drift(snap integer, name text, schemas text[]) RETURNS void
+CREATE FUNCTION unit_tests._snapshot_check_drift(snap integer) RETURNS void
   LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   epoch bigint := unit_tests._snapshot_catalog_epoch();  -- read before the check
   drift text := unit_tests._snapshot_drift(snap);
+  s record;
 BEGIN
   IF drift IS NOT NULL THEN
+    SELECT x.name, x.schemas INTO s FROM unit_tests._snapshots AS x WHERE x.id = snap;
     RAISE EXCEPTION 'unit_tests.restore: %', drift
       USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = format('Nothing was restored. Undo the change, or take the snapshot again: '
                           'SELECT unit_tests.drop_snapshot(%1$L); SELECT unit_tests.snapshot(%1$L, %2$L);',
-                          name, schemas);
+                          s.name, s.schemas);
   END IF;
   PERFORM unit_tests._snapshot_verified(snap, epoch);
 END
@@ -446,13 +451,11 @@ BEGIN
     lv := NULL;
     ic := NULL;
     IF r.kind = 'r' THEN
-      EXECUTE format('INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data) '
-                     'SELECT $1, $2, x.ctid, x.xmin, x::text FROM ONLY %s AS x', r.relid::regclass)
-        USING snap, r.relid;
+      EXECUTE unit_tests._snapshot_sql_record(r.relid::regclass::text) USING snap, r.relid;
       GET DIAGNOSTICS n = ROW_COUNT;
       total := total + n;
     ELSIF r.kind = 'S' THEN
-      EXECUTE format('SELECT last_value, is_called FROM %s', r.relid::regclass) INTO lv, ic;
+      EXECUTE format('SELECT s.last_value, s.is_called FROM %s AS s', r.relid::regclass) INTO lv, ic;
     END IF;
     INSERT INTO unit_tests._snapshot_relations
       (snapshot, relid, kind, relname, columns, constraints, synced, filenode, rows, last_value, is_called)
@@ -474,45 +477,163 @@ $$;
 COMMENT ON FUNCTION unit_tests.snapshot(text, text[]) IS
   'Records the rows of every table and the state of every sequence of the schemas (default: every user schema); returns the number of rows';
 
-CREATE FUNCTION unit_tests.restore(name text) RETURNS integer
+-- The statements restore() and snapshot() generate, one builder each (sql/snapshot_names shows
+-- their text). They take the table's name as regclass prints it under this extension's pinned
+-- search_path (schema-qualified, quoted: _snapshot_relations.relname, which drift checks keep
+-- exact) and its column lists (_snapshot_column_lists): string functions only (STABLE, as
+-- format() is), which the planner inlines. Every statement quotes every column and refers to
+-- columns only through aliases of its own, never to a bare alias as a whole-row value (a user
+-- column of that name would be taken): no user column, table, schema or function name can be
+-- taken for one of its names. Parameters carry every value.
+
+-- The columns a restore writes (not generated ones: they are computed again), as a quoted list
+-- and as the fields of a row value q.r of the table's type.
+CREATE FUNCTION unit_tests._snapshot_column_lists(rel oid) RETURNS TABLE (names text, fields text)
+  LANGUAGE sql STABLE
+BEGIN ATOMIC
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+         string_agg('(q.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum)
+    FROM pg_attribute AS a
+   WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+END;
+
+-- snapshot(): every row of the table, as the text of the whole row, with its version's identity.
+-- $1 snapshot id, $2 table.
+CREATE FUNCTION unit_tests._snapshot_sql_record(tab text) RETURNS text
+  LANGUAGE sql STABLE
+RETURN format($sql$INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data)
+SELECT $1, $2, live.ctid, live.xmin, (live.*)::text FROM ONLY %s AS live$sql$, tab);
+
+-- The recorded rows of the CTE rows_from (column data: the table's row text) go back into the
+-- table, returning where each one is now. The text is cast once per row in a subquery (OFFSET 0
+-- keeps the planner from repeating the cast for every column); identity values are kept.
+CREATE FUNCTION unit_tests._snapshot_sql_put_back(tab text, names text, fields text, rows_from text)
+  RETURNS text
+  LANGUAGE sql STABLE
+RETURN format($sql$INSERT INTO %1$s AS restored%2$s OVERRIDING SYSTEM VALUE
+    SELECT %3$s FROM (SELECT %4$s.data::%1$s AS r FROM %4$s OFFSET 0) AS q
+    RETURNING restored.ctid, restored.xmin, (restored.*)::text AS data$sql$,
+              tab, ' (' || names || ')', coalesce(fields, ''), rows_from);
+
+-- restore() of a table rewritten since (its rows moved, keeping their xmin): every recorded row
+-- goes back (after the table was emptied) and is re-keyed. $1 snapshot id, $2 table.
+CREATE FUNCTION unit_tests._snapshot_sql_reload(tab text, names text, fields text) RETURNS text
+  LANGUAGE sql STABLE
+RETURN format($sql$WITH recorded AS (
+    DELETE FROM unit_tests._snapshot_rows AS w WHERE w.snapshot = $1 AND w.relid = $2 RETURNING w.data),
+  back AS (
+    %s)
+INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data)
+SELECT $1, $2, back.ctid, back.xmin, back.data FROM back$sql$,
+              unit_tests._snapshot_sql_put_back(tab, names, fields, 'recorded'));
+
+-- restore() of a written table, first statement: at the logged ctids ($1), the row versions the
+-- snapshot does not know ($2: the recorded "ctid xmin" at those ctids) go.
+CREATE FUNCTION unit_tests._snapshot_sql_delete(tab text) RETURNS text
+  LANGUAGE sql STABLE
+RETURN format($sql$DELETE FROM ONLY %s AS live
+ WHERE live.ctid = ANY ($1) AND (live.ctid::text || ' ' || live.xmin::text) <> ALL ($2)$sql$, tab);
+
+-- Second statement (after the first, so that a key it freed is free): the recorded rows at the
+-- logged ctids ($2 keys, $3 text, $4 their ids in _snapshot_rows) that are not there any more go
+-- back, and the snapshot records their new identities. $5 snapshot id, $6 table.
+CREATE FUNCTION unit_tests._snapshot_sql_insert(tab text, names text, fields text) RETURNS text
+  LANGUAGE sql STABLE
+RETURN format($sql$WITH gone AS MATERIALIZED (
+    SELECT g.data, g.id FROM unnest($2, $3, $4) AS g(key, data, id)
+     WHERE g.key <> ALL (ARRAY(SELECT live.ctid::text || ' ' || live.xmin::text
+                                 FROM ONLY %1$s AS live WHERE live.ctid = ANY ($1)))),
+  back AS (
+    %2$s),
+  forgotten AS (
+    DELETE FROM unit_tests._snapshot_rows AS w WHERE w.ctid = ANY (ARRAY(SELECT gone.id FROM gone)))
+INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data)
+SELECT $5, $6, back.ctid, back.xmin, back.data FROM back$sql$,
+              tab, unit_tests._snapshot_sql_put_back(tab, names, fields, 'gone'));
+
+-- What restore() has to do for each table of a snapshot written since it synced it: the ctids
+-- logged, whether the table was rewritten (TRUNCATE, or another file node), its column lists, and,
+-- found in one pass for all tables (one index probe per ctid), the rows recorded at those ctids.
+-- Only the ctids of row versions replaced or deleted can hold one: a recorded row is gone only if
+-- it was replaced or deleted since (or the table rewritten), and a version written since is never
+-- one. (Its SET clauses: the planner's usual settings, whatever the caller's; the log has no index
+-- and is read whole.)
+CREATE FUNCTION unit_tests._snapshot_dirty(snap integer)
+  RETURNS TABLE (relid oid, tab text, names text, fields text, rewritten boolean,
+                 ctids tid[], keys text[], data text[], ids tid[])
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+  SET enable_seqscan = on SET enable_bitmapscan = on
+AS $$
+  WITH logged AS MATERIALIZED (
+    SELECT c.relid,
+           bool_or(c.old_ctid IS NULL AND c.new_ctid IS NULL) AS truncated,
+           array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL) AS ctids,
+           array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL AND v.old) AS olds
+      FROM unit_tests._snapshot_relations AS x
+      JOIN unit_tests._snapshot_changes AS c ON c.relid = x.relid AND c.seq > x.synced
+     CROSS JOIN LATERAL (VALUES (c.old_ctid, true), (c.new_ctid, false)) AS v(ctid, old)
+     WHERE x.snapshot = snap AND x.kind = 'r'
+     GROUP BY c.relid),
+  dirty AS MATERIALIZED (
+    SELECT x.relid, x.relname, coalesce(l.ctids, '{}') AS ctids, coalesce(l.olds, '{}') AS olds,
+           l.truncated OR x.filenode IS DISTINCT FROM pg_relation_filenode(x.relid) AS rewritten
+      FROM logged AS l JOIN unit_tests._snapshot_relations AS x ON x.snapshot = snap AND x.relid = l.relid)
+  SELECT d.relid, d.relname, cl.names, cl.fields, d.rewritten, d.ctids,
+         coalesce(k.keys, '{}'), coalesce(k.data, '{}'), coalesce(k.ids, '{}')
+    FROM dirty AS d
+   CROSS JOIN LATERAL unit_tests._snapshot_column_lists(d.relid) AS cl
+    LEFT JOIN LATERAL (
+      SELECT array_agg(l.key) AS keys, array_agg(l.data) AS data, array_agg(l.id) AS ids
+        FROM unnest(d.olds) AS t(c) CROSS JOIN LATERAL (
+          SELECT w.ctid AS id, w.row_ctid::text || ' ' || w.row_xmin::text AS key, w.data
+            FROM unit_tests._snapshot_rows AS w
+           WHERE w.snapshot = snap AND w.relid = d.relid AND w.row_ctid = t.c OFFSET 0) AS l
+       WHERE NOT d.rewritten) AS k ON true
+   ORDER BY d.relid
+$$;
+
+-- Puts the dirty tables back and re-keys the rows put back; returns the tables rewritten. Its own
+-- writes are not logged, except in tables another snapshot tracks (those need to see them).
+CREATE FUNCTION unit_tests._snapshot_apply(snap integer) RETURNS oid[]
   LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
-  SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET extra_float_digits = 1
-  SET bytea_output = 'hex' SET lc_monetary = 'C'
-  -- JIT compiles for hundreds of milliseconds the plans that enable_seqscan = off makes look costly.
-  SET jit = off
+  -- No user trigger, foreign-key check or cascade fires while the recorded rows go back.
+  SET session_replication_role = replica
+  -- The work must be proportional to the ctids logged, not to the tables: TID scans and index
+  -- scans only, whatever the (often missing) statistics of the snapshot's tables suggest.
+  SET enable_seqscan = off SET enable_bitmapscan = off
 AS $$
 DECLARE
-  s record;
-  r record;
-  tables text;
-  cols text;
-  vals text;
-  previous_role text;
-  previous_seqscan text;
-  previous_bitmapscan text;
-  gone_ids tid[];
-  back_ctids tid[];
-  back_xmins xid[];
-  back_data text[];
-  all_gone tid[] := '{}';
-  all_relids oid[] := '{}';
-  all_ctids tid[] := '{}';
-  all_xmins xid[] := '{}';
-  all_data text[] := '{}';
+  t record;
   restored oid[] := '{}';
 BEGIN
-  SELECT * INTO s FROM unit_tests._snapshots AS x WHERE x.name = restore.name;
-  IF NOT FOUND THEN
-    PERFORM unit_tests._snapshot_not_found('unit_tests.restore', name);
-  END IF;
+  PERFORM unit_tests._snapshot_quiet(unit_tests._snapshot_private(snap));
+  FOR t IN SELECT * FROM unit_tests._snapshot_dirty(snap) LOOP
+    IF t.rewritten THEN
+      -- (ctid, xmin) identifies nothing in a rewritten table: every row is replaced.
+      EXECUTE format('DELETE FROM ONLY %s', t.tab);
+      EXECUTE unit_tests._snapshot_sql_reload(t.tab, t.names, t.fields) USING snap, t.relid;
+    ELSE
+      EXECUTE unit_tests._snapshot_sql_delete(t.tab) USING t.ctids, t.keys;
+      EXECUTE unit_tests._snapshot_sql_insert(t.tab, t.names, t.fields)
+        USING t.ctids, t.keys, t.data, t.ids, snap, t.relid;
+    END IF;
+    restored := restored || t.relid;
+  END LOOP;
+  PERFORM unit_tests._snapshot_quiet(NULL);
+  RETURN restored;
+END
+$$;
 
-  -- Everything that could refuse is checked before the first write. Drift first (skipped when
-  -- this backend checked this snapshot already and has seen no catalog change since; asked again
-  -- once the tables are locked, for a change committed in between).
-  IF NOT unit_tests._snapshot_unchanged(s.id) THEN
-    PERFORM unit_tests._snapshot_check_drift(s.id, s.name, s.schemas);
-  END IF;
+-- Whether the caller may restore: every refusal before the first write.
+CREATE FUNCTION unit_tests._snapshot_check_restore_privileges(snap integer) RETURNS void
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  r record;
+BEGIN
   IF NOT has_parameter_privilege('session_replication_role', 'SET') THEN
     RAISE EXCEPTION 'unit_tests.restore: permission denied to set session_replication_role'
       USING ERRCODE = 'insufficient_privilege',
@@ -520,7 +641,7 @@ BEGIN
                    'A superuser can allow it: GRANT SET ON PARAMETER session_replication_role TO role.';
   END IF;
   SELECT x.relid, x.kind INTO r FROM unit_tests._snapshot_relations AS x
-   WHERE x.snapshot = s.id
+   WHERE x.snapshot = snap
      AND ((x.kind = 'S' AND NOT has_sequence_privilege(x.relid, 'UPDATE'))
           OR (x.kind = 'r' AND NOT has_table_privilege(x.relid, 'SELECT, INSERT, DELETE')))
    ORDER BY x.relid LIMIT 1;
@@ -530,142 +651,55 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'restore() needs SELECT, INSERT and DELETE on every table and UPDATE on every sequence of the snapshot. Nothing was restored.';
   END IF;
+END
+$$;
 
+CREATE FUNCTION unit_tests.restore(name text) RETURNS integer
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET extra_float_digits = 1
+  SET bytea_output = 'hex' SET lc_monetary = 'C'
+  -- JIT compiles for hundreds of milliseconds the plans that enable_seqscan = off makes look costly.
+  SET jit = off
+AS $$
+DECLARE
+  snap integer;
+  tables text;
+  restored oid[];
+BEGIN
+  SELECT x.id INTO snap FROM unit_tests._snapshots AS x WHERE x.name = restore.name;
+  IF NOT FOUND THEN
+    PERFORM unit_tests._snapshot_not_found('unit_tests.restore', name);
+  END IF;
+
+  -- Everything that could refuse is checked before the first write. Drift first (skipped when
+  -- this backend checked this snapshot already and has seen no catalog change since; asked again
+  -- once the tables are locked, for a change committed in between).
+  IF NOT unit_tests._snapshot_unchanged(snap) THEN
+    PERFORM unit_tests._snapshot_check_drift(snap);
+  END IF;
+  PERFORM unit_tests._snapshot_check_restore_privileges(snap);
   SELECT string_agg(x.relid::regclass::text, ', ' ORDER BY x.relid) INTO tables
-    FROM unit_tests._snapshot_relations AS x WHERE x.snapshot = s.id AND x.kind <> 'S';
+    FROM unit_tests._snapshot_relations AS x WHERE x.snapshot = snap AND x.kind <> 'S';
   IF tables IS NOT NULL THEN
     EXECUTE 'LOCK TABLE ' || tables || ' IN EXCLUSIVE MODE';
   END IF;
-  IF NOT unit_tests._snapshot_unchanged(s.id) THEN
-    PERFORM unit_tests._snapshot_check_drift(s.id, s.name, s.schemas);
+  IF NOT unit_tests._snapshot_unchanged(snap) THEN
+    PERFORM unit_tests._snapshot_check_drift(snap);
   END IF;
 
-  previous_role := current_setting('session_replication_role');
-  previous_seqscan := current_setting('enable_seqscan');
-  previous_bitmapscan := current_setting('enable_bitmapscan');
-  PERFORM set_config('session_replication_role', 'replica', true);
-  -- Our own writes need no log entry, except in tables another snapshot tracks.
-  PERFORM unit_tests._snapshot_quiet(unit_tests._snapshot_private(s.id));
-  -- The tables written since the snapshot synced them, with the ctids written and, found in one
-  -- pass for all of them (one index probe per ctid), the rows recorded at those ctids. Only the
-  -- ctids of row versions replaced or deleted can hold one: a recorded row is gone only if it was
-  -- replaced or deleted since (or the table rewritten), and a version written since is never one.
-  FOR r IN WITH changed AS MATERIALIZED (
-             SELECT c.relid,
-                    bool_or(c.old_ctid IS NULL AND c.new_ctid IS NULL) AS truncated,
-                    array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL) AS ctids,
-                    array_agg(DISTINCT v.ctid) FILTER (WHERE v.ctid IS NOT NULL AND v.old) AS olds
-               FROM unit_tests._snapshot_relations AS x
-               JOIN unit_tests._snapshot_changes AS c ON c.relid = x.relid AND c.seq > x.synced
-              CROSS JOIN LATERAL (VALUES (c.old_ctid, true), (c.new_ctid, false)) AS v(ctid, old)
-              WHERE x.snapshot = s.id AND x.kind = 'r'
-              GROUP BY c.relid),
-           dirty AS MATERIALIZED (
-             SELECT x.relid, coalesce(ch.ctids, '{}') AS ctids, coalesce(ch.olds, '{}') AS olds,
-                    ch.truncated OR x.filenode IS DISTINCT FROM pg_relation_filenode(x.relid) AS rewritten
-               FROM changed AS ch JOIN unit_tests._snapshot_relations AS x
-                 ON x.snapshot = s.id AND x.relid = ch.relid)
-           SELECT d.relid, d.ctids, d.rewritten, coalesce(k.keys, '{}') AS keys,
-                  coalesce(k.data, '{}') AS data, coalesce(k.ids, '{}') AS ids, a.cols, a.vals
-             FROM dirty AS d
-             CROSS JOIN LATERAL (
-               SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols,
-                      string_agg('(q.r).' || quote_ident(a.attname), ', ' ORDER BY a.attnum) AS vals
-                 FROM pg_attribute AS a
-                WHERE a.attrelid = d.relid AND a.attnum > 0 AND NOT a.attisdropped
-                  AND a.attgenerated = '') AS a
-             LEFT JOIN LATERAL (
-               SELECT array_agg(l.k) AS keys, array_agg(l.data) AS data, array_agg(l.id) AS ids
-                 FROM unnest(d.olds) AS t(c) CROSS JOIN LATERAL (
-                   SELECT w.ctid AS id, w.row_ctid::text || ' ' || w.row_xmin::text AS k, w.data
-                     FROM unit_tests._snapshot_rows AS w
-                    WHERE w.snapshot = s.id AND w.relid = d.relid AND w.row_ctid = t.c OFFSET 0) AS l
-                WHERE NOT d.rewritten) AS k ON true
-            ORDER BY d.relid LOOP
-    cols := r.cols;
-    vals := r.vals;
-    -- The work below must be proportional to the ctids logged, not to the tables: TID scans and
-    -- index scans only, whatever the (often missing) statistics of the snapshot's tables suggest.
-    -- (Set here, once the query above is planned: the log has no index and is read whole.)
-    IF cardinality(restored) = 0 THEN
-      PERFORM set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true);
-    END IF;
-    IF r.rewritten THEN
-      -- A table rewritten since (TRUNCATE, VACUUM FULL, CLUSTER) has moved its rows, keeping their
-      -- xmin: there (ctid, xmin) identifies nothing, and every row is replaced (and re-keyed).
-      EXECUTE format('DELETE FROM ONLY %s', r.relid::regclass);
-      EXECUTE format('WITH gone AS ('
-                     '  DELETE FROM unit_tests._snapshot_rows AS s WHERE s.snapshot = $1 AND s.relid = $2 '
-                     '  RETURNING s.data), '
-                     'back AS ('
-                     '  INSERT INTO %1$s AS x %2$s OVERRIDING SYSTEM VALUE '
-                     '  SELECT %3$s FROM (SELECT gone.data::%1$s AS r FROM gone OFFSET 0) AS q '
-                     '  RETURNING x.ctid, x.xmin, x::text AS data) '
-                     'INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data) '
-                     'SELECT $1, $2, back.ctid, back.xmin, back.data FROM back',
-                     r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''))
-        USING s.id, r.relid;
-    ELSE
-      -- One statement per table, at the logged ctids only ($1): the row versions there that the
-      -- snapshot does not know ($2: the recorded "ctid xmin" at those ctids) go, and the recorded
-      -- rows no longer there come back ($3, their text). The insert waits for the delete (it reads
-      -- its count), so a key the delete frees is free for it. Returned: the recorded rows replaced
-      -- (their ids in _snapshot_rows, $4) and where the rows put back are now. (Planned on each
-      -- call: keeping plans would not help, setting session_replication_role resets the plan
-      -- cache of the session, twice per restore.)
-      EXECUTE format('WITH cur AS MATERIALIZED ('
-                     '  SELECT x.ctid::text || '' '' || x.xmin::text AS k, x.ctid AS c '
-                     '    FROM ONLY %1$s AS x WHERE x.ctid = ANY ($1)), '
-                     'del AS ('
-                     '  DELETE FROM ONLY %1$s AS x '
-                     '   WHERE x.ctid = ANY (ARRAY(SELECT cur.c FROM cur WHERE cur.k NOT IN (SELECT unnest($2)))) RETURNING 1), '
-                     'gone AS MATERIALIZED ('
-                     '  SELECT g.d, g.id FROM unnest($2, $3, $4) AS g(k, d, id) '
-                     '   WHERE g.k NOT IN (SELECT cur.k FROM cur)), '
-                     'back AS ('
-                     '  INSERT INTO %1$s AS x %2$s OVERRIDING SYSTEM VALUE '
-                     '  SELECT %3$s FROM (SELECT gone.d::%1$s AS r FROM gone '
-                     '                     WHERE (SELECT count(*) FROM del) >= 0 OFFSET 0) AS q '
-                     '  RETURNING x.ctid, x.xmin, x::text AS data) '
-                     'SELECT (SELECT coalesce(array_agg(gone.id), ''{}'') FROM gone), '
-                     '       coalesce(array_agg(back.ctid), ''{}''), coalesce(array_agg(back.xmin), ''{}''), '
-                     '       coalesce(array_agg(back.data), ''{}'') '
-                     '  FROM back',
-                     r.relid::regclass, coalesce('(' || cols || ')', ''), coalesce(vals, ''))
-        INTO gone_ids, back_ctids, back_xmins, back_data
-        USING r.ctids, r.keys, r.data, r.ids;
-      all_gone := all_gone || gone_ids;
-      all_relids := all_relids || array_fill(r.relid, ARRAY[cardinality(back_ctids)]);
-      all_ctids := all_ctids || back_ctids;
-      all_xmins := all_xmins || back_xmins;
-      all_data := all_data || back_data;
-    END IF;
-    restored := restored || r.relid;
-  END LOOP;
-  -- The snapshot records where the rows put back are now, for all tables at once.
-  IF cardinality(all_gone) > 0 THEN
-    DELETE FROM unit_tests._snapshot_rows AS w WHERE w.ctid = ANY (all_gone);
-  END IF;
-  IF cardinality(all_ctids) > 0 THEN
-    INSERT INTO unit_tests._snapshot_rows (snapshot, relid, row_ctid, row_xmin, data)
-    SELECT s.id, b.relid, b.c, b.m, b.d FROM unnest(all_relids, all_ctids, all_xmins, all_data) AS b(relid, c, m, d);
-  END IF;
-  PERFORM unit_tests._snapshot_quiet(NULL);
-  PERFORM set_config('enable_seqscan', previous_seqscan, true),
-          set_config('enable_bitmapscan', previous_bitmapscan, true);
-  PERFORM set_config('session_replication_role', previous_role, true);
-
+  restored := unit_tests._snapshot_apply(snap);
   IF cardinality(restored) > 0 THEN
     -- The sync point goes after every entry logged so far (restore's own, where logged, included).
     UPDATE unit_tests._snapshot_relations AS x
        SET synced = nextval('unit_tests._snapshot_write_seq'), filenode = pg_relation_filenode(x.relid)
-     WHERE x.snapshot = s.id AND x.relid = ANY (restored);
+     WHERE x.snapshot = snap AND x.relid = ANY (restored);
     PERFORM unit_tests._snapshot_prune(restored);
   END IF;
   -- Sequences last: setval() is not undone by a rollback, so nothing may fail after it.
   PERFORM setval(x.relid::regclass, x.last_value, x.is_called)
      FROM unit_tests._snapshot_relations AS x
-    WHERE x.snapshot = s.id AND x.kind = 'S';
+    WHERE x.snapshot = snap AND x.kind = 'S';
   RETURN cardinality(restored);
 END
 $$;
