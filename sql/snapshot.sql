@@ -235,7 +235,8 @@ SELECT unit_tests.snapshot('x', ARRAY['shop', 'no_such_schema']);
 SELECT unit_tests.snapshot('x', ARRAY['pg_catalog']);
 SELECT unit_tests.snapshot('x', ARRAY['unit_tests']);
 
--- Another role: may not touch someone else's snapshot, nor snapshot tables it may not read.
+-- Another role: someone else's snapshot does not exist for it (snapshot_privacy shows more), and it may
+-- not snapshot tables it may not read.
 CREATE ROLE pgut_snapshot_user;
 GRANT USAGE ON SCHEMA shop TO pgut_snapshot_user;
 SET ROLE pgut_snapshot_user;

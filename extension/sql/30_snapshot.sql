@@ -30,17 +30,19 @@
 -- * Safety: generated statements name tables by regclass and quote every column, qualify every
 --   column reference with an alias of their own, and never use a bare alias as a whole-row value
 --   (a user column of that name would be taken instead): the whole row is (alias.*)::text.
+-- * Snapshots are private: names are per role, and every function works on the caller's own.
 
 CREATE SEQUENCE unit_tests._snapshot_write_seq;
 
 CREATE TABLE unit_tests._snapshots (
   id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  name text NOT NULL UNIQUE,
+  name text NOT NULL,
   owner oid NOT NULL DEFAULT (current_user::text::regrole::oid),
   taken_at timestamptz NOT NULL,
   schemas text[] NOT NULL,
   rows bigint NOT NULL DEFAULT 0,
-  bytes bigint NOT NULL DEFAULT 0
+  bytes bigint NOT NULL DEFAULT 0,
+  CONSTRAINT _snapshots_name_per_owner UNIQUE (owner, name)  -- each role has its own names
 );
 
 -- One row per table and sequence of a snapshot.
@@ -80,18 +82,29 @@ CREATE TABLE unit_tests._snapshot_changes (
   new_ctid tid
 );
 
--- Each role sees and changes its own snapshots only (superusers bypass row security).
+-- Row security: each role sees and changes its own snapshots only. A table's owner also sees
+-- which snapshots (of any role) track that table, but not their names: restore() needs to know
+-- whether another snapshot depends on the log entries of a table before it silences it. The log
+-- shows the entries of the tables those visible rows name. (Superusers bypass row security, as for
+-- any table; the functions still work on the caller's own snapshots only.)
 ALTER TABLE unit_tests._snapshots ENABLE ROW LEVEL SECURITY;
 ALTER TABLE unit_tests._snapshot_relations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE unit_tests._snapshot_rows ENABLE ROW LEVEL SECURITY;
+ALTER TABLE unit_tests._snapshot_changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON unit_tests._snapshots
   USING (owner = current_user::text::regrole::oid) WITH CHECK (owner = current_user::text::regrole::oid);
 CREATE POLICY own ON unit_tests._snapshot_relations
   USING (snapshot IN (SELECT id FROM unit_tests._snapshots))
-  WITH CHECK (snapshot IN (SELECT id FROM unit_tests._snapshots));
+  -- (and only for tables one owns, as snapshot() requires: nobody can make a table look tracked)
+  WITH CHECK (snapshot IN (SELECT id FROM unit_tests._snapshots)
+              AND (kind = 'S' OR pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = relid), 'USAGE')));
+CREATE POLICY table_owner ON unit_tests._snapshot_relations FOR SELECT
+  USING (pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = relid), 'USAGE'));
 CREATE POLICY own ON unit_tests._snapshot_rows
   USING (snapshot IN (SELECT id FROM unit_tests._snapshots))
   WITH CHECK (snapshot IN (SELECT id FROM unit_tests._snapshots));
+CREATE POLICY tracked ON unit_tests._snapshot_changes FOR SELECT
+  USING (relid IN (SELECT r.relid FROM unit_tests._snapshot_relations AS r));
 GRANT SELECT, INSERT, UPDATE, DELETE ON unit_tests._snapshots, unit_tests._snapshot_relations,
   unit_tests._snapshot_rows TO PUBLIC;
 GRANT SELECT ON unit_tests._snapshot_changes TO PUBLIC;
@@ -110,16 +123,11 @@ CREATE FUNCTION unit_tests._snapshot_track() RETURNS trigger
 CREATE FUNCTION unit_tests._snapshot_quiet(relids oid[]) RETURNS integer
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_quiet';
 
--- Who took the snapshot called name (NULL: none). SECURITY DEFINER: names are unique across roles,
--- so the errors for a duplicate or for another role's snapshot must see them all.
-CREATE FUNCTION unit_tests._snapshot_owner(name text) RETURNS regrole
-  LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = pg_catalog, pg_temp
-RETURN (SELECT s.owner::regrole FROM unit_tests._snapshots AS s WHERE s.name = _snapshot_owner.name);
-
--- Forgets the logged changes no snapshot needs any more; returns the tables no snapshot tracks
--- (their triggers can go). SECURITY DEFINER: it must see every role's snapshots.
-CREATE FUNCTION unit_tests._snapshot_prune(relids oid[]) RETURNS SETOF oid
+-- Forgets the logged changes no snapshot needs any more. SECURITY DEFINER: it must see every
+-- role's snapshots. It returns nothing, so it tells its caller nothing about them, and it deletes
+-- only entries that no snapshot can need (at or below every sync point of the table, or of a
+-- table no snapshot tracks), whoever calls it.
+CREATE FUNCTION unit_tests._snapshot_prune(relids oid[]) RETURNS void
   LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
 AS $$
@@ -148,41 +156,68 @@ BEGIN
       NULL;  -- someone is writing: the next restore tries again
     END;
   END IF;
-  RETURN QUERY SELECT t.rel FROM unnest(relids) AS t(rel)
-                WHERE NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_relations AS r WHERE r.relid = t.rel);
 END
 $$;
 
--- The tables of a snapshot that no other snapshot tracks: restore() need not log its own writes to
--- them. SECURITY DEFINER: it must see every role's snapshots.
+-- The tables of one of the caller's snapshots that no other snapshot tracks: restore() need not
+-- log its own writes to them. (Row security shows a table's owner every snapshot of the table, and
+-- _snapshot_quiet silences only tables the caller owns.)
 CREATE FUNCTION unit_tests._snapshot_private(snap integer) RETURNS oid[]
-  LANGUAGE sql STABLE SECURITY DEFINER
+  LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
 RETURN (SELECT array_agg(r.relid) FROM unit_tests._snapshot_relations AS r
          WHERE r.snapshot = snap AND r.kind = 'r'
            AND NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_relations AS o
                             WHERE o.relid = r.relid AND o.snapshot <> snap));
 
--- The error for a name that is not one of the caller's snapshots.
-CREATE FUNCTION unit_tests._snapshot_not_found(caller text, name text) RETURNS void
-  LANGUAGE plpgsql
+-- The id of the caller's snapshot called name; an error when there is none.
+CREATE FUNCTION unit_tests._snapshot_find(caller text, name text) RETURNS integer
+  LANGUAGE plpgsql STABLE
   SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  owner regrole := unit_tests._snapshot_owner(name);
+  snap integer;
 BEGIN
   IF name IS NULL THEN
     RAISE EXCEPTION '%: the snapshot name must not be NULL', caller
       USING ERRCODE = 'null_value_not_allowed';
-  ELSIF owner IS NULL THEN
+  END IF;
+  SELECT s.id INTO snap FROM unit_tests._snapshots AS s
+   WHERE s.owner = current_user::text::regrole::oid AND s.name = _snapshot_find.name;
+  IF NOT FOUND THEN
     RAISE EXCEPTION '%: snapshot "%" does not exist', caller, name
       USING ERRCODE = 'undefined_object',
-            HINT = 'SELECT * FROM unit_tests.snapshots() lists your snapshots.';
-  ELSE
-    RAISE EXCEPTION '%: snapshot "%" belongs to role %', caller, name, owner
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = pg_catalog.format('Only the role that took a snapshot may restore or drop it: SET ROLE %s.', owner);
+            HINT = 'SELECT * FROM unit_tests.snapshots() lists your snapshots (each role has its own).';
   END IF;
+  RETURN snap;
+END
+$$;
+
+-- The error for a name the caller has taken already.
+CREATE FUNCTION unit_tests._snapshot_check_new_name(name text) RETURNS void
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF name IS NULL OR name = '' THEN
+    RAISE EXCEPTION 'unit_tests.snapshot: the name must not be NULL or empty'
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF EXISTS (SELECT 1 FROM unit_tests._snapshots AS s
+              WHERE s.owner = current_user::text::regrole::oid AND s.name = _snapshot_check_new_name.name) THEN
+    PERFORM unit_tests._snapshot_duplicate(name);
+  END IF;
+END
+$$;
+
+CREATE FUNCTION unit_tests._snapshot_duplicate(name text) RETURNS void
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION 'unit_tests.snapshot: snapshot "%" already exists', name
+    USING ERRCODE = 'duplicate_object',
+          HINT = format('Choose another name, or drop it first: SELECT unit_tests.drop_snapshot(%L).', name);
 END
 $$;
 
@@ -344,7 +379,6 @@ CREATE FUNCTION unit_tests.snapshot(name text, schemas text[] DEFAULT NULL) RETU
 AS $$
 DECLARE
   snap integer;
-  owner regrole;
   r record;
   g record;
   missing text;
@@ -354,18 +388,7 @@ DECLARE
   lv bigint;
   ic boolean;
 BEGIN
-  IF name IS NULL OR name = '' THEN
-    RAISE EXCEPTION 'unit_tests.snapshot: the name must not be NULL or empty'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  owner := unit_tests._snapshot_owner(name);
-  IF owner IS NOT NULL THEN
-    RAISE EXCEPTION 'unit_tests.snapshot: snapshot "%" already exists%', name,
-        CASE WHEN owner::oid <> current_user::text::regrole::oid
-             THEN format(' (taken by role %s)', owner) ELSE '' END
-      USING ERRCODE = 'duplicate_object',
-            HINT = format('Choose another name, or drop it first: SELECT unit_tests.drop_snapshot(%L).', name);
-  END IF;
+  PERFORM unit_tests._snapshot_check_new_name(name);
 
   IF schemas IS NULL THEN
     SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}') INTO schemas
@@ -667,10 +690,7 @@ DECLARE
   tables text;
   restored oid[];
 BEGIN
-  SELECT x.id INTO snap FROM unit_tests._snapshots AS x WHERE x.name = restore.name;
-  IF NOT FOUND THEN
-    PERFORM unit_tests._snapshot_not_found('unit_tests.restore', name);
-  END IF;
+  snap := unit_tests._snapshot_find('unit_tests.restore', name);
 
   -- Everything that could refuse is checked before the first write. Drift first (skipped when
   -- this backend checked this snapshot already and has seen no catalog change since; asked again
@@ -713,20 +733,22 @@ AS $$
 DECLARE
   snap integer;
   relids oid[];
+  untracked oid[];
   rel oid;
   g record;
 BEGIN
-  SELECT x.id INTO snap FROM unit_tests._snapshots AS x WHERE x.name = drop_snapshot.name;
-  IF NOT FOUND THEN
-    PERFORM unit_tests._snapshot_not_found('unit_tests.drop_snapshot', name);
-  END IF;
-  SELECT array_agg(x.relid) INTO relids FROM unit_tests._snapshot_relations AS x
-   WHERE x.snapshot = snap AND x.kind <> 'S';
+  snap := unit_tests._snapshot_find('unit_tests.drop_snapshot', name);
+  relids := ARRAY(SELECT x.relid FROM unit_tests._snapshot_relations AS x
+                   WHERE x.snapshot = snap AND x.kind <> 'S' ORDER BY x.relid);
   DELETE FROM unit_tests._snapshots AS x WHERE x.id = snap;
-  -- Tables no snapshot tracks any more lose their trigger (if they still exist and we may).
-  FOR rel IN SELECT * FROM unit_tests._snapshot_prune(coalesce(relids, '{}')) LOOP
-    CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = rel)
-               OR NOT pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = rel), 'USAGE');
+  PERFORM unit_tests._snapshot_prune(relids);
+  -- Tables no snapshot tracks any more lose their triggers, if they still exist and we own them
+  -- (row security shows a table's owner every snapshot of it).
+  untracked := ARRAY(SELECT t.rel FROM unnest(relids) AS t(rel) JOIN pg_class AS c ON c.oid = t.rel
+                      WHERE pg_has_role(c.relowner, 'USAGE')
+                        AND NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_relations AS r WHERE r.relid = t.rel)
+                      ORDER BY t.rel);
+  FOREACH rel IN ARRAY untracked LOOP
     FOR g IN SELECT t.tgname FROM pg_trigger AS t
               WHERE t.tgrelid = rel
                 AND t.tgname IN ('pg_unit_tests_snapshot', 'pg_unit_tests_snapshot_truncate') LOOP
@@ -748,6 +770,7 @@ AS $$
          (SELECT count(*)::integer FROM unit_tests._snapshot_relations AS r WHERE r.snapshot = s.id AND r.kind = 'S'),
          s.rows, s.bytes
     FROM unit_tests._snapshots AS s
+   WHERE s.owner = current_user::text::regrole::oid
    ORDER BY s.name
 $$;
 COMMENT ON FUNCTION unit_tests.snapshots() IS

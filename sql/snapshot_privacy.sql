@@ -1,0 +1,75 @@
+-- Data snapshots are private to the role that took them: names are per role, and no role learns
+-- another's snapshot names, owners, tables or which rows of them changed.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_unit_tests;
+RESET client_min_messages;
+\set VERBOSITY terse
+CREATE ROLE pgut_alice;
+CREATE ROLE pgut_bob;
+CREATE SCHEMA alice AUTHORIZATION pgut_alice;
+CREATE SCHEMA bob AUTHORIZATION pgut_bob;
+GRANT SET ON PARAMETER session_replication_role TO pgut_alice, pgut_bob;
+CREATE FUNCTION pg_temp.alice_table() RETURNS oid LANGUAGE sql
+  RETURN (SELECT c.oid FROM pg_class AS c WHERE c.relname = 't' AND c.relnamespace = 'alice'::regnamespace);
+
+SET ROLE pgut_alice;
+CREATE TABLE alice.t (i int PRIMARY KEY, secret text);
+INSERT INTO alice.t SELECT g, 'secret ' || g FROM generate_series(1, 10) AS g;
+SELECT unit_tests.snapshot('fixture', ARRAY['alice']);
+UPDATE alice.t SET secret = 'changed' WHERE i = 3;
+RESET ROLE;
+
+SET ROLE pgut_bob;
+CREATE TABLE bob.t (i int);
+INSERT INTO bob.t VALUES (1);
+-- The same name is free for Bob: his own.
+SELECT unit_tests.snapshot('fixture', ARRAY['bob']);
+SELECT name, owner FROM unit_tests.snapshots();
+-- Nothing of Alice's snapshot: not its name or owner, nor its table, rows, or logged changes.
+SELECT count(*) AS others_snapshots FROM unit_tests._snapshots WHERE owner <> 'pgut_bob'::regrole;
+SELECT count(*) AS others_tables FROM unit_tests._snapshot_relations WHERE relid = pg_temp.alice_table();
+SELECT count(*) AS others_rows FROM unit_tests._snapshot_rows WHERE relid = pg_temp.alice_table();
+SELECT count(*) AS others_changes FROM unit_tests._snapshot_changes WHERE relid = pg_temp.alice_table();
+SELECT count(*) AS others_private_tables FROM generate_series(1, 100) AS i
+ WHERE unit_tests._snapshot_private(i) IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM unit_tests._snapshots AS s WHERE s.id = i);
+SELECT unit_tests._snapshot_prune(ARRAY[pg_temp.alice_table()]) AS prune_says_nothing;
+SELECT unit_tests.restore('fixture') AS bobs_own_restored;
+-- Nor can he make Alice's table look tracked, or a snapshot of his look like hers.
+INSERT INTO unit_tests._snapshot_relations (snapshot, relid, kind, relname)
+SELECT s.id, pg_temp.alice_table(), 'r', 'alice.t' FROM unit_tests._snapshots AS s;
+INSERT INTO unit_tests._snapshots (name, owner, taken_at, schemas)
+VALUES ('fake', 'pgut_alice'::regrole, now(), '{}');
+RESET ROLE;
+
+-- A superuser uses its own snapshots too (it can read the storage tables, as any table).
+SELECT count(*) AS superusers_snapshots FROM unit_tests.snapshots();
+SELECT unit_tests.restore('fixture');
+SELECT unit_tests.drop_snapshot('fixture');
+SELECT count(*) AS stored_snapshots FROM unit_tests._snapshots;
+-- A superuser's snapshot of Alice's table: Alice sees that her table is tracked by another
+-- snapshot (restore() must then log its writes), not whose or by which name.
+SELECT unit_tests.snapshot('over alice', ARRAY['alice']);
+SET ROLE pgut_alice;
+SELECT count(*) AS snapshots_of_her_table, count(*) FILTER (WHERE r.snapshot IN (SELECT id FROM unit_tests._snapshots)) AS hers
+  FROM unit_tests._snapshot_relations AS r WHERE r.relid = 'alice.t'::regclass;
+SELECT count(*) AS names_she_sees FROM unit_tests._snapshots;
+SELECT unit_tests.restore('fixture') AS tables_rewritten;
+SELECT * FROM alice.t WHERE i = 3;
+SELECT unit_tests.drop_snapshot('fixture');
+-- (the trigger stays: the superuser's snapshot still tracks the table)
+SELECT count(*) AS tracking_triggers FROM pg_trigger WHERE tgrelid = 'alice.t'::regclass;
+RESET ROLE;
+-- The superuser's snapshot saw Alice's restore as a write.
+SELECT unit_tests.restore('over alice') AS tables_rewritten;
+SELECT unit_tests.drop_snapshot('over alice');
+SELECT count(*) AS tracking_triggers FROM pg_trigger WHERE tgrelid = 'alice.t'::regclass;
+
+SET ROLE pgut_bob;
+SELECT unit_tests.drop_snapshot('fixture');
+RESET ROLE;
+DROP SCHEMA alice CASCADE;
+DROP SCHEMA bob CASCADE;
+REVOKE SET ON PARAMETER session_replication_role FROM pgut_alice, pgut_bob;
+DROP ROLE pgut_alice;
+DROP ROLE pgut_bob;
