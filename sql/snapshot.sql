@@ -234,6 +234,18 @@ SELECT unit_tests.snapshot('', ARRAY['shop']);
 SELECT unit_tests.snapshot('x', ARRAY['shop', 'no_such_schema']);
 SELECT unit_tests.snapshot('x', ARRAY['pg_catalog']);
 SELECT unit_tests.snapshot('x', ARRAY['unit_tests']);
+SELECT unit_tests.snapshot('x', '{}');
+SELECT unit_tests.snapshot('x', ARRAY['shop', NULL]);
+-- In a read-only transaction (or on a standby), each says so.
+BEGIN READ ONLY;
+SELECT unit_tests.restore('fixture');
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT unit_tests.snapshot('x', ARRAY['shop']);
+ROLLBACK;
+BEGIN READ ONLY;
+SELECT unit_tests.drop_snapshot('fixture');
+ROLLBACK;
 
 -- Another role: someone else's snapshot does not exist for it (snapshot_privacy shows more), and it may
 -- not snapshot tables it may not read.

@@ -221,6 +221,23 @@ BEGIN
 END
 $$;
 
+-- snapshot(), restore() and drop_snapshot() write: in a read-only transaction (or on a standby)
+-- they say so before anything else.
+CREATE FUNCTION unit_tests._snapshot_check_writable(caller text) RETURNS void
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF current_setting('transaction_read_only') = 'on' THEN
+    RAISE EXCEPTION '%: cannot run in a read-only transaction', caller
+      USING ERRCODE = 'read_only_sql_transaction',
+            HINT = CASE WHEN pg_is_in_recovery()
+                        THEN 'This server is a standby: snapshots are taken and restored on the primary.'
+                        ELSE 'Snapshots write to your tables and to the schema unit_tests: call it in a read-write transaction (BEGIN READ WRITE).' END;
+  END IF;
+END
+$$;
+
 -- The user schemas: not the system's, not this extension's, not another extension's.
 CREATE FUNCTION unit_tests._snapshot_user_schema(nsp oid) RETURNS boolean
   LANGUAGE sql STABLE
@@ -231,6 +248,54 @@ RETURN (SELECT n.nspname NOT IN ('pg_catalog', 'information_schema', 'unit_tests
                             WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid
                               AND d.deptype = 'e')
           FROM pg_namespace AS n WHERE n.oid = nsp);
+
+-- The schemas of a new snapshot, sorted and unique: the argument checked, or (NULL) every user
+-- schema the caller may use.
+CREATE FUNCTION unit_tests._snapshot_schemas(schemas text[]) RETURNS text[]
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  bad text;
+BEGIN
+  IF schemas IS NULL THEN
+    RETURN (SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}')
+              FROM pg_namespace AS n
+             WHERE unit_tests._snapshot_user_schema(n.oid) AND has_schema_privilege(n.oid, 'USAGE'));
+  END IF;
+  IF cardinality(schemas) = 0 THEN
+    RAISE EXCEPTION 'unit_tests.snapshot: the list of schemas is empty'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass the schemas to record, or omit the argument (NULL) for every user schema.';
+  END IF;
+  IF array_position(schemas, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'unit_tests.snapshot: the list of schemas contains NULL'
+      USING ERRCODE = 'null_value_not_allowed',
+            HINT = 'Pass the names of existing schemas, or omit the argument for every user schema.';
+  END IF;
+  SELECT s INTO bad FROM unnest(schemas) AS s
+   WHERE NOT EXISTS (SELECT 1 FROM pg_namespace AS n WHERE n.nspname = s) LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'unit_tests.snapshot: schema "%" does not exist', bad
+      USING ERRCODE = 'invalid_schema_name',
+            HINT = 'Pass the names of existing schemas, or omit the argument for every user schema.';
+  END IF;
+  SELECT s INTO bad FROM unnest(schemas) AS s JOIN pg_namespace AS n ON n.nspname = s
+   WHERE NOT unit_tests._snapshot_user_schema(n.oid) LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'unit_tests.snapshot: schema "%" is a system or extension schema', bad
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Snapshots cover the schemas of your own tables.';
+  END IF;
+  SELECT s INTO bad FROM unnest(schemas) AS s JOIN pg_namespace AS n ON n.nspname = s
+   WHERE NOT has_schema_privilege(n.oid, 'USAGE') LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'unit_tests.snapshot: permission denied for schema %', quote_ident(bad)
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN (SELECT array_agg(DISTINCT s ORDER BY s) FROM unnest(schemas) AS s);
+END
+$$;
 
 -- The tables and sequences a snapshot of these schemas covers: ordinary and partitioned tables and
 -- sequences of the schemas (not temporary, not members of an extension), and every partition of a
@@ -378,49 +443,24 @@ CREATE FUNCTION unit_tests.snapshot(name text, schemas text[] DEFAULT NULL) RETU
   SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
-  snap integer;
+  chosen text[];
+  tables text;
   r record;
   g record;
-  missing text;
+  snap integer;
+  synced bigint;
   total bigint := 0;
   n bigint;
-  synced bigint;
   lv bigint;
   ic boolean;
 BEGIN
+  PERFORM unit_tests._snapshot_check_writable('unit_tests.snapshot');
   PERFORM unit_tests._snapshot_check_new_name(name);
-
-  IF schemas IS NULL THEN
-    SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}') INTO schemas
-      FROM pg_namespace AS n
-     WHERE unit_tests._snapshot_user_schema(n.oid) AND has_schema_privilege(n.oid, 'USAGE');
-  ELSE
-    SELECT s INTO missing FROM unnest(schemas) AS s
-     WHERE s IS NULL OR NOT EXISTS (SELECT 1 FROM pg_namespace AS n WHERE n.nspname = s) LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION 'unit_tests.snapshot: schema "%" does not exist', missing
-        USING ERRCODE = 'invalid_schema_name',
-              HINT = 'Pass the names of existing schemas, or omit the argument for every user schema.';
-    END IF;
-    SELECT s INTO missing FROM unnest(schemas) AS s JOIN pg_namespace AS n ON n.nspname = s
-     WHERE NOT unit_tests._snapshot_user_schema(n.oid) LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION 'unit_tests.snapshot: schema "%" is a system or extension schema', missing
-        USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'Snapshots cover the schemas of your own tables.';
-    END IF;
-    SELECT s INTO missing FROM unnest(schemas) AS s JOIN pg_namespace AS n ON n.nspname = s
-     WHERE NOT has_schema_privilege(n.oid, 'USAGE') LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION 'unit_tests.snapshot: permission denied for schema %', missing
-        USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    SELECT array_agg(DISTINCT s ORDER BY s) INTO schemas FROM unnest(schemas) AS s;
-  END IF;
+  chosen := unit_tests._snapshot_schemas(schemas);
 
   CREATE TEMP TABLE IF NOT EXISTS pg_unit_tests_targets (relid oid, kind "char") ON COMMIT DROP;
   TRUNCATE pg_unit_tests_targets;
-  INSERT INTO pg_unit_tests_targets SELECT * FROM unit_tests._snapshot_targets(schemas);
+  INSERT INTO pg_unit_tests_targets SELECT * FROM unit_tests._snapshot_targets(chosen);
 
   -- Privileges first, so that a refusal changes nothing: reading every row, and owning each table
   -- (the change-tracking trigger is created with ENABLE ALWAYS, which only an owner may do).
@@ -438,13 +478,16 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- SHARE: writers wait until this transaction ends, so the rows read and the write-log position
-  -- recorded below describe the same state.
-  SELECT string_agg(t.relid::regclass::text, ', ' ORDER BY t.relid) INTO missing
+  -- SHARE ROW EXCLUSIVE: writers wait until this transaction ends, so the rows read and the
+  -- write-log position recorded below describe the same state; and it conflicts with itself, so
+  -- two snapshot() calls on the same tables take turns instead of deadlocking on their triggers.
+  SELECT string_agg(t.relid::regclass::text, ', ' ORDER BY t.relid) INTO tables
     FROM pg_unit_tests_targets AS t WHERE t.kind <> 'S';
-  IF missing IS NOT NULL THEN
-    EXECUTE 'LOCK TABLE ' || missing || ' IN SHARE MODE';
+  IF tables IS NOT NULL THEN
+    EXECUTE 'LOCK TABLE ' || tables || ' IN SHARE ROW EXCLUSIVE MODE';
   END IF;
+  -- A snapshot of the same name may have been committed while this call waited.
+  PERFORM unit_tests._snapshot_check_new_name(name);
 
   -- The triggers go on the tables that hold rows (partitions, not their partitioned parents: row
   -- triggers fire on the partition a row is routed to).
@@ -465,8 +508,13 @@ BEGIN
                    r.relid::regclass);
   END LOOP;
 
-  INSERT INTO unit_tests._snapshots (name, taken_at, schemas)
-  VALUES (name, now(), schemas) RETURNING id INTO snap;
+  -- (ON CONFLICT: the same name committed by a concurrent call on other tables.)
+  INSERT INTO unit_tests._snapshots AS x (name, taken_at, schemas) VALUES (name, now(), chosen)
+  ON CONFLICT ON CONSTRAINT _snapshots_name_per_owner DO NOTHING
+  RETURNING x.id INTO snap;
+  IF snap IS NULL THEN
+    PERFORM unit_tests._snapshot_duplicate(name);
+  END IF;
   synced := nextval('unit_tests._snapshot_write_seq');
 
   FOR r IN SELECT t.relid, t.kind FROM pg_unit_tests_targets AS t ORDER BY t.relid LOOP
@@ -690,6 +738,7 @@ DECLARE
   tables text;
   restored oid[];
 BEGIN
+  PERFORM unit_tests._snapshot_check_writable('unit_tests.restore');
   snap := unit_tests._snapshot_find('unit_tests.restore', name);
 
   -- Everything that could refuse is checked before the first write. Drift first (skipped when
@@ -737,6 +786,7 @@ DECLARE
   rel oid;
   g record;
 BEGIN
+  PERFORM unit_tests._snapshot_check_writable('unit_tests.drop_snapshot');
   snap := unit_tests._snapshot_find('unit_tests.drop_snapshot', name);
   relids := ARRAY(SELECT x.relid FROM unit_tests._snapshot_relations AS x
                    WHERE x.snapshot = snap AND x.kind <> 'S' ORDER BY x.relid);

@@ -2,8 +2,11 @@
 // servers the harness starts: what one psql session (the pg_regress suite) cannot show.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "pg_unit_tests/database.hpp"
 #include "pg_unit_tests/server.hpp"
@@ -31,6 +34,41 @@ void fixture(Connection& c) {
       "CREATE TABLE child (id serial PRIMARY KEY, parent int REFERENCES parent ON DELETE CASCADE)");
   c.query("INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 100) AS g");
   c.query("INSERT INTO child (parent) SELECT 1 + g % 100 FROM generate_series(1, 300) AS g");
+}
+
+// Sends a statement without waiting for its result (read it with outcome()).
+void send(const Connection& c, const std::string& sql) {
+  ASSERT_EQ(PQsendQuery(c.get(), sql.c_str()), 1) << c.error();
+}
+
+// The outcome of the statement sent last: its first value, or "ERROR <SQLSTATE>: <message>".
+std::string outcome(const Connection& c) {
+  std::string out;
+  while (PGresult* r = PQgetResult(c.get())) {
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+      out = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    } else if (PQresultStatus(r) == PGRES_FATAL_ERROR) {
+      out = std::string("ERROR ") + PQresultErrorField(r, PG_DIAG_SQLSTATE) + ": " +
+            PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    }
+    PQclear(r);
+  }
+  return out;
+}
+
+// Orders sessions without timing: returns once the backends wait for a lock (or fails after a
+// minute, which only a broken test reaches).
+void wait_until_waiting_for_a_lock(const Connection& observer,
+                                   const std::vector<std::string>& pids) {
+  std::string list;
+  for (const auto& pid : pids) list += (list.empty() ? "" : ", ") + pid;
+  const std::string waiting =
+      "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid IN (" + list + ")";
+  for (int i = 0; i < 60000; ++i) {
+    if (observer.value(waiting) == std::to_string(pids.size())) return;
+    usleep(1000);
+  }
+  FAIL() << "sessions " << list << " never waited for a lock";
 }
 
 std::string contents(Connection& c) {
@@ -136,6 +174,41 @@ TEST(DataSnapshot, RestoreInATransactionIsAtomicForOtherSessions) {
   EXPECT_EQ(b.value("SELECT count(*) FROM parent"), "0");  // readers go on, see the old state
   a.query("COMMIT");
   EXPECT_EQ(b.value("SELECT count(*) FROM parent"), "100");
+}
+
+// Four sessions take a snapshot of the same name at the same moment (all waiting behind one
+// writer, then released together): one succeeds, the others get the "already exists" error, not
+// a unique violation or a deadlock.
+TEST(DataSnapshot, ConcurrentSnapshotsOfOneNameGiveOneSnapshotAndClearErrors) {
+  Server server = start();
+  Connection setup(server.uri());
+  fixture(setup);
+  Connection writer(server.uri());
+  writer.query("BEGIN");
+  writer.query("INSERT INTO child (parent) VALUES (1)");
+  std::vector<Connection> sessions;
+  std::vector<std::string> pids;
+  for (int i = 0; i < 4; ++i) {
+    sessions.emplace_back(server.uri());
+    pids.push_back(sessions.back().value("SELECT pg_backend_pid()"));
+  }
+  for (auto& c : sessions) send(c, "SELECT unit_tests.snapshot('same')");
+  wait_until_waiting_for_a_lock(writer, pids);
+  writer.query("ROLLBACK");
+  int taken = 0;
+  int refused = 0;
+  for (auto& c : sessions) {
+    const std::string result = outcome(c);
+    if (result == "400") {
+      ++taken;
+    } else {
+      EXPECT_EQ(result, "ERROR 42710: unit_tests.snapshot: snapshot \"same\" already exists");
+      ++refused;
+    }
+  }
+  EXPECT_EQ(taken, 1);
+  EXPECT_EQ(refused, 3);
+  EXPECT_EQ(setup.value("SELECT count(*) FROM unit_tests.snapshots()"), "1");
 }
 
 TEST(RolledBack, NothingLeaksToOtherSessions) {
