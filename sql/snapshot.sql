@@ -236,6 +236,8 @@ SELECT unit_tests.snapshot('x', ARRAY['pg_catalog']);
 SELECT unit_tests.snapshot('x', ARRAY['unit_tests']);
 SELECT unit_tests.snapshot('x', '{}');
 SELECT unit_tests.snapshot('x', ARRAY['shop', NULL]);
+SELECT unit_tests.restore('fixture', lock_timeout => '0');
+SELECT unit_tests.drop_snapshot('fixture', lock_timeout => '-1 s');
 -- In a read-only transaction (or on a standby), each says so.
 BEGIN READ ONLY;
 SELECT unit_tests.restore('fixture');
@@ -246,6 +248,13 @@ ROLLBACK;
 BEGIN READ ONLY;
 SELECT unit_tests.drop_snapshot('fixture');
 ROLLBACK;
+-- How long they wait for their table locks (tests/snapshot shows the wait itself): the argument,
+-- else the session's lock_timeout, else 10 seconds, never forever.
+SELECT unit_tests._snapshot_lock_wait('test', NULL) AS by_default;
+SET lock_timeout = '250ms';
+SELECT unit_tests._snapshot_lock_wait('test', NULL) AS lock_timeout_set;
+RESET lock_timeout;
+SELECT unit_tests._snapshot_lock_wait('test', '1 min') AS argument;
 
 -- Another role: someone else's snapshot does not exist for it (snapshot_privacy shows more), and it may
 -- not snapshot tables it may not read.

@@ -238,6 +238,111 @@ BEGIN
 END
 $$;
 
+-- How long snapshot(), restore() and drop_snapshot() wait for their table locks: the lock_timeout
+-- argument when given, else the session's lock_timeout when it is set, else 10 seconds. Never
+-- forever: a session idle in a transaction that holds a lock would otherwise hang the caller.
+-- (No SET clause for lock_timeout: it reads the caller's.)
+CREATE FUNCTION unit_tests._snapshot_lock_wait(caller text, lock_timeout interval) RETURNS interval
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF lock_timeout IS NOT NULL THEN
+    IF lock_timeout <= interval '0' THEN
+      RAISE EXCEPTION '%: lock_timeout must be positive, not %', caller, lock_timeout
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Pass how long to wait for the table locks, for example lock_timeout => ''1 min'', or NULL for the default.';
+    END IF;
+    RETURN lock_timeout;
+  ELSIF current_setting('lock_timeout') <> '0' THEN
+    RETURN current_setting('lock_timeout')::interval;
+  END IF;
+  RETURN interval '10 s';
+END
+$$;
+
+-- The lock modes that conflict with lock_mode, as pg_locks names them.
+CREATE FUNCTION unit_tests._lock_conflicts(lock_mode text) RETURNS text[]
+  LANGUAGE sql IMMUTABLE
+RETURN CASE lock_mode
+  WHEN 'SHARE ROW EXCLUSIVE' THEN ARRAY['RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareLock',
+                                        'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock']
+  WHEN 'EXCLUSIVE' THEN ARRAY['RowShareLock', 'RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareLock',
+                              'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock']
+  WHEN 'ACCESS EXCLUSIVE' THEN ARRAY['AccessShareLock', 'RowShareLock', 'RowExclusiveLock',
+                                     'ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock',
+                                     'ExclusiveLock', 'AccessExclusiveLock']
+END;
+
+-- The session that keeps the caller from locking one of relids in lock_mode: the first holding a
+-- conflicting lock (or, if none, queued for one ahead of the caller), in words (NULL: none any
+-- more), and how to end its hold.
+CREATE FUNCTION unit_tests._lock_holder(relids oid[], lock_mode text, OUT description text, OUT remedy text)
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  h record;
+BEGIN
+  SELECT l.pid, l.relation::regclass AS rel, l.mode, l.granted, a.application_name, a.usename, a.state,
+         count(*) OVER () AS n
+    INTO h
+    FROM pg_locks AS l LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid
+   WHERE l.locktype = 'relation' AND l.database = (SELECT d.oid FROM pg_database AS d WHERE d.datname = current_database())
+     AND l.relation = ANY (relids) AND l.pid IS DISTINCT FROM pg_backend_pid()
+     AND l.mode = ANY (unit_tests._lock_conflicts(lock_mode))
+   ORDER BY l.granted DESC, l.relation, l.pid
+   LIMIT 1;
+  IF h.rel IS NULL THEN
+    remedy := 'Try again';
+    RETURN;
+  END IF;
+  description := format('table %s %s by %s%s', h.rel,
+                        CASE WHEN h.granted THEN format('is locked (%s)', h.mode)
+                             ELSE format('has a request for %s queued ahead of this one', h.mode) END,
+                        CASE WHEN h.pid IS NULL THEN 'a prepared transaction'
+                             ELSE format('pid %s (application %s, user %s, state %s)', h.pid,
+                                         coalesce(quote_ident(nullif(h.application_name, '')), 'none'),
+                                         coalesce(quote_ident(h.usename::text), 'unknown'),
+                                         coalesce(h.state, 'not visible to you')) END,
+                        CASE WHEN h.n > 1 THEN format(' and %s more', h.n - 1) ELSE '' END);
+  remedy := CASE WHEN h.pid IS NULL THEN 'Commit or roll back the prepared transaction (pg_prepared_xacts)'
+                 ELSE format('End that session''s transaction (SELECT pg_terminate_backend(%s) ends the session)', h.pid) END;
+END
+$$;
+
+-- Locks the tables in lock_mode (in OID order, as every caller does, so that callers never deadlock
+-- each other), waiting at most lock_timeout; then fails naming who holds them.
+CREATE FUNCTION unit_tests._snapshot_lock(caller text, relids oid[], lock_mode text, lock_timeout interval)
+  RETURNS void
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+  -- The clause makes the set_config() below last for this call only.
+  SET lock_timeout = 0
+AS $$
+DECLARE
+  tables text := (SELECT string_agg(t.rel::regclass::text, ', ' ORDER BY t.rel) FROM unnest(relids) AS t(rel));
+  timeout_ms bigint := least(ceil(extract(epoch FROM lock_timeout) * 1000), 2147483647);
+  holder record;
+BEGIN
+  IF lock_mode IS NULL OR lock_mode NOT IN ('SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE') THEN
+    RAISE EXCEPTION 'unit_tests._snapshot_lock: unknown lock mode %', quote_nullable(lock_mode)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF tables IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM set_config('lock_timeout', timeout_ms::text, true);
+  EXECUTE format('LOCK TABLE %s IN %s MODE', tables, lock_mode);
+EXCEPTION WHEN lock_not_available THEN
+  holder := unit_tests._lock_holder(relids, lock_mode);
+  RAISE EXCEPTION '%: gave up waiting for a lock after % s: %', caller, trim_scale(timeout_ms / 1000.0),
+      coalesce(holder.description, 'the sessions that held it are gone')
+    USING ERRCODE = 'lock_not_available',
+          HINT = format('Nothing was changed. %s, or wait longer: lock_timeout => ''1 min''.', holder.remedy);
+END
+$$;
+
 -- The user schemas: not the system's, not this extension's, not another extension's.
 CREATE FUNCTION unit_tests._snapshot_user_schema(nsp oid) RETURNS boolean
   LANGUAGE sql STABLE
@@ -436,15 +541,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION unit_tests.snapshot(name text, schemas text[] DEFAULT NULL) RETURNS bigint
+CREATE FUNCTION unit_tests.snapshot(name text, schemas text[] DEFAULT NULL, lock_timeout interval DEFAULT NULL)
+  RETURNS bigint
   LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
   SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET extra_float_digits = 1
   SET bytea_output = 'hex' SET lc_monetary = 'C'
 AS $$
 DECLARE
+  wait interval := unit_tests._snapshot_lock_wait('unit_tests.snapshot', lock_timeout);
   chosen text[];
-  tables text;
+  tables oid[];
   r record;
   g record;
   snap integer;
@@ -481,11 +588,8 @@ BEGIN
   -- SHARE ROW EXCLUSIVE: writers wait until this transaction ends, so the rows read and the
   -- write-log position recorded below describe the same state; and it conflicts with itself, so
   -- two snapshot() calls on the same tables take turns instead of deadlocking on their triggers.
-  SELECT string_agg(t.relid::regclass::text, ', ' ORDER BY t.relid) INTO tables
-    FROM pg_unit_tests_targets AS t WHERE t.kind <> 'S';
-  IF tables IS NOT NULL THEN
-    EXECUTE 'LOCK TABLE ' || tables || ' IN SHARE ROW EXCLUSIVE MODE';
-  END IF;
+  tables := ARRAY(SELECT t.relid FROM pg_unit_tests_targets AS t WHERE t.kind <> 'S' ORDER BY t.relid);
+  PERFORM unit_tests._snapshot_lock('unit_tests.snapshot', tables, 'SHARE ROW EXCLUSIVE', wait);
   -- A snapshot of the same name may have been committed while this call waited.
   PERFORM unit_tests._snapshot_check_new_name(name);
 
@@ -545,7 +649,7 @@ BEGIN
   RETURN total;
 END
 $$;
-COMMENT ON FUNCTION unit_tests.snapshot(text, text[]) IS
+COMMENT ON FUNCTION unit_tests.snapshot(text, text[], interval) IS
   'Records the rows of every table and the state of every sequence of the schemas (default: every user schema); returns the number of rows';
 
 -- The statements restore() and snapshot() generate, one builder each (sql/snapshot_names shows
@@ -725,7 +829,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION unit_tests.restore(name text) RETURNS integer
+CREATE FUNCTION unit_tests.restore(name text, lock_timeout interval DEFAULT NULL) RETURNS integer
   LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
   SET datestyle = 'ISO, YMD' SET intervalstyle = 'postgres' SET extra_float_digits = 1
@@ -734,8 +838,9 @@ CREATE FUNCTION unit_tests.restore(name text) RETURNS integer
   SET jit = off
 AS $$
 DECLARE
+  wait interval := unit_tests._snapshot_lock_wait('unit_tests.restore', lock_timeout);
   snap integer;
-  tables text;
+  tables oid[];
   restored oid[];
 BEGIN
   PERFORM unit_tests._snapshot_check_writable('unit_tests.restore');
@@ -748,11 +853,9 @@ BEGIN
     PERFORM unit_tests._snapshot_check_drift(snap);
   END IF;
   PERFORM unit_tests._snapshot_check_restore_privileges(snap);
-  SELECT string_agg(x.relid::regclass::text, ', ' ORDER BY x.relid) INTO tables
-    FROM unit_tests._snapshot_relations AS x WHERE x.snapshot = snap AND x.kind <> 'S';
-  IF tables IS NOT NULL THEN
-    EXECUTE 'LOCK TABLE ' || tables || ' IN EXCLUSIVE MODE';
-  END IF;
+  tables := ARRAY(SELECT x.relid FROM unit_tests._snapshot_relations AS x
+                   WHERE x.snapshot = snap AND x.kind <> 'S' ORDER BY x.relid);
+  PERFORM unit_tests._snapshot_lock('unit_tests.restore', tables, 'EXCLUSIVE', wait);
   IF NOT unit_tests._snapshot_unchanged(snap) THEN
     PERFORM unit_tests._snapshot_check_drift(snap);
   END IF;
@@ -772,14 +875,15 @@ BEGIN
   RETURN cardinality(restored);
 END
 $$;
-COMMENT ON FUNCTION unit_tests.restore(text) IS
+COMMENT ON FUNCTION unit_tests.restore(text, interval) IS
   'Puts the rows and sequences of a snapshot back, rewriting only the tables written since; returns the number of tables rewritten';
 
-CREATE FUNCTION unit_tests.drop_snapshot(name text) RETURNS void
+CREATE FUNCTION unit_tests.drop_snapshot(name text, lock_timeout interval DEFAULT NULL) RETURNS void
   LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  wait interval := unit_tests._snapshot_lock_wait('unit_tests.drop_snapshot', lock_timeout);
   snap integer;
   relids oid[];
   untracked oid[];
@@ -798,6 +902,7 @@ BEGIN
                       WHERE pg_has_role(c.relowner, 'USAGE')
                         AND NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_relations AS r WHERE r.relid = t.rel)
                       ORDER BY t.rel);
+  PERFORM unit_tests._snapshot_lock('unit_tests.drop_snapshot', untracked, 'ACCESS EXCLUSIVE', wait);
   FOREACH rel IN ARRAY untracked LOOP
     FOR g IN SELECT t.tgname FROM pg_trigger AS t
               WHERE t.tgrelid = rel
@@ -807,7 +912,7 @@ BEGIN
   END LOOP;
 END
 $$;
-COMMENT ON FUNCTION unit_tests.drop_snapshot(text) IS 'Removes a snapshot (and, with the last one, the change-tracking triggers)';
+COMMENT ON FUNCTION unit_tests.drop_snapshot(text, interval) IS 'Removes a snapshot (and, with the last one, the change-tracking triggers)';
 
 CREATE FUNCTION unit_tests.snapshots()
   RETURNS TABLE (name text, owner regrole, taken_at timestamptz, schemas text[], tables integer,

@@ -116,11 +116,13 @@ TEST(DataSnapshot, WritesRolledBackInAnotherSessionLeaveTablesClean) {
   b.query("ROLLBACK");
   EXPECT_EQ(a.value("SELECT unit_tests.restore('s')"), "0");
   // restore() waits for a writer still in progress (EXCLUSIVE lock on the tables): it never
-  // restores under a half-done write. With a lock_timeout it gives up, changing nothing.
+  // restores under a half-done write. After the session's lock_timeout it gives up, changing
+  // nothing.
   b.query("BEGIN");
   b.query("INSERT INTO parent VALUES (1000, 'late')");
   a.query("SET lock_timeout = '50ms'");
-  EXPECT_NE(a.error_of("SELECT unit_tests.restore('s')").find("lock timeout"), std::string::npos);
+  const std::string error = a.error_of("SELECT unit_tests.restore('s')");
+  EXPECT_NE(error.find("gave up waiting for a lock after 0.05 s"), std::string::npos) << error;
   b.query("COMMIT");
   EXPECT_EQ(a.value("SELECT unit_tests.restore('s')"), "1");
   EXPECT_EQ(a.value("SELECT count(*) FROM parent WHERE id = 1000"), "0");
@@ -174,6 +176,40 @@ TEST(DataSnapshot, RestoreInATransactionIsAtomicForOtherSessions) {
   EXPECT_EQ(b.value("SELECT count(*) FROM parent"), "0");  // readers go on, see the old state
   a.query("COMMIT");
   EXPECT_EQ(b.value("SELECT count(*) FROM parent"), "100");
+}
+
+// A session idle in a transaction that holds a lock on a snapshot's table: restore() waits a
+// bounded time (its lock_timeout argument, else the session's, else 10 s), then fails naming the
+// session that holds it: pid, application, state. snapshot() and drop_snapshot() too.
+TEST(DataSnapshot, RestoreBehindAnIdleTransactionGivesUpNamingIt) {
+  Server server = start();
+  Connection a(server.uri());
+  fixture(a);
+  a.query("SELECT unit_tests.snapshot('s')");
+  a.query("DELETE FROM child WHERE id = 1");
+  Connection idle(server.uri() + "&application_name=forgotten%20psql");
+  const std::string pid = idle.value("SELECT pg_backend_pid()");
+  idle.query("BEGIN");
+  idle.query("INSERT INTO child (parent) VALUES (1)");  // a write not committed: ROW EXCLUSIVE
+  const std::string error = a.error_of("SELECT unit_tests.restore('s', lock_timeout => '100ms')");
+  EXPECT_NE(error.find("unit_tests.restore: gave up waiting for a lock after 0.1 s: table public."),
+            std::string::npos)
+      << error;
+  EXPECT_NE(
+      error.find("by pid " + pid +
+                 " (application \"forgotten psql\", user postgres, state idle in transaction)"),
+      std::string::npos)
+      << error;
+  EXPECT_NE(error.find("pg_terminate_backend(" + pid + ")"), std::string::npos) << error;
+  EXPECT_NE(
+      a.error_of("SELECT unit_tests.snapshot('t', lock_timeout => '100ms')").find("pid " + pid),
+      std::string::npos);
+  EXPECT_NE(a.error_of("SELECT unit_tests.drop_snapshot('s', lock_timeout => '100ms')")
+                .find("pid " + pid),
+            std::string::npos);
+  idle.query("ROLLBACK");
+  EXPECT_EQ(a.value("SELECT unit_tests.restore('s')"), "1");
+  EXPECT_EQ(a.value("SELECT count(*) FROM child"), "300");
 }
 
 // Four sessions take a snapshot of the same name at the same moment (all waiting behind one
