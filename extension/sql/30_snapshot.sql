@@ -30,6 +30,10 @@
 -- * Safety: generated statements name tables by regclass and quote every column, qualify every
 --   column reference with an alias of their own, and never use a bare alias as a whole-row value
 --   (a user column of that name would be taken instead): the whole row is (alias.*)::text.
+-- * Isolation: restore() and snapshot() see every write committed before they took their locks in
+--   READ COMMITTED; in REPEATABLE READ and SERIALIZABLE the transaction's snapshot may be older
+--   than the locks, so they check that nothing they depend on was committed in between and fail
+--   with a serialization failure (nothing changed) when it was.
 -- * Snapshots are private: names are per role, and every function works on the caller's own.
 
 CREATE SEQUENCE unit_tests._snapshot_write_seq;
@@ -122,6 +126,14 @@ CREATE FUNCTION unit_tests._snapshot_track() RETURNS trigger
 -- (sub)transaction ends.
 CREATE FUNCTION unit_tests._snapshot_quiet(relids oid[]) RETURNS integer
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_quiet';
+
+-- The first of relids (NULL: none) with a row in table rel (column relid) that this transaction's
+-- snapshot and a snapshot taken now see differently; with relids NULL, whether any row of rel
+-- differs (rel itself, or NULL). Used in REPEATABLE READ and SERIALIZABLE only, where the
+-- transaction's snapshot may predate the locks (extension/src/snapshot/isolation.cpp). Needs
+-- SELECT on rel.
+CREATE FUNCTION unit_tests._snapshot_unseen(rel regclass, relids oid[] DEFAULT NULL) RETURNS oid
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_unseen';
 
 -- Forgets the logged changes no snapshot needs any more. SECURITY DEFINER: it must see every
 -- role's snapshots. It returns nothing, so it tells its caller nothing about them, and it deletes
@@ -340,6 +352,41 @@ EXCEPTION WHEN lock_not_available THEN
       coalesce(holder.description, 'the sessions that held it are gone')
     USING ERRCODE = 'lock_not_available',
           HINT = format('Nothing was changed. %s, or wait longer: lock_timeout => ''1 min''.', holder.remedy);
+END
+$$;
+
+-- In REPEATABLE READ and SERIALIZABLE, the transaction's snapshot was taken before the caller's
+-- locks: a serialization failure (before anything is written) if any of these tables, or the
+-- write log and bookkeeping of them, changed in between. READ COMMITTED takes a new snapshot
+-- after the locks and needs no check.
+CREATE FUNCTION unit_tests._snapshot_check_unseen(caller text, tables oid[], logged boolean) RETURNS void
+  LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  changed oid;
+BEGIN
+  IF current_setting('transaction_isolation') = 'read committed' OR cardinality(tables) IS NOT DISTINCT FROM 0 THEN
+    RETURN;
+  END IF;
+  IF logged THEN
+    -- Every write to a tracked table is in the log, every restore updates the bookkeeping.
+    changed := coalesce(unit_tests._snapshot_unseen('unit_tests._snapshot_changes', tables),
+                        unit_tests._snapshot_unseen('unit_tests._snapshot_relations', tables));
+  ELSE
+    -- Tables that may not be tracked yet: their rows themselves.
+    SELECT t.rel INTO changed FROM unnest(tables) AS t(rel)
+     WHERE unit_tests._snapshot_unseen(t.rel::regclass) IS NOT NULL
+     ORDER BY t.rel LIMIT 1;
+  END IF;
+  IF changed IS NOT NULL THEN
+    RAISE EXCEPTION '%: table % was written by a transaction that committed after this transaction''s snapshot was taken',
+        caller, changed::regclass
+      USING ERRCODE = 'serialization_failure',
+            HINT = format('In %s a transaction sees only what committed before its first statement. Nothing was changed: '
+                          'retry the transaction, or call it in READ COMMITTED, where it sees every write committed '
+                          'before it took its locks.', upper(current_setting('transaction_isolation')));
+  END IF;
 END
 $$;
 
@@ -590,6 +637,9 @@ BEGIN
   -- two snapshot() calls on the same tables take turns instead of deadlocking on their triggers.
   tables := ARRAY(SELECT t.relid FROM pg_unit_tests_targets AS t WHERE t.kind <> 'S' ORDER BY t.relid);
   PERFORM unit_tests._snapshot_lock('unit_tests.snapshot', tables, 'SHARE ROW EXCLUSIVE', wait);
+  PERFORM unit_tests._snapshot_check_unseen('unit_tests.snapshot',
+                                             ARRAY(SELECT t.relid FROM pg_unit_tests_targets AS t
+                                                    WHERE t.kind = 'r' ORDER BY t.relid), false);
   -- A snapshot of the same name may have been committed while this call waited.
   PERFORM unit_tests._snapshot_check_new_name(name);
 
@@ -856,6 +906,7 @@ BEGIN
   tables := ARRAY(SELECT x.relid FROM unit_tests._snapshot_relations AS x
                    WHERE x.snapshot = snap AND x.kind <> 'S' ORDER BY x.relid);
   PERFORM unit_tests._snapshot_lock('unit_tests.restore', tables, 'EXCLUSIVE', wait);
+  PERFORM unit_tests._snapshot_check_unseen('unit_tests.restore', tables, true);
   IF NOT unit_tests._snapshot_unchanged(snap) THEN
     PERFORM unit_tests._snapshot_check_drift(snap);
   END IF;
