@@ -24,6 +24,29 @@ SELECT ok, sqlstate, message FROM unit_tests.rolled_back('SELECT 1/0');
 SELECT ok, sqlstate, message FROM unit_tests.rolled_back('COMMIT');
 SELECT elapsed >= '0' AS timed FROM unit_tests.rolled_back('SELECT 1');
 SELECT unit_tests.rolled_back(NULL);
+-- Any statement psql would run: data-modifying WITH, SELECT ... INTO, a leading comment, the word
+-- returning in a string literal, several statements (the last one's rows), a utility statement
+-- that returns rows; a column named like the subquery alias of old.
+SELECT ok, result, row_count, message
+  FROM unit_tests.rolled_back('WITH d AS (DELETE FROM accounts WHERE id = 2 RETURNING id) SELECT d.id FROM d');
+SELECT ok, result, row_count, message FROM unit_tests.rolled_back('SELECT id INTO TEMP copied FROM accounts');
+SELECT ok, result, row_count, message FROM unit_tests.rolled_back(E'-- the balances\nSELECT id FROM accounts ORDER BY id');
+SELECT ok, result, row_count, message FROM unit_tests.rolled_back('/* first */ VALUES (1)');
+SELECT ok, result, row_count, message FROM unit_tests.rolled_back($$UPDATE accounts SET balance = 1 WHERE 'returning' <> ''$$);
+SELECT ok, result, row_count, message FROM unit_tests.rolled_back('DELETE FROM accounts WHERE id = 1; SELECT count(*) AS left FROM accounts');
+SELECT ok, result, row_count FROM unit_tests.rolled_back('SHOW datestyle');
+SELECT ok, result FROM unit_tests.rolled_back('SELECT 1 AS q, 2 AS x');
+SELECT to_regclass('copied') AS copied, (SELECT count(*) FROM accounts) AS accounts;
+-- What a rollback does not undo survives the block (README, "Rolled-back blocks"): sequence
+-- values, session-level advisory locks, prepared statements.
+CREATE SEQUENCE numbers;
+SELECT ok FROM unit_tests.rolled_back($$SELECT nextval('numbers'), pg_advisory_lock(42); PREPARE kept AS SELECT 1$$);
+SELECT last_value, is_called FROM numbers;
+SELECT count(*) AS advisory_locks_held FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid();
+SELECT name FROM pg_prepared_statements;
+SELECT pg_advisory_unlock(42);
+DEALLOCATE kept;
+DROP SEQUENCE numbers;
 -- Time frozen in a rolled-back block is undone with it.
 SELECT ok, result -> 0 ->> 'freeze' AS frozen_inside
   FROM unit_tests.rolled_back($$SELECT unit_tests.freeze('2024-02-29 12:00:00+00')$$);

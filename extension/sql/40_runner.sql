@@ -12,6 +12,11 @@
 CREATE FUNCTION unit_tests._monotonic_seconds() RETURNS double precision
   LANGUAGE c VOLATILE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgut_monotonic_seconds';
 
+-- Runs a statement (or several) through SPI and returns its rows as jsonb (NULL when it returns
+-- none) and its row count (extension/src/testing/execute.cpp).
+CREATE FUNCTION unit_tests._execute(statement text, OUT rows jsonb, OUT row_count bigint)
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_execute';
+
 -- The lines of an error context that come from this file's own functions are noise to the caller.
 CREATE FUNCTION unit_tests._user_context(context text) RETURNS text
   LANGUAGE sql IMMUTABLE
@@ -21,6 +26,7 @@ RETURN (SELECT nullif(string_agg(l, E'\n' ORDER BY n), '')
          WHERE l !~ '^PL/pgSQL function unit_tests\.(rolled_back|run|assert|assert_equal)\('
            AND l !~ 'unit_tests\._run_(call|caught|test)\('
            AND l !~ '^SQL statement "SELECT array_agg\(x::text\) FROM '
+           AND l !~ '^SQL statement "SELECT x\.rows, x\.row_count\s+FROM unit_tests\._execute\('
            AND l !~ '^SQL function "run_tap" statement');
 
 -- "ERROR 23505: message" plus DETAIL, HINT and CONTEXT lines, as psql would show them.
@@ -37,7 +43,6 @@ CREATE FUNCTION unit_tests.rolled_back(statement text,
   LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-  stmt text := pg_catalog.regexp_replace(statement, '[\s;]+$', '');
   started double precision;
   e_state text; e_message text; e_detail text; e_hint text; e_context text;
 BEGIN
@@ -47,16 +52,7 @@ BEGIN
   END IF;
   started := unit_tests._monotonic_seconds();
   BEGIN
-    IF stmt ~* '^\s*(select|values|table|with|\()' THEN
-      EXECUTE pg_catalog.format('SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(q)), ''[]''), pg_catalog.count(*) FROM (%s) AS q', stmt)
-        INTO result, row_count;
-    ELSIF stmt ~* '^\s*(insert|update|delete)\M' AND stmt ~* '\mreturning\M' THEN
-      EXECUTE pg_catalog.format('WITH q AS (%s) SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.to_jsonb(q)), ''[]''), pg_catalog.count(*) FROM q', stmt)
-        INTO result, row_count;
-    ELSE
-      EXECUTE stmt;
-      GET DIAGNOSTICS row_count = ROW_COUNT;
-    END IF;
+    SELECT x.rows, x.row_count INTO result, row_count FROM unit_tests._execute(statement) AS x;
     elapsed := pg_catalog.make_interval(secs => unit_tests._monotonic_seconds() - started);
     RAISE SQLSTATE 'UTRB1';
   EXCEPTION WHEN OTHERS OR assert_failure THEN
