@@ -113,5 +113,21 @@ SELECT unit_tests.is_frozen();
 CREATE FUNCTION bank_tests.startup_broken() RETURNS void LANGUAGE sql AS $$ INSERT INTO accounts VALUES (1, 1) $$;
 SELECT name, ok, message FROM unit_tests.run('bank_tests', '^test_0[12]');
 SELECT * FROM unit_tests.run('no_such_schema');
+
+-- TAP: a name or message cannot add a directive (# TODO would make a failure pass for prove) or
+-- a line of its own (which could forge an "ok").
+CREATE SCHEMA tap_tests;
+CREATE FUNCTION tap_tests."test_1 # TODO later"() RETURNS boolean LANGUAGE sql RETURN false;
+CREATE FUNCTION tap_tests."test_2
+ok 3 - forged"() RETURNS boolean LANGUAGE sql RETURN true;
+CREATE FUNCTION tap_tests."test_3 back\slash # SKIP"() RETURNS void LANGUAGE plpgsql
+  AS $$ BEGIN RAISE EXCEPTION E'line one\nok 4 - forged\rok 5 - forged too'; END $$;
+SELECT * FROM unit_tests.run_tap('tap_tests');
+DROP SCHEMA tap_tests CASCADE;
+CREATE SCHEMA "tap
+ok 1 - forged";
+SELECT * FROM unit_tests.run_tap(E'tap\nok 1 - forged', E'^x\n# TODO');
+DROP SCHEMA "tap
+ok 1 - forged";
 DROP SCHEMA bank_tests CASCADE;
 DROP TABLE log, accounts;

@@ -267,6 +267,13 @@ $$;
 COMMENT ON FUNCTION unit_tests.run(text, text) IS
   'Runs every test function of a schema whose name matches pattern, each in its own rolled-back subtransaction with the schema''s setup*/teardown* functions (startup*/shutdown* once around all); one row per test';
 
+-- Text for a TAP line: a description may not contain "#" (it would start a directive such as
+-- "# TODO", which turns a failure into a pass for prove) nor a line break (which would start a
+-- line of its own, possibly "ok 2"). Backslashes are escaped first, so the escapes stay readable.
+CREATE FUNCTION unit_tests._tap_escape(s text) RETURNS text
+  LANGUAGE sql IMMUTABLE
+RETURN replace(replace(replace(replace(s, E'\\', E'\\\\'), '#', E'\\#'), E'\r', E'\\r'), E'\n', E'\\n');
+
 CREATE FUNCTION unit_tests.run_tap(schema text DEFAULT 'public', pattern text DEFAULT '^test')
   RETURNS SETOF text
   LANGUAGE sql VOLATILE
@@ -275,14 +282,15 @@ AS $$
   SELECT line FROM (
     SELECT 0 AS i, 0 AS j,
            '1..' || count(*) || CASE WHEN count(*) = 0
-                                     THEN format(' # SKIP no function matching %L in schema %s', pattern, schema)
+                                     THEN ' # SKIP ' || unit_tests._tap_escape(format('no function matching %L in schema %s', pattern, schema))
                                      ELSE '' END AS line
       FROM r
     UNION ALL
-    SELECT r.i, 0, format('%sok %s - %s', CASE WHEN r.ok THEN '' ELSE 'not ' END, r.i, r.name) FROM r
+    SELECT r.i, 0, format('%sok %s - %s', CASE WHEN r.ok THEN '' ELSE 'not ' END, r.i, unit_tests._tap_escape(r.name)) FROM r
     UNION ALL
+    -- Diagnostics: every line of the message (whatever ends it) as a comment line of its own.
     SELECT r.i, l.j, '# ' || l.line
-      FROM r, unnest(string_to_array(r.message, E'\n')) WITH ORDINALITY AS l(line, j)
+      FROM r, regexp_split_to_table(r.message, E'\r\n|\r|\n') WITH ORDINALITY AS l(line, j)
      WHERE NOT r.ok
     UNION ALL
     SELECT 1e9, 0, format('# failed %s of %s', count(*) FILTER (WHERE NOT r.ok), count(*))

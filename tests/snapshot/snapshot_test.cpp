@@ -327,6 +327,34 @@ TEST(RolledBack, NothingLeaksToOtherSessions) {
   EXPECT_EQ(b.value("SELECT count(*) FROM t"), "0");
 }
 
+// run_tap() output read by prove: a failing test whose name holds "# TODO" stays a failure, and a
+// name or message holding a line break forges no "ok" line.
+TEST(Runner, RunTapOutputIsReadByProveAsItsTestsWent) {
+  Server server = start();
+  Connection c(server.uri());
+  c.query("CREATE SCHEMA t");
+  c.query("CREATE FUNCTION t.\"test_1 # TODO later\"() RETURNS boolean LANGUAGE sql RETURN false");
+  c.query(
+      "CREATE FUNCTION t.\"test_2\nok 2 - forged\"() RETURNS boolean LANGUAGE sql RETURN false");
+  c.query(
+      "CREATE FUNCTION t.test_3() RETURNS void LANGUAGE plpgsql AS "
+      "$$ BEGIN RAISE EXCEPTION E'x\\nok 3 - forged'; END $$");
+  c.query("CREATE FUNCTION t.test_4() RETURNS boolean LANGUAGE sql RETURN true");
+  std::string tap;
+  for (const auto& row : c.query("SELECT * FROM unit_tests.run_tap('t')")) tap += row[0] + "\n";
+  char path[] = "/tmp/pgut-tap-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << tap;
+  // --exec cat: prove reads the file as a test's output.
+  auto r = run({"/usr/bin/prove", "--verbose", "--exec", "cat", path});
+  unlink(path);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Failed 3/4 subtests"), std::string::npos) << tap << r.out;
+  EXPECT_EQ(r.out.find("TODO passed"), std::string::npos) << r.out;
+}
+
 TEST(Database, PerTestDatabaseFromATemplateIsPrivateAndDropped) {
   Server server = start();
   {
