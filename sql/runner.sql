@@ -113,6 +113,9 @@ SELECT unit_tests.is_frozen();
 CREATE FUNCTION bank_tests.startup_broken() RETURNS void LANGUAGE sql AS $$ INSERT INTO accounts VALUES (1, 1) $$;
 SELECT name, ok, message FROM unit_tests.run('bank_tests', '^test_0[12]');
 SELECT * FROM unit_tests.run('no_such_schema');
+SELECT * FROM unit_tests.run(NULL);
+SELECT * FROM unit_tests.run('bank_tests', NULL);
+SELECT * FROM unit_tests.run('bank_tests', '^test_(');
 
 -- TAP: a name or message cannot add a directive (# TODO would make a failure pass for prove) or
 -- a line of its own (which could forge an "ok").

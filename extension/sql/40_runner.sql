@@ -211,11 +211,22 @@ DECLARE
   broken text;
   r record;
 BEGIN
+  IF schema IS NULL OR pattern IS NULL THEN
+    RAISE EXCEPTION 'unit_tests.run: the % must not be NULL', CASE WHEN schema IS NULL THEN 'schema' ELSE 'pattern' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
   SELECT n.oid INTO nsp FROM pg_namespace AS n WHERE n.nspname = schema;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unit_tests.run: schema "%" does not exist', schema
       USING ERRCODE = 'invalid_schema_name';
   END IF;
+  BEGIN
+    PERFORM '' ~ pattern;
+  EXCEPTION WHEN invalid_regular_expression THEN
+    RAISE EXCEPTION 'unit_tests.run: the pattern % is not a valid regular expression (%)', quote_literal(pattern), SQLERRM
+      USING ERRCODE = 'invalid_regular_expression',
+            HINT = 'The pattern selects the test functions by name, as with ~: ''^test'' (the default) takes every name that starts with test.';
+  END;
   -- Zero-argument functions (or all arguments defaulted), in name order, like pgTAP's runtests().
   WITH f AS (SELECT p.oid, p.proname FROM pg_proc AS p
               WHERE p.pronamespace = nsp AND p.prokind = 'f' AND p.pronargs = p.pronargdefaults)
