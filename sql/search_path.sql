@@ -22,3 +22,25 @@ ALTER ROLE shadowed SET search_path = app, "$user";
 SELECT unit_tests.shadow_search_path('shadowed');
 SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'shadowed'::regrole;
 DROP ROLE shadowed;
+
+-- A role whose stored search_path was made to end the ALTER ROLE statement and start another (it
+-- set it with set_config() and stored it with FROM CURRENT, which keeps the text as it is): when a
+-- superuser shadows its path, it stays one (quoted) name, and the role gains nothing.
+CREATE ROLE pgut_crafted;
+SET ROLE pgut_crafted;
+SELECT set_config('search_path', 'x;ALTER/**/ROLE/**/pgut_crafted/**/SUPERUSER;--', false);
+ALTER ROLE pgut_crafted SET search_path FROM CURRENT;
+RESET ROLE;
+RESET search_path;
+SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'pgut_crafted'::regrole;
+SELECT unit_tests.shadow_search_path('pgut_crafted');
+SELECT rolsuper FROM pg_roles WHERE rolname = 'pgut_crafted';
+SELECT setconfig FROM pg_db_role_setting WHERE setrole = 'pgut_crafted'::regrole;
+DROP ROLE pgut_crafted;
+
+-- Names as PostgreSQL reads them: quoted ones keep their case, commas, spaces and quotes; others
+-- are folded to lower case; unit_tests and pg_catalog are not repeated.
+SET search_path = "A, b", public, "with ""quote""", Mixed, "unit_tests", PG_CATALOG;
+SELECT unit_tests.shadow_search_path();
+SHOW search_path;
+RESET search_path;

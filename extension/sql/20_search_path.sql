@@ -17,38 +17,55 @@ CREATE FUNCTION unit_tests.timeofday() RETURNS text
   LANGUAGE sql VOLATILE PARALLEL SAFE RETURN pg_catalog.timeofday();
 COMMENT ON FUNCTION unit_tests.now() IS 'Shadow of now() for the search_path recipe';
 
--- Puts unit_tests first on search_path, then pg_catalog (which must be listed explicitly, or
--- PostgreSQL searches it first and the shadows never win), then the rest of the path. For the
--- session when "for" is NULL, else as the role's default (ALTER ROLE ... SET search_path).
--- Returns the new path.
--- (No SET search_path clause: the function reads and writes the caller's search_path.)
-CREATE FUNCTION unit_tests.shadow_search_path("for" regrole DEFAULT NULL) RETURNS text
+-- The schema names of a search_path value, as PostgreSQL reads them (SplitIdentifierString): a
+-- double-quoted name keeps its case and may hold commas, spaces and doubled quotes; any other is
+-- folded to lower case ASCII. "$user" stays a name ("$user").
+CREATE FUNCTION unit_tests._search_path_names(path text) RETURNS text[]
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT array_agg(CASE WHEN m[1] LIKE '"%' THEN replace(substr(m[1], 2, length(m[1]) - 2), '""', '"')
+                              ELSE lower(m[1] COLLATE "C") END ORDER BY n)
+          FROM regexp_matches(path, '\s*("(?:[^"]|"")*"|[^\s,"][^\s,]*)\s*(?:,|$)', 'g') WITH ORDINALITY AS t(m, n));
+
+-- A search_path with unit_tests first, then pg_catalog (which must be listed explicitly, or
+-- PostgreSQL searches it first and the shadows never win), then the rest of path. Every name is
+-- quoted as needed: the result is one value, whatever the names hold.
+CREATE FUNCTION unit_tests._shadowed_path(path text) RETURNS text
+  LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN concat_ws(', ', 'unit_tests', 'pg_catalog',
+                 (SELECT string_agg(quote_ident(t.name), ', ' ORDER BY t.n)
+                    FROM unnest(unit_tests._search_path_names(path)) WITH ORDINALITY AS t(name, n)
+                   WHERE t.name NOT IN ('unit_tests', 'pg_catalog')));
+
+-- The role's default search_path (ALTER ROLE ... SET, for every database), shadowed.
+CREATE FUNCTION unit_tests._shadow_role_path(target regrole) RETURNS text
   LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  base text;
-  rest text;
-  path text;
+  stored text := (SELECT substr(c, length('search_path=') + 1)
+                    FROM pg_db_role_setting AS s, unnest(s.setconfig) AS c
+                   WHERE s.setrole = target AND s.setdatabase = 0 AND c LIKE 'search_path=%');
+  path text := unit_tests._shadowed_path(coalesce(stored, '"$user", public'));
 BEGIN
-  IF "for" IS NULL THEN
-    base := pg_catalog.current_setting('search_path');
-  ELSE
-    SELECT pg_catalog.substr(c, 13) INTO base
-      FROM pg_catalog.pg_db_role_setting AS s, pg_catalog.unnest(s.setconfig) AS c
-     WHERE s.setrole = "for" AND s.setdatabase = 0 AND c LIKE 'search_path=%';
-    base := coalesce(base, '"$user", public');
-  END IF;
-  SELECT pg_catalog.string_agg(pg_catalog.btrim(e), ', ' ORDER BY n) INTO rest
-    FROM pg_catalog.unnest(pg_catalog.string_to_array(base, ',')) WITH ORDINALITY AS t(e, n)
-   WHERE pg_catalog.btrim(e) NOT IN ('', 'unit_tests', '"unit_tests"', 'pg_catalog', '"pg_catalog"');
-  path := 'unit_tests, pg_catalog' || coalesce(', ' || rest, '');
-  IF "for" IS NULL THEN
-    PERFORM pg_catalog.set_config('search_path', path, false);
-  ELSE
-    EXECUTE pg_catalog.format('ALTER ROLE %s SET search_path TO %s', "for", path);
-  END IF;
+  -- path is a list of quoted names: it cannot end the statement or start another.
+  EXECUTE format('ALTER ROLE %I SET search_path TO %s', (SELECT r.rolname FROM pg_roles AS r WHERE r.oid = target), path);
   RETURN path;
 END
 $$;
+
+-- Puts unit_tests first on search_path, then pg_catalog, then the rest of the path. For the
+-- session when "for" is NULL, else as the role's default (ALTER ROLE ... SET search_path).
+-- Returns the new path. (A body bound when the extension is created and no SET clause: it reads
+-- and sets the caller's search_path.)
+CREATE FUNCTION unit_tests.shadow_search_path("for" regrole DEFAULT NULL) RETURNS text
+  LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+  SELECT CASE WHEN "for" IS NULL
+              THEN pg_catalog.set_config('search_path',
+                                         unit_tests._shadowed_path(pg_catalog.current_setting('search_path')), false)
+              ELSE unit_tests._shadow_role_path("for") END;
+END;
 COMMENT ON FUNCTION unit_tests.shadow_search_path(regrole) IS
   'Puts unit_tests (then pg_catalog) first on the session''s or a role''s search_path';
