@@ -27,7 +27,8 @@
 -- * restore() writes with session_replication_role = replica: no user trigger, no foreign-key
 --   check or cascade fires, no lock beyond the rows and an EXCLUSIVE lock on each table (readers
 --   go on). Foreign keys hold afterwards because the snapshot is one consistent state of them all.
--- * Safety: generated statements name tables by regclass and quote every column, qualify every
+-- * Safety: every function here pins search_path (or has a body bound when the extension was
+--   created); generated statements name tables by regclass and quote every column, qualify every
 --   column reference with an alias of their own, and never use a bare alias as a whole-row value
 --   (a user column of that name would be taken instead): the whole row is (alias.*)::text.
 -- * Isolation: restore() and snapshot() see every write committed before they took their locks in

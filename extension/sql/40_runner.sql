@@ -6,7 +6,14 @@
 -- rolled back. Settings go back with the subtransaction, so a unit_tests.freeze() inside a block is
 -- undone with it. Statements that end transactions (COMMIT in a procedure) cannot run inside a
 -- subtransaction; they fail with PostgreSQL's "invalid transaction termination".
--- The runner keeps the caller's search_path (no SET clause), so tests see the objects they expect.
+--
+-- Search path: superusers run these functions over code that other roles wrote, so no name in
+-- them may be resolved through a search_path another role can write to. The public functions are
+-- thin SQL functions with bodies bound when the extension was created; they pass the caller's
+-- search_path to workers that pin their own (pg_catalog, pg_temp) and put the caller's back only
+-- around the one dynamic statement that runs the user's code, which is itself fully qualified. The
+-- user's statement and test functions therefore see the objects they expect, and nothing of ours
+-- can be replaced by an operator or function of the same name in a schema such as public.
 
 -- A clock that time control never touches, for durations (clock_timestamp() follows freeze()).
 CREATE FUNCTION unit_tests._monotonic_seconds() RETURNS double precision
@@ -23,11 +30,11 @@ CREATE FUNCTION unit_tests._user_context(context text) RETURNS text
   SET search_path = pg_catalog, pg_temp
 RETURN (SELECT nullif(string_agg(l, E'\n' ORDER BY n), '')
           FROM unnest(string_to_array(context, E'\n')) WITH ORDINALITY AS t(l, n)
-         WHERE l !~ '^PL/pgSQL function unit_tests\.(rolled_back|run|assert|assert_equal)\('
-           AND l !~ 'unit_tests\._run_(call|caught|test)\('
-           AND l !~ '^SQL statement "SELECT array_agg\(x::text\) FROM '
+         WHERE l !~ '^PL/pgSQL function unit_tests\.(assert|assert_equal)\('
+           AND l !~ 'unit_tests\._(rolled_back|run|run_call|run_caught|run_test)\('
+           AND l !~ '^SQL statement "SELECT pg_catalog\.array_agg\(\(x\.\*\)::pg_catalog\.text\) FROM '
            AND l !~ '^SQL statement "SELECT x\.rows, x\.row_count\s+FROM unit_tests\._execute\('
-           AND l !~ '^SQL function "run_tap" statement');
+           AND l !~ '^SQL function "(rolled_back|run|run_tap)" statement');
 
 -- "ERROR 23505: message" plus DETAIL, HINT and CONTEXT lines, as psql would show them.
 CREATE FUNCTION unit_tests._error_text(state text, message text, detail text, hint text, context text)
@@ -37,10 +44,11 @@ CREATE FUNCTION unit_tests._error_text(state text, message text, detail text, hi
 RETURN concat_ws(E'\n', format('ERROR %s: %s', state, message), 'DETAIL: ' || nullif(detail, ''),
                  'HINT: ' || nullif(hint, ''), 'CONTEXT: ' || unit_tests._user_context(context));
 
-CREATE FUNCTION unit_tests.rolled_back(statement text,
+CREATE FUNCTION unit_tests._rolled_back(statement text, caller_search_path text,
     OUT ok boolean, OUT result jsonb, OUT row_count bigint, OUT sqlstate text, OUT message text,
     OUT detail text, OUT hint text, OUT context text, OUT elapsed interval)
   LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   started double precision;
@@ -52,12 +60,16 @@ BEGIN
   END IF;
   started := unit_tests._monotonic_seconds();
   BEGIN
+    -- (Both set_config() calls are undone with the block; the statement between them is fully
+    -- qualified, so the caller's path resolves only the user's statement.)
+    PERFORM set_config('search_path', caller_search_path, true);
     SELECT x.rows, x.row_count INTO result, row_count FROM unit_tests._execute(statement) AS x;
-    elapsed := pg_catalog.make_interval(secs => unit_tests._monotonic_seconds() - started);
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    elapsed := make_interval(secs => unit_tests._monotonic_seconds() - started);
     RAISE SQLSTATE 'UTRB1';
   EXCEPTION WHEN OTHERS OR assert_failure THEN
     IF SQLSTATE <> 'UTRB1' THEN
-      elapsed := pg_catalog.make_interval(secs => unit_tests._monotonic_seconds() - started);
+      elapsed := make_interval(secs => unit_tests._monotonic_seconds() - started);
       GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
         e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
     END IF;
@@ -66,14 +78,23 @@ BEGIN
   IF NOT ok THEN
     result := NULL;
     row_count := NULL;
-    rolled_back.sqlstate := e_state;
-    rolled_back.message := e_message;
-    rolled_back.detail := NULLIF(e_detail, '');
-    rolled_back.hint := NULLIF(e_hint, '');
-    rolled_back.context := unit_tests._user_context(e_context);
+    _rolled_back.sqlstate := e_state;
+    _rolled_back.message := e_message;
+    _rolled_back.detail := NULLIF(e_detail, '');
+    _rolled_back.hint := NULLIF(e_hint, '');
+    _rolled_back.context := unit_tests._user_context(e_context);
   END IF;
 END
 $$;
+
+CREATE FUNCTION unit_tests.rolled_back(statement text,
+    OUT ok boolean, OUT result jsonb, OUT row_count bigint, OUT sqlstate text, OUT message text,
+    OUT detail text, OUT hint text, OUT context text, OUT elapsed interval)
+  LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+  SELECT r.ok, r.result, r.row_count, r.sqlstate, r.message, r.detail, r.hint, r.context, r.elapsed
+    FROM unit_tests._rolled_back(statement, pg_catalog.current_setting('search_path')) AS r;
+END;
 COMMENT ON FUNCTION unit_tests.rolled_back(text) IS
   'Runs a statement in a subtransaction that is always rolled back; returns its rows (jsonb) and row count, or its error';
 
@@ -110,18 +131,24 @@ $$;
 
 -- Calls one function; returns NULL when it passed, else why it failed. A test fails when it raises
 -- an error, returns false, or returns TAP lines (pgTAP's ok(), is() ...) with a "not ok" among them.
-CREATE FUNCTION unit_tests._run_call(fn oid) RETURNS text
+-- The function runs with the caller's search_path; the statement that calls it names everything
+-- with its schema, and takes the whole row through (x.*) (a bare x would be a column named x).
+CREATE FUNCTION unit_tests._run_call(fn oid, caller_search_path text) RETURNS text
   LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  call_sql text := (SELECT format('SELECT pg_catalog.array_agg((x.*)::pg_catalog.text) FROM %I.%I() AS x',
+                              n.nspname, p.proname)
+                  FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE p.oid = fn);
+  returns_boolean boolean := (SELECT p.prorettype = 'boolean'::regtype FROM pg_proc AS p WHERE p.oid = fn);
   out text[];
   failed text;
 BEGIN
-  EXECUTE format('SELECT array_agg(x::text) FROM %I.%I() AS x',
-                 (SELECT n.nspname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE p.oid = fn),
-                 (SELECT p.proname FROM pg_proc AS p WHERE p.oid = fn))
-    INTO out;
-  IF (SELECT p.prorettype = 'boolean'::regtype FROM pg_proc AS p WHERE p.oid = fn) THEN
+  PERFORM set_config('search_path', caller_search_path, true);
+  EXECUTE call_sql INTO out;
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+  IF returns_boolean THEN
     IF out IS NULL OR 'false' = ANY (out) OR NOT (out[1] IS NOT NULL) THEN
       RETURN 'returned ' || coalesce(out[1], 'NULL');
     END IF;
@@ -139,13 +166,14 @@ END
 $$;
 
 -- _run_call, with an error turned into the failure text (its effects rolled back with it).
-CREATE FUNCTION unit_tests._run_caught(fn oid) RETURNS text
+CREATE FUNCTION unit_tests._run_caught(fn oid, caller_search_path text) RETURNS text
   LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   e_state text; e_message text; e_detail text; e_hint text; e_context text;
 BEGIN
-  RETURN unit_tests._run_call(fn);
+  RETURN unit_tests._run_call(fn, caller_search_path);
 EXCEPTION WHEN OTHERS OR assert_failure THEN
   GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
     e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_context = PG_EXCEPTION_CONTEXT;
@@ -155,9 +183,10 @@ $$;
 
 -- One test: setup functions, the test, teardown functions (even after a failed test), all in one
 -- subtransaction that is rolled back.
-CREATE FUNCTION unit_tests._run_test(test oid, setups oid[], teardowns oid[],
+CREATE FUNCTION unit_tests._run_test(test oid, setups oid[], teardowns oid[], caller_search_path text,
     OUT ok boolean, OUT message text, OUT seconds double precision)
   LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   fn oid;
@@ -169,17 +198,17 @@ BEGIN
   BEGIN
     FOREACH fn IN ARRAY setups LOOP
       stage := format('setup %s() ', fn::regproc);
-      why := unit_tests._run_call(fn);
+      why := unit_tests._run_call(fn, caller_search_path);
       IF why IS NOT NULL THEN
         message := stage || why;
         RAISE SQLSTATE 'UTRB1';
       END IF;
     END LOOP;
     stage := '';
-    message := unit_tests._run_caught(test);
+    message := unit_tests._run_caught(test, caller_search_path);
     FOREACH fn IN ARRAY teardowns LOOP
       stage := format('teardown %s() ', fn::regproc);
-      why := unit_tests._run_call(fn);
+      why := unit_tests._run_call(fn, caller_search_path);
       IF why IS NOT NULL THEN
         message := concat_ws(E'\n', message, stage || why);
       END IF;
@@ -198,9 +227,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION unit_tests.run(schema text DEFAULT 'public', pattern text DEFAULT '^test')
+CREATE FUNCTION unit_tests._run(schema text, pattern text, caller_search_path text)
   RETURNS TABLE (name text, ok boolean, "time" interval, message text)
   LANGUAGE plpgsql VOLATILE
+  SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   nsp oid;
@@ -243,7 +273,7 @@ BEGIN
   -- test and gone afterwards.
   BEGIN
     FOREACH fn IN ARRAY coalesce(startups, '{}') LOOP
-      why := unit_tests._run_caught(fn);
+      why := unit_tests._run_caught(fn, caller_search_path);
       IF why IS NOT NULL THEN
         broken := format('startup %s() failed, test not run: %s', fn::regproc, why);
         EXIT;
@@ -255,11 +285,11 @@ BEGIN
         oks := oks || false; times := times || 0::double precision; messages := messages || broken;
         CONTINUE;
       END IF;
-      SELECT * INTO r FROM unit_tests._run_test(fn, coalesce(setups, '{}'), coalesce(teardowns, '{}'));
+      SELECT * INTO r FROM unit_tests._run_test(fn, coalesce(setups, '{}'), coalesce(teardowns, '{}'), caller_search_path);
       oks := oks || r.ok; times := times || r.seconds; messages := messages || r.message;
     END LOOP;
     FOREACH fn IN ARRAY coalesce(shutdowns, '{}') LOOP
-      why := unit_tests._run_caught(fn);
+      why := unit_tests._run_caught(fn, caller_search_path);
       IF why IS NOT NULL THEN
         names := names || (SELECT p.proname::text FROM pg_proc AS p WHERE p.oid = fn);
         oks := oks || false; times := times || 0::double precision; messages := messages || why;
@@ -275,6 +305,14 @@ BEGIN
       FROM unnest(names, oks, times, messages) AS t(n, o, s, m);
 END
 $$;
+
+CREATE FUNCTION unit_tests.run(schema text DEFAULT 'public', pattern text DEFAULT '^test')
+  RETURNS TABLE (name text, ok boolean, "time" interval, message text)
+  LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+  SELECT r.name, r.ok, r."time", r.message
+    FROM unit_tests._run(schema, pattern, pg_catalog.current_setting('search_path')) AS r;
+END;
 COMMENT ON FUNCTION unit_tests.run(text, text) IS
   'Runs every test function of a schema whose name matches pattern, each in its own rolled-back subtransaction with the schema''s setup*/teardown* functions (startup*/shutdown* once around all); one row per test';
 
@@ -288,9 +326,9 @@ RETURN replace(replace(replace(replace(s, E'\\', E'\\\\'), '#', E'\\#'), E'\r', 
 CREATE FUNCTION unit_tests.run_tap(schema text DEFAULT 'public', pattern text DEFAULT '^test')
   RETURNS SETOF text
   LANGUAGE sql VOLATILE
-AS $$
-  WITH r AS (SELECT row_number() OVER () AS i, * FROM unit_tests.run(schema, pattern))
-  SELECT line FROM (
+BEGIN ATOMIC
+  WITH r AS (SELECT row_number() OVER () AS i, t.name, t.ok, t.message FROM unit_tests.run(schema, pattern) AS t)
+  SELECT x.line FROM (
     SELECT 0 AS i, 0 AS j,
            '1..' || count(*) || CASE WHEN count(*) = 0
                                      THEN ' # SKIP ' || unit_tests._tap_escape(format('no function matching %L in schema %s', pattern, schema))
@@ -305,7 +343,7 @@ AS $$
      WHERE NOT r.ok
     UNION ALL
     SELECT 1e9, 0, format('# failed %s of %s', count(*) FILTER (WHERE NOT r.ok), count(*))
-      FROM r HAVING count(*) FILTER (WHERE NOT r.ok) > 0) AS t
-  ORDER BY t.i, t.j
-$$;
+      FROM r HAVING count(*) FILTER (WHERE NOT r.ok) > 0) AS x
+  ORDER BY x.i, x.j;
+END;
 COMMENT ON FUNCTION unit_tests.run_tap(text, text) IS 'unit_tests.run() rendered as TAP (for pg_prove, prove)';
