@@ -44,3 +44,15 @@ SET search_path = "A, b", public, "with ""quote""", Mixed, "unit_tests", PG_CATA
 SELECT unit_tests.shadow_search_path();
 SHOW search_path;
 RESET search_path;
+
+-- With unit_tests first, an unqualified CREATE would land in unit_tests (for a superuser): refused,
+-- with the fix in the hint. Qualified names, and CREATE EXTENSION's own objects, go where they say.
+\set VERBOSITY default
+SELECT unit_tests.shadow_search_path() IS NOT NULL AS shadowed;
+CREATE TABLE landed (i int);
+CREATE FUNCTION helper() RETURNS int LANGUAGE sql RETURN 1;
+CREATE TABLE public.landed (i int);
+SELECT to_regclass('public.landed') AS created;
+DROP TABLE public.landed;
+\set VERBOSITY terse
+RESET search_path;
