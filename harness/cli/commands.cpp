@@ -178,39 +178,6 @@ int exec(const StartArgs& args, const std::vector<std::string>& command) {
   return status;
 }
 
-int regress(RegressArgs& args) {
-  try {
-    args.options.server = args.server.to_options();
-    if (!args.dbname.empty()) {
-      args.options.dbnames.clear();
-      std::string rest = args.dbname;
-      for (size_t comma; (comma = rest.find(',')) != std::string::npos; rest.erase(0, comma + 1)) {
-        args.options.dbnames.push_back(rest.substr(0, comma));
-      }
-      args.options.dbnames.push_back(rest);
-      if (args.options.dbnames.front().empty()) {
-        throw Error(ExitCode::kUsage, "--dbname: no database name was specified");
-      }
-    }
-    std::unique_ptr<regress::Observer> observer =
-        args.tap ? regress::tap_observer(stdout) : regress::console_observer(stdout);
-    const regress::Summary summary = regress::run(args.options, *observer);
-    if (!args.junit.empty()) regress::write_junit(summary, args.junit);
-    if (!args.json.empty()) regress::write_json(summary, args.json);
-    if (args.tap) {
-      regress::print_tap_summary(summary, stdout);
-    } else {
-      regress::print_console_summary(summary, stdout);
-    }
-    return summary.exit_code();
-  } catch (const Error& e) {
-    // pg_regress's contract: 2 when the suite could not run, whatever the reason.
-    std::fflush(stdout);
-    std::fprintf(stderr, "pg_unit_tests regress: %s\n", e.what());
-    return 2;
-  }
-}
-
 int list(bool json) {
   const auto servers = Server::list();
   if (json) {

@@ -4,7 +4,6 @@
 #include <string>
 #include <vector>
 
-#include "pg_unit_tests/regress.hpp"
 #include "pg_unit_tests/server.hpp"
 
 namespace pg_unit_tests::cli {
@@ -24,17 +23,7 @@ struct StartArgs {
 // Error(kUsage) for anything that is not a setting.
 std::vector<std::string> parse_option_string(const std::string& options);
 
-struct RegressArgs {
-  regress::Options options;
-  StartArgs server;  // --extension, -o, --pg-config, --freeze, --stock, --locale
-  bool tap = false;
-  std::string junit, json;
-  std::string dbname;  // --dbname a,b: as in pg_regress, the last --dbname replaces earlier ones
-};
-
 int start(const StartArgs& args, bool json);
-// Runs a pg_regress suite; exit 0 all passed, 1 a test failed, 2 could not run (any Error).
-int regress(RegressArgs& args);
 int stop(const std::vector<std::string>& targets, bool all);
 int exec(const StartArgs& args, const std::vector<std::string>& command);
 int list(bool json);

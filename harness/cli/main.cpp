@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/database_commands.hpp"
+#include "cli/regress_command.hpp"
 #include "cluster/keeper.hpp"
 #include "pg_unit_tests/error.hpp"
 
@@ -64,128 +65,6 @@ void add_server_options(CLI::App* cmd, pg_unit_tests::cli::StartArgs& a) {
       ->type_name("TIMESTAMP");
   cmd->add_flag("--stock", a.stock,
                 "do not preload the pg_unit_tests extension (a stock server without time control)");
-}
-
-constexpr const char* kRegressExitCodes = R"(
-Exit codes of regress (as pg_regress): 0 all tests passed, 1 a test failed, 2 the suite could not
-run (bad option, schedule syntax error, unknown test, no psql, an extension that does not build, a
-server that does not start); the reason is one line on stderr.
-)";
-
-void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
-  auto& o = a.options;
-  // As with pg_regress (getopt), a repeated single-valued option takes the last value: PGXS passes
-  // --inputdir=./ and REGRESS_OPTS often another --inputdir.
-  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  cmd->footer(kRegressExitCodes);
-  cmd->add_option("tests", o.tests, "tests to run after the schedules (sql/TEST.sql)")
-      ->type_name("TEST");
-  const char* pg = "pg_regress";
-  cmd->add_option("--inputdir", o.inputdir, "take sql/ and expected/ from DIR (default .)")
-      ->type_name("DIR")
-      ->group(pg);
-  cmd->add_option("--outputdir", o.outputdir,
-                  "write results/, regression.diffs there; psql runs there (default .)")
-      ->type_name("DIR")
-      ->group(pg);
-  cmd->add_option("--schedule", o.schedules, "run the schedule FILE; repeatable")
-      ->allow_extra_args(false)
-      ->type_name("FILE")
-      ->group(pg);
-  cmd->add_option("--load-extension", o.load_extensions,
-                  "CREATE EXTENSION EXT in the test database first; repeatable")
-      ->allow_extra_args(false)
-      ->type_name("EXT")
-      ->group(pg);
-  cmd->add_option("--dbname", a.dbname,
-                  "test database(s), comma separated; tests run in the first (default regression)")
-      ->type_name("DB")
-      ->group(pg);
-  cmd->add_option("--create-role", o.create_roles, "create these roles (comma separated)")
-      ->delimiter(',')
-      ->allow_extra_args(false)
-      ->type_name("ROLE")
-      ->group(pg);
-  cmd->add_option("--max-connections", o.max_connections,
-                  "at most N tests at a time in a parallel group")
-      ->type_name("N")
-      ->group(pg);
-  cmd->add_option("--max-concurrent-tests", o.max_concurrent_tests,
-                  "a schedule group larger than N is an error")
-      ->type_name("N")
-      ->group(pg);
-  cmd->add_option("--encoding", o.encoding, "encoding of the test database")->group(pg);
-  cmd->add_flag("--no-locale", o.no_locale, "C locale in the test database")->group(pg);
-  cmd->add_option("--temp-config", o.temp_configs,
-                  "postgresql.conf lines for the server (shared_preload_libraries ...); "
-                  "repeatable")
-      ->allow_extra_args(false)
-      ->type_name("FILE")
-      ->group(pg);
-  cmd->add_option("--launcher", o.launcher, "command put in front of psql")
-      ->type_name("CMD")
-      ->group(pg);
-  cmd->add_option("--bindir", o.bindir, "where psql is (default: the installation's)")
-      ->type_name("DIR")
-      ->group(pg);
-  cmd->add_option("--dlpath", o.dlpath, "PG_LIBDIR for the tests")->type_name("DIR")->group(pg);
-  cmd->add_flag("--use-existing", o.use_existing,
-                "use an existing server (PGHOST/PGPORT or --host/--port) whose test database "
-                "already exists")
-      ->group(pg);
-  cmd->add_option("--host", o.host, "existing server: host or socket directory")->group(pg);
-  cmd->add_option("--port", o.port, "existing server: port")->group(pg);
-  cmd->add_option("--user", o.user, "existing server: user")->group(pg);
-  static std::string ignored;
-  static bool ignored_flag = false;
-  cmd->add_option("--temp-instance", ignored,
-                  "accepted and ignored: the suite always gets a fresh ephemeral server")
-      ->type_name("DIR")
-      ->group(pg);
-  cmd->add_flag("--debug", ignored_flag, "accepted and ignored")->group(pg);
-
-  const char* more = "pg_unit_tests";
-  cmd->add_option("-j,--jobs", o.jobs,
-                  "run the tests named on the command line (or all, with --isolate) N at a time, "
-                  "each in its own clone of the prepared database")
-      ->check(CLI::PositiveNumber)
-      ->type_name("N")
-      ->group(more);
-  cmd->add_flag("--isolate", o.isolate,
-                "every test, scheduled or not, in its own clone of the prepared database")
-      ->group(more);
-  cmd->add_flag("--accept", o.accept,
-                "copy the results of failed tests over their expected files (review with git diff)")
-      ->group(more);
-  cmd->add_flag("--tap", a.tap, "print TAP version 13 on stdout (for prove)")->group(more);
-  cmd->add_option("--junit", a.junit, "write a JUnit XML report to FILE")
-      ->type_name("FILE")
-      ->group(more);
-  cmd->add_option("--json", a.json, "write a JSON report to FILE")->type_name("FILE")->group(more);
-  cmd->add_option("--diff-lines", o.diff_head_lines,
-                  "lines of each failed test's diff shown inline (default 30)")
-      ->type_name("N")
-      ->group(more);
-  auto& s = a.server;
-  cmd->add_option("--extension", s.extensions,
-                  "serve this PGXS extension (source, staging or flat directory) from its build "
-                  "output; repeatable")
-      ->allow_extra_args(false)
-      ->type_name("DIR")
-      ->group(more);
-  cmd->add_option("-o,--options", s.options,
-                  "server settings: \"-c name=value -c name=value\"; repeatable")
-      ->allow_extra_args(false)
-      ->type_name("OPTIONS")
-      ->group(more);
-  cmd->add_option("--freeze", s.freeze, "run the suite with every clock frozen at TIMESTAMP")
-      ->type_name("TIMESTAMP")
-      ->group(more);
-  cmd->add_option("--pg-config", s.pg_config, "pg_config of the PostgreSQL installation to use")
-      ->type_name("PATH")
-      ->group(more);
-  cmd->add_option("--locale", s.locale, "locale of the cluster (default C.UTF-8)")->group(more);
-  cmd->add_flag("--stock", s.stock, "do not preload the pg_unit_tests extension")->group(more);
 }
 
 }  // namespace

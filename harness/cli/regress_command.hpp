@@ -1,0 +1,27 @@
+// `pg_unit_tests regress`: its options (pg_regress's, and ours) and the command over the library.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+#include "pg_unit_tests/regress.hpp"
+
+namespace pg_unit_tests::cli {
+
+struct RegressArgs {
+  regress::Options options;
+  StartArgs server;  // --extension, -o, --pg-config, --freeze, --stock, --locale
+  bool tap = false;
+  std::string junit, json;
+  std::string dbname;  // --dbname a,b: as in pg_regress, the last --dbname replaces earlier ones
+};
+
+void add_regress_options(CLI::App* cmd, RegressArgs& args);
+
+// Runs a pg_regress suite; exit 0 all passed, 1 a test failed, 2 could not run (any Error).
+int regress(RegressArgs& args);
+
+}  // namespace pg_unit_tests::cli
