@@ -12,8 +12,11 @@
 
 #include "pg_unit_tests/error.hpp"
 #include "pg_unit_tests/regress.hpp"
+#include "regress/report.hpp"
 
 namespace pg_unit_tests::regress {
+
+using detail::status_word;
 
 namespace {
 
@@ -57,20 +60,6 @@ std::string clean_utf8(const std::string& in) {
 
 std::string quoted(const std::string& s) {
   return nlohmann::json(clean_utf8(s)).dump();
-}
-
-std::string status_word(const TestResult& t) {
-  switch (t.status) {
-    case Status::kOk:
-      return "ok";
-    case Status::kFailed:
-      return "FAILED";
-    case Status::kIgnored:
-      return "failed (ignored)";
-    case Status::kAccepted:
-      return "accepted";
-  }
-  return "?";
 }
 
 std::string psql_note(const TestResult& t) {
@@ -349,5 +338,51 @@ void write_json(const Summary& s, const fs::path& file) {
   }
   write_atomically(file, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
+
+namespace detail {
+
+std::string status_word(const TestResult& t) {
+  switch (t.status) {
+    case Status::kOk:
+      return "ok";
+    case Status::kFailed:
+      return "FAILED";
+    case Status::kIgnored:
+      return "failed (ignored)";
+    case Status::kAccepted:
+      return "accepted";
+  }
+  return "?";
+}
+
+void count_statuses(Summary& s) {
+  s.passed = s.failed = s.ignored = s.accepted = 0;
+  for (const auto& t : s.tests) {
+    switch (t.status) {
+      case Status::kOk:
+        ++s.passed;
+        break;
+      case Status::kFailed:
+        ++s.failed;
+        break;
+      case Status::kIgnored:
+        ++s.ignored;
+        break;
+      case Status::kAccepted:
+        ++s.accepted;
+        break;
+    }
+  }
+}
+
+void write_summary_file(const Summary& s, const fs::path& file) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  for (const auto& t : s.tests) {
+    out << fmt::format("{} {:<28} ... {:<16} {:8.0f} ms{}\n", t.parallel ? "    " : "test", t.name,
+                       status_word(t), t.milliseconds, t.message.empty() ? "" : "  " + t.message);
+  }
+}
+
+}  // namespace detail
 
 }  // namespace pg_unit_tests::regress

@@ -25,6 +25,7 @@
 #include "platform/fd.hpp"
 #include "platform/process.hpp"
 #include "regress/compare.hpp"
+#include "regress/report.hpp"
 
 namespace pg_unit_tests::regress {
 
@@ -626,15 +627,7 @@ void Runner::finish(Summary& s) {
     fs::remove(s.summary_file, ec);
     return;
   }
-  std::ofstream out(s.summary_file, std::ios::binary | std::ios::trunc);
-  for (const auto& t : s.tests) {
-    out << fmt::format("{} {:<28} ... {:<16} {:8.0f} ms{}\n", t.parallel ? "    " : "test", t.name,
-                       t.status == Status::kOk         ? "ok"
-                       : t.status == Status::kIgnored  ? "failed (ignored)"
-                       : t.status == Status::kAccepted ? "accepted"
-                                                       : "FAILED",
-                       t.milliseconds, t.message.empty() ? "" : "  " + t.message);
-  }
+  detail::write_summary_file(s, s.summary_file);
 }
 
 Summary Runner::run() {
@@ -704,22 +697,7 @@ Summary Runner::run() {
       // Leftover clones are named <db>__pgutN and replaced by the next run.
     }
   }
-  for (const auto& t : s.tests) {
-    switch (t.status) {
-      case Status::kOk:
-        ++s.passed;
-        break;
-      case Status::kFailed:
-        ++s.failed;
-        break;
-      case Status::kIgnored:
-        ++s.ignored;
-        break;
-      case Status::kAccepted:
-        ++s.accepted;
-        break;
-    }
-  }
+  detail::count_statuses(s);
   finish(s);
   if (server_) server_->stop();
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
