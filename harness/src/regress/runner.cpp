@@ -34,18 +34,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Env = std::vector<std::pair<std::string, std::string>>;
 
-std::string quote_ident(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-std::string quote_literal(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string conninfo_value(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -75,6 +63,9 @@ class Admin {
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
     return first_line(PQresultErrorMessage(r.get()));
   }
+  // Quoting by libpq, which knows the connection's encoding.
+  std::string ident(const std::string& s) const { return escaped(PQescapeIdentifier, s); }
+  std::string literal(const std::string& s) const { return escaped(PQescapeLiteral, s); }
   void exec(const std::string& sql, ExitCode code = ExitCode::kUsage) {
     if (std::string e = try_exec(sql); !e.empty()) {
       throw Error(code, fmt::format("{} failed: {}", sql, e));
@@ -87,6 +78,15 @@ class Admin {
   }
 
  private:
+  std::string escaped(char* (*escape)(PGconn*, const char*, size_t), const std::string& s) const {
+    std::unique_ptr<char, decltype(&PQfreemem)> q(escape(conn_.get(), s.data(), s.size()),
+                                                  &PQfreemem);
+    if (!q) {
+      throw Error(ExitCode::kUsage, fmt::format("cannot quote \"{}\": {}", s,
+                                                first_line(PQerrorMessage(conn_.get()))));
+    }
+    return q.get();
+  }
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
 };
 
@@ -345,8 +345,8 @@ void Runner::prepare_databases() {
   Admin admin(conninfo("postgres"));
   if (existing_) {
     admin.exec("SET client_min_messages = warning");
-    for (const auto& db : o_.dbnames) admin.exec("DROP DATABASE IF EXISTS " + quote_ident(db));
-    for (const auto& r : o_.create_roles) admin.exec("DROP ROLE IF EXISTS " + quote_ident(r));
+    for (const auto& db : o_.dbnames) admin.exec("DROP DATABASE IF EXISTS " + admin.ident(db));
+    for (const auto& r : o_.create_roles) admin.exec("DROP ROLE IF EXISTS " + admin.ident(r));
   }
   // pg_regress gives --encoding and --no-locale to CREATE DATABASE; the cluster's locale (C.UTF-8)
   // only fits UTF8, so another encoding gets the C locale.
@@ -356,21 +356,21 @@ void Runner::prepare_databases() {
                                          enc != "unicode" && enc != "sql_ascii");
   for (const auto& db : o_.dbnames) {
     observer_.setup(fmt::format("creating database \"{}\"", db));
-    std::string create = "CREATE DATABASE " + quote_ident(db) + " TEMPLATE=template0";
-    if (!o_.encoding.empty()) create += " ENCODING=" + quote_literal(o_.encoding);
+    std::string create = "CREATE DATABASE " + admin.ident(db) + " TEMPLATE=template0";
+    if (!o_.encoding.empty()) create += " ENCODING=" + admin.literal(o_.encoding);
     if (c_locale) create += " LC_COLLATE='C' LC_CTYPE='C'";
     admin.exec(create);
     for (const char* setting :
          {"lc_messages TO 'C'", "lc_monetary TO 'C'", "lc_numeric TO 'C'", "lc_time TO 'C'",
           "bytea_output TO 'hex'", "timezone_abbreviations TO 'Default'"}) {
-      admin.exec(fmt::format("ALTER DATABASE {} SET {}", quote_ident(db), setting));
+      admin.exec(fmt::format("ALTER DATABASE {} SET {}", admin.ident(db), setting));
     }
   }
   for (const auto& r : o_.create_roles) {
     observer_.setup(fmt::format("creating role \"{}\"", r));
-    admin.exec("CREATE ROLE " + quote_ident(r) + " WITH LOGIN");
+    admin.exec("CREATE ROLE " + admin.ident(r) + " WITH LOGIN");
     for (const auto& db : o_.dbnames) {
-      admin.exec(fmt::format("GRANT ALL ON DATABASE {} TO {}", quote_ident(db), quote_ident(r)));
+      admin.exec(fmt::format("GRANT ALL ON DATABASE {} TO {}", admin.ident(db), admin.ident(r)));
     }
   }
   for (const auto& db : o_.dbnames) {
@@ -378,7 +378,7 @@ void Runner::prepare_databases() {
     Admin in_db(conninfo(db));
     for (const auto& e : o_.load_extensions) {
       observer_.setup(fmt::format("installing {}", e));
-      if (std::string err = in_db.try_exec("CREATE EXTENSION IF NOT EXISTS " + quote_ident(e));
+      if (std::string err = in_db.try_exec("CREATE EXTENSION IF NOT EXISTS " + in_db.ident(e));
           !err.empty()) {
         throw Error(ExitCode::kExtension,
                     fmt::format("--load-extension={}: CREATE EXTENSION failed in database \"{}\": "
@@ -549,11 +549,11 @@ TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
 std::string Runner::clone(const std::string& from, const std::string& name) {
   try {
     Admin admin(conninfo("postgres"));
-    if (existing_) admin.try_exec("DROP DATABASE IF EXISTS " + quote_ident(name));
+    if (existing_) admin.try_exec("DROP DATABASE IF EXISTS " + admin.ident(name));
     // FILE_COPY: a copy of the files, faster than WAL-logging every block of a small database.
     if (std::string e =
             admin.try_exec(fmt::format("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
-                                       quote_ident(name), quote_ident(from)));
+                                       admin.ident(name), admin.ident(from)));
         !e.empty()) {
       return fmt::format("could not clone database \"{}\": {}", from, e);
     }
@@ -692,7 +692,7 @@ Summary Runner::run() {
   if (existing_ && !clones_.empty()) {
     try {
       Admin admin(conninfo("postgres"));
-      for (const auto& c : clones_) admin.try_exec("DROP DATABASE IF EXISTS " + quote_ident(c));
+      for (const auto& c : clones_) admin.try_exec("DROP DATABASE IF EXISTS " + admin.ident(c));
     } catch (const Error&) {
       // Leftover clones are named <db>__pgutN and replaced by the next run.
     }
