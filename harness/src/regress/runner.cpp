@@ -25,6 +25,7 @@
 #include "platform/fd.hpp"
 #include "platform/process.hpp"
 #include "regress/compare.hpp"
+#include "regress/config.hpp"
 #include "regress/report.hpp"
 
 namespace pg_unit_tests::regress {
@@ -89,65 +90,6 @@ class Admin {
   }
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
 };
-
-// A postgresql.conf fragment (--temp-config) as name=value settings for the server.
-std::vector<std::string> read_temp_config(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    throw Error(ExitCode::kUsage,
-                fmt::format("could not read --temp-config file \"{}\"", file.string()));
-  }
-  std::vector<std::string> settings;
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    size_t i = 0;
-    auto skip_space = [&] {
-      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    };
-    skip_space();
-    if (i == line.size() || line[i] == '#') continue;
-    const size_t name_start = i;
-    while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) ||
-                               line[i] == '_' || line[i] == '.')) {
-      ++i;
-    }
-    const std::string name = line.substr(name_start, i - name_start);
-    skip_space();
-    if (i < line.size() && line[i] == '=') ++i;
-    skip_space();
-    std::string value;
-    if (i < line.size() && line[i] == '\'') {
-      for (++i; i < line.size(); ++i) {
-        if (line[i] == '\'' && i + 1 < line.size() && line[i + 1] == '\'') {
-          value += '\'';
-          ++i;
-        } else if (line[i] == '\\' && i + 1 < line.size()) {
-          value += line[++i];
-        } else if (line[i] == '\'') {
-          break;
-        } else {
-          value += line[i];
-        }
-      }
-    } else {
-      while (i < line.size() && line[i] != '#' &&
-             !std::isspace(static_cast<unsigned char>(line[i]))) {
-        value += line[i++];
-      }
-    }
-    if (name.empty()) {
-      throw Error(ExitCode::kUsage, fmt::format("--temp-config \"{}\" line {}: not a setting: {}",
-                                                file.string(), number, line.substr(0, 80)));
-    }
-    std::string setting = name;
-    setting += '=';
-    setting += value;
-    settings.push_back(std::move(setting));
-  }
-  return settings;
-}
 
 fs::path absolute(const std::string& dir) {
   std::error_code ec;
@@ -332,7 +274,7 @@ void Runner::start_server() {
   }
   ServerOptions so = o_.server;
   for (const auto& f : o_.temp_configs) {
-    for (auto& s : read_temp_config(f)) so.settings.push_back(std::move(s));
+    for (auto& s : detail::read_temp_config(f)) so.settings.push_back(std::move(s));
   }
   so.idle_timeout = std::chrono::seconds(0);
   server_.emplace(Server::start(so));
