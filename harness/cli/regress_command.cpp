@@ -132,23 +132,29 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
   cmd->add_option("--locale", s.locale, "locale of the cluster (default C.UTF-8)")->group(more);
   cmd->add_flag("--stock", s.stock, "do not preload the pg_unit_tests extension")->group(more);
 }
+regress::Options library_options(const RegressArgs& args) {
+  regress::Options o = args.options;
+  o.server = args.server.to_options();
+  if (!args.dbname.empty()) {
+    o.dbnames.clear();
+    std::string rest = args.dbname;
+    for (size_t comma; (comma = rest.find(',')) != std::string::npos; rest.erase(0, comma + 1)) {
+      o.dbnames.push_back(rest.substr(0, comma));
+    }
+    o.dbnames.push_back(rest);
+    if (o.dbnames.front().empty()) {
+      throw Error(ExitCode::kUsage, "--dbname: no database name was specified");
+    }
+  }
+  return o;
+}
+
 int regress(RegressArgs& args) {
   try {
-    args.options.server = args.server.to_options();
-    if (!args.dbname.empty()) {
-      args.options.dbnames.clear();
-      std::string rest = args.dbname;
-      for (size_t comma; (comma = rest.find(',')) != std::string::npos; rest.erase(0, comma + 1)) {
-        args.options.dbnames.push_back(rest.substr(0, comma));
-      }
-      args.options.dbnames.push_back(rest);
-      if (args.options.dbnames.front().empty()) {
-        throw Error(ExitCode::kUsage, "--dbname: no database name was specified");
-      }
-    }
+    const regress::Options options = library_options(args);
     std::unique_ptr<regress::Observer> observer =
         args.tap ? regress::tap_observer(stdout) : regress::console_observer(stdout);
-    const regress::Summary summary = regress::run(args.options, *observer);
+    const regress::Summary summary = regress::run(options, *observer);
     if (!args.junit.empty()) regress::write_junit(summary, args.junit);
     if (!args.json.empty()) regress::write_json(summary, args.json);
     if (args.tap) {

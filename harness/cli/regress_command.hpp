@@ -21,6 +21,9 @@ struct RegressArgs {
 
 void add_regress_options(CLI::App* cmd, RegressArgs& args);
 
+// The library's options from the parsed command line. Throws Error(kUsage).
+regress::Options library_options(const RegressArgs& args);
+
 // Runs a pg_regress suite; exit 0 all passed, 1 a test failed, 2 could not run (any Error).
 int regress(RegressArgs& args);
 

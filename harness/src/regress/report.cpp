@@ -305,9 +305,10 @@ void write_junit(const Summary& s, const fs::path& file) {
           clean_utf8("accepted: " + t.expected.string() + "\n" + details).c_str();
     }
   }
+  // The declaration is the document's first node; pugixml writes it (once).
   std::ostringstream xml;
   doc.save(xml, "  ", pugi::format_default | pugi::format_no_declaration, pugi::encoding_utf8);
-  write_atomically(file, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + xml.str());
+  write_atomically(file, xml.str());
 }
 
 void write_json(const Summary& s, const fs::path& file) {
