@@ -20,8 +20,9 @@ using detail::status_word;
 
 namespace {
 
-// Valid UTF-8 that XML 1.0 accepts: invalid sequences and control characters other than tab and
-// newline become U+FFFD. Test output is arbitrary bytes (a suite may print LATIN1 or binary).
+// Valid UTF-8 that XML 1.0 accepts: invalid sequences, control characters other than tab, newline
+// and carriage return, and the noncharacters U+FFFE and U+FFFF become U+FFFD. Test output is
+// arbitrary bytes (a suite may print LATIN1 or binary).
 std::string clean_utf8(const std::string& in) {
   static const std::string kReplacement = "\xEF\xBF\xBD";
   std::string out;
@@ -44,7 +45,9 @@ std::string clean_utf8(const std::string& in) {
     bool ok = len > 0 && i + len <= n;
     for (size_t k = 1; ok && k < len; ++k) ok = (s[i + k] & 0xC0) == 0x80;
     if (ok && len == 3) {
-      ok = !(c == 0xE0 && s[i + 1] < 0xA0) && !(c == 0xED && s[i + 1] >= 0xA0);
+      // Overlong forms, UTF-16 surrogates, and U+FFFE/U+FFFF (not XML characters) are out.
+      ok = !(c == 0xE0 && s[i + 1] < 0xA0) && !(c == 0xED && s[i + 1] >= 0xA0) &&
+           !(c == 0xEF && s[i + 1] == 0xBF && s[i + 2] >= 0xBE);
     }
     if (ok && len == 4) ok = !(c == 0xF0 && s[i + 1] < 0x90) && !(c == 0xF4 && s[i + 1] >= 0x90);
     if (ok) {
