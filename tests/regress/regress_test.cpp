@@ -78,48 +78,6 @@ void write(const fs::path& file, const std::string& text) {
 
 }  // namespace
 
-// --- schedules (library) -----------------------------------------------------------------------
-
-TEST(Schedule, GroupsIgnoreCommentsAndBlankLines) {
-  Suite s("suite");
-  const auto sched = pg_unit_tests::regress::parse_schedule(s.dir / "schedule");
-  ASSERT_EQ(sched.groups.size(), 4u);
-  EXPECT_EQ(sched.groups[0].tests, std::vector<std::string>{"setup"});
-  EXPECT_EQ(sched.groups[1].tests, (std::vector<std::string>{"p1", "p2"}));
-  EXPECT_EQ(sched.groups[1].line, 4);
-  EXPECT_EQ(sched.ignored, std::set<std::string>{"flaky"});
-}
-
-TEST(Schedule, TrailingBlanksAndTabsSeparateNames) {
-  Suite s("suite");
-  write(s.dir / "tabs", "test: a\tb   c  \t\n\n# x\n");
-  const auto sched = pg_unit_tests::regress::parse_schedule(s.dir / "tabs");
-  ASSERT_EQ(sched.groups.size(), 1u);
-  EXPECT_EQ(sched.groups[0].tests, (std::vector<std::string>{"a", "b", "c"}));
-}
-
-TEST(Schedule, SyntaxErrorsNameFileAndLine) {
-  Suite s("suite");
-  for (const std::string text : {"test:a\n", "  test: a\n", "test: \n", "tests: a\n"}) {
-    write(s.dir / "bad", "# ok\n" + text);
-    try {
-      pg_unit_tests::regress::parse_schedule(s.dir / "bad");
-      ADD_FAILURE() << "accepted: " << text;
-    } catch (const pg_unit_tests::Error& e) {
-      EXPECT_EQ(e.code(), pg_unit_tests::ExitCode::kUsage);
-      EXPECT_NE(std::string(e.what()).find((s.dir / "bad").string() + "\" line 2"),
-                std::string::npos)
-          << e.what();
-    }
-  }
-}
-
-TEST(Schedule, BinaryGarbageIsASyntaxErrorNotACrash) {
-  Suite s("suite");
-  write(s.dir / "garbage", std::string("\xff\xfe\x00\x01test: a\n", 11) + std::string(100000, 'x'));
-  EXPECT_THROW(pg_unit_tests::regress::parse_schedule(s.dir / "garbage"), pg_unit_tests::Error);
-}
-
 // --- verdicts, exit codes, diffs ---------------------------------------------------------------
 
 TEST(Regress, PassingScheduleWithParallelGroupAlternativesAndIgnore) {
