@@ -93,6 +93,20 @@ TEST(Regress, PassingScheduleWithParallelGroupAlternativesAndIgnore) {
   EXPECT_NE(s.read("regression.diffs").find("flaky"), std::string::npos);
 }
 
+TEST(Regress, IgnoreAppliesOnlyToLaterLinesOfItsOwnSchedule) {
+  // pg_regress 15: an `ignore:` line covers the tests that later lines of the same schedule run;
+  // not an earlier run of the test, not another schedule, not a test named on the command line.
+  Suite s("suite");
+  write(s.dir / "first", "test: flaky\nignore: flaky\ntest: flaky\n");
+  write(s.dir / "second", "test: flaky\n");
+  auto report = json_report(s, {"--schedule=" + (s.dir / "first").string(),
+                                "--schedule=" + (s.dir / "second").string(), "flaky"});
+  std::vector<std::string> statuses;
+  for (const auto& t : report["tests"]) statuses.push_back(t["status"]);
+  EXPECT_EQ(statuses, (std::vector<std::string>{"failed", "ignored", "failed", "failed"}));
+  EXPECT_EQ(report["exit_code"], 1);
+}
+
 TEST(Regress, AlternativeExpectedFileIsTheOneReported) {
   Suite s("suite");
   auto report = json_report(s, {"--schedule=" + (s.dir / "schedule").string()});

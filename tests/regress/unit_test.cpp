@@ -80,6 +80,17 @@ TEST(Schedule, GroupsIgnoreCommentsAndBlankLines) {
   EXPECT_EQ(sched.ignored, std::set<std::string>{"flaky"});
 }
 
+TEST(Schedule, IgnoreCoversTheGroupsOfLaterLinesOnly) {
+  Scratch s;
+  const auto sched = regress::parse_schedule(s.write("schedule",
+                                                     "test: a b\nignore: a\ntest: a\nignore: b\n"
+                                                     "test: a b\n"));
+  ASSERT_EQ(sched.groups.size(), 3u);
+  EXPECT_TRUE(sched.groups[0].ignored.empty());
+  EXPECT_EQ(sched.groups[1].ignored, std::set<std::string>{"a"});
+  EXPECT_EQ(sched.groups[2].ignored, (std::set<std::string>{"a", "b"}));
+}
+
 TEST(Schedule, TrailingBlanksAndTabsSeparateNames) {
   Scratch s;
   const auto sched = regress::parse_schedule(s.write("tabs", "test: a\tb   c  \t\n\n# x\n"));

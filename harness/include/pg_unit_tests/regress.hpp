@@ -26,11 +26,14 @@ struct Group {
   std::vector<std::string> tests;
   std::string file;  // schedule file; empty for tests named on the command line
   int line = 0;
+  // The `ignore:` lines of the same schedule above this one: a failure of one of these tests in
+  // this group is reported as "failed (ignored)" and not counted (pg_regress 15).
+  std::set<std::string> ignored;
 };
 
 struct Schedule {
   std::vector<Group> groups;
-  std::set<std::string> ignored;  // `ignore:` lines: failures of these are reported, not counted
+  std::set<std::string> ignored;  // every `ignore:` line of the file
 };
 
 // Parses a schedule as pg_regress 15 does: `test: a b c`, `ignore: a`, `#` comments, blank lines.

@@ -101,7 +101,8 @@ struct Planned {
   std::string name;
   fs::path input, expected, result;
   std::string database;
-  std::string clone_from;  // isolated: CREATE DATABASE database TEMPLATE clone_from first
+  std::string clone_from;       // isolated: CREATE DATABASE database TEMPLATE clone_from first
+  bool ignore_failure = false;  // an `ignore:` line above its schedule line names it
 };
 
 class Runner {
@@ -131,9 +132,9 @@ class Runner {
   Observer& observer_;
   std::mutex observer_mutex_;
   fs::path inputdir_, outputdir_, psql_, dlpath_;
-  std::vector<Group> groups_;    // run as pg_regress runs them
-  std::vector<Group> isolated_;  // run concurrently in clones (--jobs, --isolate)
-  std::set<std::string> ignored_;
+  std::vector<Group> groups_;           // run as pg_regress runs them
+  std::vector<Group> isolated_;         // run concurrently in clones (--jobs, --isolate)
+  std::vector<bool> isolated_ignored_;  // --isolate: per test of isolated_, its failure is ignored
   bool existing_ = false;
   std::optional<Server> server_;
   std::string server_text_;
@@ -161,14 +162,18 @@ void Runner::plan() {
   for (const auto& file : o_.schedules) {
     Schedule s = parse_schedule(file);
     for (auto& g : s.groups) scheduled.push_back(std::move(g));
-    ignored_.insert(s.ignored.begin(), s.ignored.end());
   }
   std::vector<Group> extra;
-  for (const auto& t : o_.tests) extra.push_back(Group{{t}, "", 0});
+  for (const auto& t : o_.tests) extra.push_back(Group{{t}, "", 0, {}});
   if (o_.isolate) {
     Group all;
     for (auto* list : {&scheduled, &extra}) {
-      for (const auto& g : *list) all.tests.insert(all.tests.end(), g.tests.begin(), g.tests.end());
+      for (const auto& g : *list) {
+        for (const auto& t : g.tests) {
+          all.tests.push_back(t);
+          isolated_ignored_.push_back(g.ignored.count(t) > 0);
+        }
+      }
     }
     if (!all.tests.empty()) isolated_.push_back(std::move(all));
   } else {
@@ -482,7 +487,7 @@ TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
       r.message = fmt::format("accepted: wrote {}", c.expected.string());
       fs::remove(diff_file, ec);
     }
-  } else if (ignored_.count(p.name)) {
+  } else if (p.ignore_failure) {
     r.status = Status::kIgnored;
   }
   return r;
@@ -596,7 +601,10 @@ Summary Runner::run() {
   };
   for (const auto& g : groups_) {
     std::vector<Planned> tests;
-    for (const auto& t : g.tests) tests.push_back(make_planned(t, db));
+    for (const auto& t : g.tests) {
+      tests.push_back(make_planned(t, db));
+      tests.back().ignore_failure = g.ignored.count(t) > 0;
+    }
     const size_t n = tests.size();
     const size_t concurrency = o_.max_connections > 0 ? static_cast<size_t>(o_.max_connections) : n;
     collect(run_batch(g, std::move(tests), concurrency, n > 1));
@@ -613,6 +621,7 @@ Summary Runner::run() {
       for (const auto& t : g.tests) {
         Planned p = make_planned(t, clone_name(tests.size() + 1));
         p.clone_from = db;
+        p.ignore_failure = isolated_ignored_[tests.size()];
         tests.push_back(std::move(p));
       }
     } else {

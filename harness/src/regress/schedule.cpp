@@ -63,6 +63,7 @@ Schedule parse_schedule(const fs::path& file) {
     Group group;
     group.file = file.string();
     group.line = number;
+    group.ignored = schedule.ignored;
     size_t i = 6;
     while (i < line.size()) {
       while (i < line.size() && space(line[i])) ++i;
