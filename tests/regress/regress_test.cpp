@@ -403,3 +403,45 @@ TEST(Regress, BadInputIsOneLineAndExitTwo) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
 }
+
+// --- parity with pg_regress's temporary instance --------------------------------------------------
+// The expected files of tests/fixtures/regress/parity/ are what pg_regress 15 --temp-instance gave.
+
+TEST(Parity, SettingsATestCanSeeAreThoseOfTheTemporaryInstance) {
+  Suite s("parity");
+  auto r = s.regress({"settings"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+}
+
+TEST(Parity, AbsoluteDirectoriesAreCanonical) {
+  Suite s("parity");
+  // PGXS passes --inputdir=./; a trailing slash or "/./" must not reach PG_ABS_SRCDIR.
+  auto r = s.regress({"--inputdir=" + s.dir.string() + "/./", "--outputdir=" + s.dir.string() + "/",
+                      "abs_dirs"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+}
+
+TEST(Parity, TheServerWritesIntoResultsAndTheFilesGoBackToTheCaller) {
+  Suite s("parity");
+  // Under root the server runs as another user, which must be able to reach the directory (as
+  // with pg_regress run as postgres): only results/ itself is lent to it.
+  ASSERT_EQ(chmod(s.dir.c_str(), 0755), 0);
+  struct stat before;
+  ASSERT_EQ(stat(s.dir.c_str(), &before), 0);
+  auto r = s.regress({"server_files"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  for (const char* name : {"results", "results/server_files.data", "results/server_files.lo",
+                           "results/server_files.out"}) {
+    struct stat st;
+    ASSERT_EQ(lstat((s.dir / name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_uid, getuid()) << name;
+    EXPECT_EQ(st.st_gid, getgid()) << name;
+  }
+  struct stat results;
+  ASSERT_EQ(stat((s.dir / "results").c_str(), &results), 0);
+  EXPECT_EQ(results.st_mode & 07777, 0755u);
+  struct stat after;
+  ASSERT_EQ(stat(s.dir.c_str(), &after), 0);
+  EXPECT_EQ(after.st_mode, before.st_mode);
+  EXPECT_EQ(after.st_uid, before.st_uid);
+}

@@ -40,6 +40,12 @@ struct Schedule {
 // Throws Error(kUsage) naming the file and line for anything else.
 Schedule parse_schedule(const fs::path& file);
 
+// The settings every ephemeral server of `regress` gets before --temp-config and -o: those of the
+// harness's test servers that a test can see (durability off, a small server, no autovacuum) set
+// back to what pg_regress's temporary instance has (initdb's defaults and pg_regress's
+// max_prepared_transactions = 2). fsync stays off: no test can see it.
+std::vector<std::string> temp_instance_settings();
+
 struct Options {
   // pg_regress's own options.
   std::string inputdir = ".";

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "pg_unit_tests/error.hpp"
+#include "pg_unit_tests/regress.hpp"
 
 namespace pg_unit_tests::regress::detail {
 
@@ -71,3 +72,20 @@ std::vector<std::string> read_temp_config(const fs::path& file) {
 }
 
 }  // namespace pg_unit_tests::regress::detail
+
+namespace pg_unit_tests::regress {
+
+std::vector<std::string> temp_instance_settings() {
+  return {
+      "synchronous_commit=on",  // pg_walinspect reads WAL up to the flush position
+      "full_page_writes=on",
+      "wal_level=replica",  // replication slots, and WAL records minimal level skips
+      "max_wal_senders=10",
+      "max_prepared_transactions=2",  // set by pg_regress (test_decoding's prepared, twophase)
+      "max_connections=100",
+      "shared_buffers=128MB",  // EXPLAIN (BUFFERS), ring buffers for large scans
+      "autovacuum=on",
+  };
+}
+
+}  // namespace pg_unit_tests::regress

@@ -277,10 +277,14 @@ void Runner::start_server() {
                     o_.port > 0 ? std::to_string(o_.port) : (port && *port ? port : "default"));
     return;
   }
+  // As in pg_regress: the temporary instance's settings, then --temp-config files over them; -o
+  // (ours) last, over everything.
   ServerOptions so = o_.server;
+  so.settings = temp_instance_settings();
   for (const auto& f : o_.temp_configs) {
     for (auto& s : detail::read_temp_config(f)) so.settings.push_back(std::move(s));
   }
+  so.settings.insert(so.settings.end(), o_.server.settings.begin(), o_.server.settings.end());
   so.idle_timeout = std::chrono::seconds(0);
   server_.emplace(Server::start(so));
   server_text_ = fmt::format("ephemeral server {} (PostgreSQL {}), port {}", server_->info().id,
