@@ -91,10 +91,13 @@ class Admin {
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
 };
 
+// An absolute, canonical directory path as pg_regress's make_absolute_path() gives it: no "." or
+// ".." components and no trailing slash ("./" would make PG_ABS_SRCDIR ".../" otherwise).
 fs::path absolute(const std::string& dir) {
   std::error_code ec;
-  fs::path p = fs::absolute(dir.empty() ? "." : dir, ec);
-  return p.lexically_normal();
+  fs::path p = fs::absolute(dir.empty() ? "." : dir, ec).lexically_normal();
+  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p;
 }
 
 struct Planned {
