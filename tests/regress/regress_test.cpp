@@ -445,3 +445,23 @@ TEST(Parity, TheServerWritesIntoResultsAndTheFilesGoBackToTheCaller) {
   EXPECT_EQ(after.st_mode, before.st_mode);
   EXPECT_EQ(after.st_uid, before.st_uid);
 }
+
+TEST(Parity, UnderRootASuiteTheServerCannotReachIsNamedAndASymlinkIsNotFollowed) {
+  if (getuid() != 0) GTEST_SKIP() << "the server runs as the caller: nothing is lent";
+  Suite s("parity");  // mode 0700 (mkdtemp): the server user cannot enter it
+  const fs::path elsewhere = s.dir / "elsewhere";
+  fs::create_directory(elsewhere);
+  fs::create_directory_symlink(elsewhere, s.dir / "results");
+  auto r = s.regress({"settings"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;  // psql writes results as root, as before
+  EXPECT_NE(r.out.find("note: the server runs as the user pg_unit_tests, which cannot reach " +
+                       s.dir.string()),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("note: " + (s.dir / "results").string() + " is not a directory of its own"),
+            std::string::npos)
+      << r.out;
+  struct stat st;
+  ASSERT_EQ(stat(elsewhere.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+}

@@ -113,6 +113,8 @@ struct Observer {
   virtual ~Observer() = default;
   virtual void begin(int /*total_tests*/, const std::string& /*server*/) {}
   virtual void setup(const std::string& /*what*/) {}
+  // Something the user should know before reading the results (a test may fail because of it).
+  virtual void note(const std::string& /*text*/) {}
   virtual void group_started(const Group& /*group*/, bool /*parallel*/) {}
   virtual void test_started(const std::string& /*name*/) {}
   virtual void test_finished(const TestResult& /*result*/) {}

@@ -84,6 +84,10 @@ class Console : public Observer {
     std::fprintf(out_, "============== %-38s ==============\n", what.c_str());
     std::fflush(out_);
   }
+  void note(const std::string& text) override {
+    std::fprintf(out_, "note: %s\n", text.c_str());
+    std::fflush(out_);
+  }
   void group_started(const Group& g, bool parallel) override {
     if (!running_header_) {
       std::fprintf(out_, "============== %-38s ==============\n",
@@ -144,6 +148,7 @@ class Tap : public Observer {
     std::fflush(out_);
   }
   void setup(const std::string& what) override { std::fprintf(out_, "# %s\n", what.c_str()); }
+  void note(const std::string& text) override { std::fprintf(out_, "# note: %s\n", text.c_str()); }
   void group_finished(const Group&, const std::vector<TestResult>& results) override {
     for (const auto& t : results) {
       ++n_;

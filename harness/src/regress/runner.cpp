@@ -24,8 +24,10 @@
 #include "pg_unit_tests/regress.hpp"
 #include "platform/fd.hpp"
 #include "platform/process.hpp"
+#include "platform/user.hpp"
 #include "regress/compare.hpp"
 #include "regress/config.hpp"
+#include "regress/lend.hpp"
 #include "regress/report.hpp"
 
 namespace pg_unit_tests::regress {
@@ -119,6 +121,7 @@ class Runner {
   void find_psql();
   void prepare_output();
   void start_server();
+  void lend_output();
   void prepare_databases();
   Env psql_environment() const;
   std::string conninfo(const std::string& db) const;
@@ -139,6 +142,9 @@ class Runner {
   std::vector<Group> isolated_;         // run concurrently in clones (--jobs, --isolate)
   std::vector<bool> isolated_ignored_;  // --isolate: per test of isolated_, its failure is ignored
   bool existing_ = false;
+  // Declared before server_: destroyed after it, so the server has stopped writing into them.
+  std::vector<detail::LentDirectory> lent_;
+  std::vector<fs::path> result_dirs_;  // results/ and its subdirectories for names with a slash
   std::optional<Server> server_;
   std::string server_text_;
   Env env_;
@@ -250,13 +256,17 @@ void Runner::prepare_output() {
                             (outputdir_ / "results").string(), ec.message()));
   }
   // Subdirectories for test names with a slash (results/sub/t.out).
+  std::set<fs::path> dirs = {outputdir_ / "results"};
   for (const auto* list : {&groups_, &isolated_}) {
     for (const auto& g : *list) {
       for (const auto& t : g.tests) {
-        fs::create_directories((outputdir_ / "results" / (t + ".out")).parent_path(), ec);
+        const fs::path dir = (outputdir_ / "results" / (t + ".out")).parent_path();
+        fs::create_directories(dir, ec);
+        dirs.insert(dir);
       }
     }
   }
+  result_dirs_.assign(dirs.begin(), dirs.end());
   for (const char* f : {"regression.diffs", "regression.out"}) fs::remove(outputdir_ / f, ec);
 }
 
@@ -292,6 +302,27 @@ void Runner::start_server() {
   server_.emplace(Server::start(so));
   server_text_ = fmt::format("ephemeral server {} (PostgreSQL {}), port {}", server_->info().id,
                              server_->info().version, server_->info().port);
+}
+
+// Under root the server runs as the harness's system user: results/ is lent to it for the run (see
+// lend.hpp), so that tests can make the server write files there as under pg_regress.
+void Runner::lend_output() {
+  if (!server_) return;
+  const platform::ServerUser user = platform::server_user();
+  if (!user.switch_to) return;
+  const platform::Credentials c = *user.switch_to;
+  if (!detail::reachable_by(outputdir_, c.uid, c.gid)) {
+    observer_.note(
+        fmt::format("the server runs as the user {}, which cannot reach {}: tests that "
+                    "make the server read or write files there will fail (make the "
+                    "directories above it searchable by that user)",
+                    user.name, outputdir_.string()));
+  }
+  for (const auto& dir : result_dirs_) {
+    std::string why_not;
+    lent_.push_back(detail::LentDirectory::lend(dir, c.uid, c.gid, &why_not));
+    if (!why_not.empty()) observer_.note(why_not);
+  }
 }
 
 void Runner::prepare_databases() {
@@ -597,6 +628,7 @@ Summary Runner::run() {
   }
   start_server();
   observer_.begin(static_cast<int>(total), server_text_);
+  lend_output();
   prepare_databases();
   env_ = psql_environment();
 
@@ -658,6 +690,7 @@ Summary Runner::run() {
   detail::count_statuses(s);
   finish(s);
   if (server_) server_->stop();
+  lent_.clear();  // every file the server left goes back to the owner of results/
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return s;
 }

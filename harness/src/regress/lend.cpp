@@ -1,0 +1,94 @@
+#include "regress/lend.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace pg_unit_tests::regress::detail {
+
+namespace fs = std::filesystem;
+
+LentDirectory LentDirectory::lend(const fs::path& dir, uid_t uid, gid_t gid, std::string* why_not) {
+  LentDirectory d;
+  platform::Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st;
+  if (!fd || fstat(fd.get(), &st) != 0) {
+    *why_not =
+        fmt::format("{} is not a directory of its own ({})", dir.string(), std::strerror(errno));
+    return d;
+  }
+  d.owner_ = st.st_uid;
+  d.group_ = st.st_gid;
+  d.mode_ = st.st_mode & 07777;
+  d.borrower_ = uid;
+  if (st.st_uid == uid) {
+    // Left lent by a run that was killed: it belongs to the owner of the directory above it.
+    struct stat parent;
+    if (stat(dir.parent_path().c_str(), &parent) == 0) {
+      d.owner_ = parent.st_uid;
+      d.group_ = parent.st_gid;
+    }
+  }
+  if (fchown(fd.get(), uid, gid) != 0) {
+    *why_not =
+        fmt::format("could not give {} to the server user: {}", dir.string(), std::strerror(errno));
+    return d;
+  }
+  d.fd_ = std::move(fd);
+  return d;
+}
+
+LentDirectory& LentDirectory::operator=(LentDirectory&& o) noexcept {
+  if (this != &o) {
+    give_back();
+    fd_ = std::move(o.fd_);
+    owner_ = o.owner_;
+    borrower_ = o.borrower_;
+    group_ = o.group_;
+    mode_ = o.mode_;
+  }
+  return *this;
+}
+
+void LentDirectory::give_back() noexcept {
+  if (!fd_) return;
+  // Through the descriptor of the directory lent (not its path), and without following symlinks:
+  // the server user may have replaced anything inside it.
+  if (fchown(fd_.get(), owner_, group_) != 0 || fchmod(fd_.get(), mode_) != 0) {
+    fd_.reset();
+    return;
+  }
+  const int scan = dup(fd_.get());
+  if (DIR* d = scan >= 0 ? fdopendir(scan) : nullptr) {
+    for (struct dirent* e; (e = readdir(d)) != nullptr;) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      struct stat st;
+      if (fstatat(fd_.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == borrower_) {
+        (void)fchownat(fd_.get(), e->d_name, owner_, group_, AT_SYMLINK_NOFOLLOW);
+      }
+    }
+    closedir(d);
+  } else if (scan >= 0) {
+    close(scan);
+  }
+  fd_.reset();
+}
+
+bool reachable_by(const fs::path& dir, uid_t uid, gid_t gid) {
+  fs::path p;
+  for (const auto& part : dir) {
+    p /= part;
+    struct stat st;
+    if (stat(p.c_str(), &st) != 0) return false;
+    const mode_t bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+    if ((st.st_mode & bit) == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace pg_unit_tests::regress::detail
