@@ -23,7 +23,9 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
   // --inputdir=./ and REGRESS_OPTS often another --inputdir.
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->footer(kRegressExitCodes);
-  cmd->add_option("tests", o.tests, "tests to run after the schedules (sql/TEST.sql)")
+  cmd->add_option(
+         "tests", o.tests,
+         "tests to run after the schedules (sql/TEST.sql; with --isolation specs/TEST.spec)")
       ->type_name("TEST");
   const char* pg = "pg_regress";
   cmd->add_option("--inputdir", o.inputdir, "take sql/ and expected/ from DIR (default .)")
@@ -43,7 +45,8 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
       ->type_name("EXT")
       ->group(pg);
   cmd->add_option("--dbname", a.dbname,
-                  "test database(s), comma separated; tests run in the first (default regression)")
+                  "test database(s), comma separated; tests run in the first (default regression, "
+                  "isolation_regression with --isolation)")
       ->type_name("DB")
       ->group(pg);
   cmd->add_option("--create-role", o.create_roles, "create these roles (comma separated)")
@@ -90,6 +93,16 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
   cmd->add_flag("--debug", ignored_flag, "accepted and ignored")->group(pg);
 
   const char* more = "pg_unit_tests";
+  cmd->add_flag_callback(
+         "--isolation", [&o] { o.kind = regress::Kind::kIsolation; },
+         "run isolation specs (specs/TEST.spec) with isolationtester, as pg_isolation_regress "
+         "does (default database isolation_regression)")
+      ->group(more);
+  cmd->add_option("--isolationtester", o.isolationtester,
+                  "with --isolation: the isolationtester to run (default: the installation's, "
+                  "beside its pg_isolation_regress)")
+      ->type_name("PATH")
+      ->group(more);
   cmd->add_option("-j,--jobs", o.jobs,
                   "run the tests named on the command line (or all, with --isolate) N at a time, "
                   "each in its own clone of the prepared database")

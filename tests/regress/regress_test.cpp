@@ -465,3 +465,46 @@ TEST(Parity, UnderRootASuiteTheServerCannotReachIsNamedAndASymlinkIsNotFollowed)
   ASSERT_EQ(stat(elsewhere.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u);
 }
+
+// --- isolation specs ------------------------------------------------------------------------------
+// tests/fixtures/regress/isolation/: verdicts and expected files from pg_isolation_regress 15.
+
+TEST(Isolation, SpecsRunWithIsolationtesterWithPgIsolationRegressVerdicts) {
+  Suite s("isolation");
+  const fs::path xml = s.dir / "junit.xml";
+  auto r = s.regress({"--isolation", "--outputdir=" + (s.dir / "output_iso").string(),
+                      "--junit=" + xml.string(), "--json=" + (s.dir / "report.json").string(),
+                      "lock_wait", "wrong_order"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("creating database \"isolation_regression\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("test lock_wait                    ... ok"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("test wrong_order                  ... FAILED"), std::string::npos);
+  EXPECT_NE(r.out.find("- 2\n+11"), std::string::npos) << r.out;
+  // pg_isolation_regress's layout: results and diffs under --outputdir.
+  EXPECT_TRUE(s.has("output_iso/results/lock_wait.out"));
+  EXPECT_TRUE(s.has("output_iso/regression.diffs"));
+  const auto report = nlohmann::json::parse(s.read("report.json"));
+  EXPECT_EQ(report["suite"], "isolation");
+  EXPECT_EQ(fs::path(test_named(report, "lock_wait")["input"].get<std::string>()),
+            s.dir / "specs/lock_wait.spec");
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file(xml.c_str()));
+  EXPECT_STREQ(doc.child("testsuites").child("testsuite").attribute("name").value(), "isolation");
+}
+
+TEST(Isolation, ScheduleDbnameAndUnknownSpec) {
+  Suite s("isolation");
+  write(s.dir / "isolation_schedule", "test: lock_wait\n");
+  auto r = s.regress({"--isolation", "--dbname=iso_db",
+                      "--schedule=" + (s.dir / "isolation_schedule").string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("creating database \"iso_db\""), std::string::npos) << r.out;
+  r = s.regress({"--isolation", "no_such_spec"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("there is no specs/no_such_spec.spec"), std::string::npos) << r.err;
+  r = s.regress({"--isolation", "--isolationtester=/nonexistent/isolationtester", "lock_wait"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("isolationtester was not found at /nonexistent/isolationtester"),
+            std::string::npos)
+      << r.err;
+}

@@ -259,6 +259,14 @@ TEST(Options, AdditionsAndServerOptions) {
   EXPECT_FALSE(o.server.preload_pg_unit_tests);
 }
 
+TEST(Options, IsolationSelectsSpecsAndItsDefaultDatabase) {
+  EXPECT_EQ(parse({"t"}).kind, regress::Kind::kRegress);
+  const auto o = parse({"--isolation", "--isolationtester=/x/isolationtester", "s"});
+  EXPECT_EQ(o.kind, regress::Kind::kIsolation);
+  EXPECT_EQ(o.isolationtester, "/x/isolationtester");
+  EXPECT_TRUE(o.dbnames.empty());  // the runner picks isolation_regression
+}
+
 TEST(Options, BadValuesAreParseErrors) {
   for (const std::vector<std::string>& args : {std::vector<std::string>{"--jobs=0"},
                                                {"--max-connections=x"},

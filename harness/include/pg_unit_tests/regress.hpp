@@ -46,14 +46,22 @@ Schedule parse_schedule(const fs::path& file);
 // max_prepared_transactions = 2). fsync stays off: no test can see it.
 std::vector<std::string> temp_instance_settings();
 
+// What the suite's tests are: pg_regress's SQL files run by psql, or pg_isolation_regress's
+// specs run by isolationtester.
+enum class Kind {
+  kRegress,    // sql/T.sql through psql; default database "regression"
+  kIsolation,  // specs/T.spec through isolationtester; default database "isolation_regression"
+};
+
 struct Options {
+  Kind kind = Kind::kRegress;
   // pg_regress's own options.
   std::string inputdir = ".";
   std::string outputdir = ".";
   std::vector<std::string> schedules;
-  std::vector<std::string> tests;                  // extra tests, run after the schedules
-  std::vector<std::string> load_extensions;        // CREATE EXTENSION in the test database
-  std::vector<std::string> dbnames{"regression"};  // tests run in the first
+  std::vector<std::string> tests;            // extra tests, run after the schedules
+  std::vector<std::string> load_extensions;  // CREATE EXTENSION in the test database
+  std::vector<std::string> dbnames;          // tests run in the first; empty: the kind's default
   std::vector<std::string> create_roles;
   int max_connections = 0;       // batches parallel groups; 0 = unlimited
   int max_concurrent_tests = 0;  // a larger group is an error; 0 = unlimited
@@ -63,6 +71,9 @@ struct Options {
   std::string launcher;                   // shell words put before psql
   std::string bindir;                     // where psql is; default: the installation's
   std::string dlpath;                     // PG_LIBDIR; default: the installation's pkglibdir
+  // Isolation: the isolationtester to run; default: the installation's (PGXS ships it in
+  // lib/pgxs/src/test/isolation/, beside pg_isolation_regress).
+  std::string isolationtester;
   // An existing server instead of an ephemeral one (any of these set).
   bool use_existing = false;  // and do not create the databases
   std::string host;
@@ -98,6 +109,7 @@ struct TestResult {
 };
 
 struct Summary {
+  std::string suite = "regress";  // what ran: "regress" or "isolation" (JUnit's testsuite)
   std::vector<TestResult> tests;
   int passed = 0, failed = 0, ignored = 0, accepted = 0;
   double seconds = 0;

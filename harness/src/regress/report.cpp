@@ -276,7 +276,7 @@ void write_junit(const Summary& s, const fs::path& file) {
   suites.append_attribute("skipped") = s.ignored;
   suites.append_attribute("time") = fmt::format("{:.3f}", s.seconds).c_str();
   auto suite = suites.append_child("testsuite");
-  suite.append_attribute("name") = "regress";
+  suite.append_attribute("name") = s.suite.c_str();
   suite.append_attribute("tests") = static_cast<int>(s.tests.size());
   suite.append_attribute("failures") = s.failed;
   suite.append_attribute("errors") = 0;
@@ -290,7 +290,7 @@ void write_junit(const Summary& s, const fs::path& file) {
   prop.append_attribute("value") = clean_utf8(s.server).c_str();
   for (const auto& t : s.tests) {
     auto tc = suite.append_child("testcase");
-    tc.append_attribute("classname") = "regress";
+    tc.append_attribute("classname") = s.suite.c_str();
     tc.append_attribute("name") = clean_utf8(t.name).c_str();
     tc.append_attribute("time") = fmt::format("{:.3f}", t.milliseconds / 1000.0).c_str();
     tc.append_attribute("file") = clean_utf8(t.input.string()).c_str();
@@ -321,6 +321,7 @@ void write_junit(const Summary& s, const fs::path& file) {
 
 void write_json(const Summary& s, const fs::path& file) {
   nlohmann::json j;
+  j["suite"] = s.suite;
   j["server"] = s.server;
   j["seconds"] = s.seconds;
   j["passed"] = s.passed;

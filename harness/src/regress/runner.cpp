@@ -118,7 +118,7 @@ class Runner {
 
  private:
   void plan();
-  void find_psql();
+  void find_programs();
   void prepare_output();
   void start_server();
   void lend_output();
@@ -137,7 +137,11 @@ class Runner {
   const Options& o_;
   Observer& observer_;
   std::mutex observer_mutex_;
-  fs::path inputdir_, outputdir_, psql_, dlpath_;
+  bool isolation_ = false;
+  const char* input_dir_ = "sql";  // where a test's input is: sql/T.sql or specs/T.spec
+  const char* input_ext_ = ".sql";
+  std::vector<std::string> dbnames_;
+  fs::path inputdir_, outputdir_, psql_, isolationtester_, dlpath_;
   std::vector<Group> groups_;           // run as pg_regress runs them
   std::vector<Group> isolated_;         // run concurrently in clones (--jobs, --isolate)
   std::vector<bool> isolated_ignored_;  // --isolate: per test of isolated_, its failure is ignored
@@ -157,8 +161,8 @@ Planned Runner::make_planned(const std::string& name, const std::string& db) con
   Planned p;
   p.name = name;
   // Output directory first, then the input directory (pg_regress_main.c).
-  p.input = outputdir_ / "sql" / (name + ".sql");
-  if (!fs::exists(p.input)) p.input = inputdir_ / "sql" / (name + ".sql");
+  p.input = outputdir_ / input_dir_ / (name + input_ext_);
+  if (!fs::exists(p.input)) p.input = inputdir_ / input_dir_ / (name + input_ext_);
   p.expected = outputdir_ / "expected" / (name + ".out");
   if (!fs::exists(p.expected)) p.expected = inputdir_ / "expected" / (name + ".out");
   p.result = outputdir_ / "results" / (name + ".out");
@@ -211,11 +215,12 @@ void Runner::plan() {
         if (!fs::is_regular_file(p.input)) {
           const std::string where =
               g.file.empty() ? "" : fmt::format(" (schedule \"{}\" line {})", g.file, g.line);
-          throw Error(ExitCode::kUsage,
-                      fmt::format("unknown test \"{}\"{}: there is no {} (looked in {} and {}; "
-                                  "set --inputdir to the directory holding sql/ and expected/)",
-                                  t, where, "sql/" + t + ".sql", (outputdir_ / "sql").string(),
-                                  (inputdir_ / "sql").string()));
+          throw Error(
+              ExitCode::kUsage,
+              fmt::format("unknown test \"{}\"{}: there is no {}/{}{} (looked in {} and "
+                          "{}; set --inputdir to the directory holding {}/ and expected/)",
+                          t, where, input_dir_, t, input_ext_, (outputdir_ / input_dir_).string(),
+                          (inputdir_ / input_dir_).string(), input_dir_));
         }
       }
     }
@@ -226,16 +231,33 @@ void Runner::plan() {
   }
 }
 
-void Runner::find_psql() {
-  if (!o_.bindir.empty()) {
-    psql_ = fs::path(o_.bindir) / "psql";
+void Runner::find_programs() {
+  std::optional<Installation> inst;
+  auto installation = [&]() -> const Installation& {
+    if (!inst) inst = Installation::find(o_.server.pg_config);
+    return *inst;
+  };
+  if (o_.dlpath.empty()) {
+    dlpath_ = installation().pkglibdir;
   } else {
-    const Installation inst = Installation::find(o_.server.pg_config);
-    psql_ = inst.bin("psql");
-    if (o_.dlpath.empty()) dlpath_ = inst.pkglibdir;
+    dlpath_ = absolute(o_.dlpath);
   }
-  if (!o_.dlpath.empty()) dlpath_ = absolute(o_.dlpath);
-  if (access(psql_.c_str(), X_OK) != 0) {
+  if (isolation_) {
+    // pg_isolation_regress runs the isolationtester beside itself, whatever --bindir says.
+    isolationtester_ = !o_.isolationtester.empty()
+                           ? fs::path(o_.isolationtester)
+                           : installation().pkglibdir / "pgxs/src/test/isolation/isolationtester";
+    if (access(isolationtester_.c_str(), X_OK) != 0) {
+      throw Error(ExitCode::kInstallation,
+                  fmt::format("isolationtester was not found at {}: install PostgreSQL's server "
+                              "development files (Debian: postgresql-server-dev-{}), which ship "
+                              "it with pg_isolation_regress, or give --isolationtester PATH",
+                              isolationtester_.string(), installation().major));
+    }
+  } else {
+    psql_ = !o_.bindir.empty() ? fs::path(o_.bindir) / "psql" : installation().bin("psql");
+  }
+  if (!isolation_ && access(psql_.c_str(), X_OK) != 0) {
     throw Error(ExitCode::kInstallation,
                 fmt::format("psql was not found at {}: install the PostgreSQL client (Debian: "
                             "postgresql-client-15) or point --bindir at the directory holding it",
@@ -330,7 +352,7 @@ void Runner::prepare_databases() {
   Admin admin(conninfo("postgres"));
   if (existing_) {
     admin.exec("SET client_min_messages = warning");
-    for (const auto& db : o_.dbnames) admin.exec("DROP DATABASE IF EXISTS " + admin.ident(db));
+    for (const auto& db : dbnames_) admin.exec("DROP DATABASE IF EXISTS " + admin.ident(db));
     for (const auto& r : o_.create_roles) admin.exec("DROP ROLE IF EXISTS " + admin.ident(r));
   }
   // pg_regress gives --encoding and --no-locale to CREATE DATABASE; the cluster's locale (C.UTF-8)
@@ -339,7 +361,7 @@ void Runner::prepare_databases() {
   std::transform(enc.begin(), enc.end(), enc.begin(), ::tolower);
   const bool c_locale = o_.no_locale || (!enc.empty() && enc != "utf8" && enc != "utf-8" &&
                                          enc != "unicode" && enc != "sql_ascii");
-  for (const auto& db : o_.dbnames) {
+  for (const auto& db : dbnames_) {
     observer_.setup(fmt::format("creating database \"{}\"", db));
     std::string create = "CREATE DATABASE " + admin.ident(db) + " TEMPLATE=template0";
     if (!o_.encoding.empty()) create += " ENCODING=" + admin.literal(o_.encoding);
@@ -354,11 +376,11 @@ void Runner::prepare_databases() {
   for (const auto& r : o_.create_roles) {
     observer_.setup(fmt::format("creating role \"{}\"", r));
     admin.exec("CREATE ROLE " + admin.ident(r) + " WITH LOGIN");
-    for (const auto& db : o_.dbnames) {
+    for (const auto& db : dbnames_) {
       admin.exec(fmt::format("GRANT ALL ON DATABASE {} TO {}", admin.ident(db), admin.ident(r)));
     }
   }
-  for (const auto& db : o_.dbnames) {
+  for (const auto& db : dbnames_) {
     if (o_.load_extensions.empty()) continue;
     Admin in_db(conninfo(db));
     for (const auto& e : o_.load_extensions) {
@@ -467,29 +489,32 @@ TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
     return fail(fmt::format("could not write {}: {}", p.result.string(), std::strerror(errno)));
   }
   platform::SpawnSpec spec;
-  std::vector<std::string> psql = {psql_.string(), "-X",
-                                   "-a",           "-q",
-                                   "-d",           p.database,
-                                   "-v",           "HIDE_TABLEAM=on",
-                                   "-v",           "HIDE_TOAST_COMPRESSION=on"};
+  // pg_regress_main.c and isolation_main.c: the input on standard input in both.
+  const std::vector<std::string> program =
+      isolation_ ? std::vector<std::string>{isolationtester_.string(), "dbname=" + p.database}
+                 : std::vector<std::string>{psql_.string(), "-X",
+                                            "-a",           "-q",
+                                            "-d",           p.database,
+                                            "-v",           "HIDE_TABLEAM=on",
+                                            "-v",           "HIDE_TOAST_COMPRESSION=on"};
   if (o_.launcher.empty()) {
-    spec.argv = psql;
+    spec.argv = program;
   } else {
-    // pg_regress puts the launcher in front of psql in a shell command line.
+    // pg_regress puts the launcher in front of the program in a shell command line.
     spec.argv = {"/bin/sh", "-c", "exec " + o_.launcher + " \"$@\"", "sh"};
-    spec.argv.insert(spec.argv.end(), psql.begin(), psql.end());
+    spec.argv.insert(spec.argv.end(), program.begin(), program.end());
   }
   spec.stdin_fd = in.get();
   spec.stdout_fd = out.get();
   spec.stderr_fd = out.get();
   spec.env = env_;
-  spec.env.push_back({"PGAPPNAME", "pg_regress/" + p.name});
+  spec.env.push_back({"PGAPPNAME", (isolation_ ? "isolation/" : "pg_regress/") + p.name});
   spec.cwd = outputdir_;
   const auto start = Clock::now();
   try {
     r.psql_status = platform::wait_for(platform::spawn(spec));
   } catch (const Error& e) {
-    return fail(fmt::format("could not run psql: {}", e.what()));
+    return fail(fmt::format("could not run {}: {}", spec.argv[0], e.what()));
   }
   r.milliseconds = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   in.reset();
@@ -617,10 +642,17 @@ void Runner::finish(Summary& s) {
 
 Summary Runner::run() {
   const auto start = Clock::now();
+  isolation_ = o_.kind == Kind::kIsolation;
+  if (isolation_) {
+    input_dir_ = "specs";
+    input_ext_ = ".spec";
+  }
+  dbnames_ = o_.dbnames;
+  if (dbnames_.empty()) dbnames_ = {isolation_ ? "isolation_regression" : "regression"};
   inputdir_ = absolute(o_.inputdir);
   outputdir_ = absolute(o_.outputdir);
   plan();
-  find_psql();
+  find_programs();
   prepare_output();
   size_t total = 0;
   for (const auto* list : {&groups_, &isolated_}) {
@@ -633,8 +665,9 @@ Summary Runner::run() {
   env_ = psql_environment();
 
   Summary s;
+  s.suite = isolation_ ? "isolation" : "regress";
   s.server = server_text_;
-  const std::string& db = o_.dbnames.front();
+  const std::string& db = dbnames_.front();
   auto collect = [&](std::vector<TestResult> results) {
     for (auto& r : results) s.tests.push_back(std::move(r));
   };
