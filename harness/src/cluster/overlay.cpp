@@ -217,7 +217,7 @@ Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFil
   if (extensions.empty()) return Overlay{{}, inst.bin("postgres")};
   std::vector<fs::path> share, lib;
   std::string identity = inst.bindir.string();
-  std::string stamp = file_stamp(inst.bin("postgres")) + "\n" +
+  std::string stamp = "bin farm\n" + file_stamp(inst.bin("postgres")) + "\n" +
                       file_stamp(inst.sharedir / "extension") + "\n" + file_stamp(inst.pkglibdir);
   std::string sources;
   for (const auto& e : extensions) {
@@ -248,6 +248,13 @@ Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFil
   }
   // A copy, not a link: the binary's real path is what PostgreSQL derives its directories from.
   copy_file_atomic(inst.bin("postgres"), o.postgres, 0755);
+  // The other programs, for tests that start their own clusters from PATH (TAP tests): copies of
+  // those that find postgres beside themselves, links to the rest.
+  std::vector<fs::path> finders;
+  for (const char* name : {"initdb", "pg_ctl", "pg_upgrade", "pg_rewind"}) {
+    if (fs::exists(inst.bin(name), ec)) finders.push_back(inst.bin(name));
+  }
+  sync_farm(inst.bindir, o.postgres.parent_path(), finders, 0755, {"postgres"});
   sync_farm(inst.sharedir, mirror(o.root, inst.sharedir), {}, 0644, {"extension"});
   sync_farm(inst.sharedir / "extension", mirror(o.root, inst.sharedir) / "extension", share, 0644);
   sync_farm(inst.pkglibdir, mirror(o.root, inst.pkglibdir), lib, 0755);

@@ -4,7 +4,10 @@
 // PostgreSQL finds its share and lib directories relative to the postgres binary's real path
 // (find_my_exec resolves symlinks, then make_relative_path). So an overlay is a private directory
 // tree that mirrors the installation's paths: a copy of the postgres binary, and share/lib
-// directories made of symlinks to the system's files plus copies of the extensions' files.
+// directories made of symlinks to the system's files plus copies of the extensions' files. Its
+// bin directory holds the other programs too (copies of initdb, pg_ctl, pg_upgrade and pg_rewind,
+// which find postgres beside themselves; links to the rest), so that tests which start their own
+// clusters from PATH (PGXS's TAP tests) get the extensions too.
 #pragma once
 
 #include <filesystem>
