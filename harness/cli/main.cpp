@@ -161,7 +161,10 @@ int main(int argc, char** argv) {
     if (*start) return cmd::start(start_args, json);
     if (*stop) return cmd::stop(stop_targets, stop_all);
     if (*exec) return cmd::exec(start_args, command);
-    if (*regress) return cmd::regress(regress_args);
+    if (*regress) {
+      regress_args.command = command;
+      return cmd::regress(regress_args);
+    }
     if (*list) return cmd::list(json);
     if (*warm) return cmd::cache_warm(start_args, spare_servers);
     if (*status) return cmd::cache_status(json);

@@ -98,6 +98,11 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
          "run isolation specs (specs/TEST.spec) with isolationtester, as pg_isolation_regress "
          "does (default database isolation_regression)")
       ->group(more);
+  cmd->add_flag("--tap-tests", a.tap_tests,
+                "run PGXS TAP tests (t/*.pl, or the TEST files named) with prove, the "
+                "--extension directories served to the clusters they start; `-- COMMAND` runs "
+                "COMMAND instead of prove")
+      ->group(more);
   cmd->add_option("--isolationtester", o.isolationtester,
                   "with --isolation: the isolationtester to run (default: the installation's, "
                   "beside its pg_isolation_regress)")
@@ -148,6 +153,13 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
 regress::Options library_options(const RegressArgs& args) {
   regress::Options o = args.options;
   o.server = args.server.to_options();
+  if (!args.command.empty() && !args.tap_tests) {
+    throw Error(ExitCode::kUsage, "a command after -- is only run with --tap-tests");
+  }
+  if (args.tap_tests && o.kind == regress::Kind::kIsolation) {
+    throw Error(ExitCode::kUsage, "--tap-tests and --isolation are different runs: give one");
+  }
+  o.command = args.command;
   if (!args.dbname.empty()) {
     o.dbnames.clear();
     std::string rest = args.dbname;
@@ -165,6 +177,7 @@ regress::Options library_options(const RegressArgs& args) {
 int regress(RegressArgs& args) {
   try {
     const regress::Options options = library_options(args);
+    if (args.tap_tests) return regress::run_tap_tests(options);
     std::unique_ptr<regress::Observer> observer =
         args.tap ? regress::tap_observer(stdout) : regress::console_observer(stdout);
     const regress::Summary summary = regress::run(options, *observer);

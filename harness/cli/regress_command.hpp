@@ -17,6 +17,8 @@ struct RegressArgs {
   bool tap = false;
   std::string junit, json;
   std::string dbname;  // --dbname a,b: as in pg_regress, the last --dbname replaces earlier ones
+  bool tap_tests = false;
+  std::vector<std::string> command;  // after "--": with --tap-tests, run instead of prove
 };
 
 void add_regress_options(CLI::App* cmd, RegressArgs& args);

@@ -508,3 +508,34 @@ TEST(Isolation, ScheduleDbnameAndUnknownSpec) {
             std::string::npos)
       << r.err;
 }
+
+// --- TAP tests ----------------------------------------------------------------------------------
+
+TEST(TapTests, ClustersTheTestsStartServeTheExtensionFromItsBuildOutput) {
+  Suite s("tap_ext");
+  ASSERT_EQ(chmod(s.dir.c_str(), 0755), 0);  // under root the tests run as postgres
+  auto r = s.regress({"--tap-tests", "--extension=" + s.dir.string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("All tests successful."), std::string::npos) << r.out << r.err;
+  // Everything the tests made is the caller's again.
+  for (const auto& e : fs::recursive_directory_iterator(s.dir / "tmp_check")) {
+    struct stat st;
+    ASSERT_EQ(lstat(e.path().c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, getuid()) << e.path();
+  }
+  // Without the extension served, the test's CREATE EXTENSION fails: a failed run, exit 1.
+  r = s.regress({"--tap-tests", "t/001_cluster.pl"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+}
+
+TEST(TapTests, NoTestsOrACommandWithoutTapTestsAreUsageErrors) {
+  Suite s("suite");
+  auto r = s.regress({"--tap-tests"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("no TAP tests: " + s.dir.string() + " has no t/*.pl"), std::string::npos)
+      << r.err;
+  r = s.regress({"setup", "--", "true"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("a command after -- is only run with --tap-tests"), std::string::npos)
+      << r.err;
+}

@@ -85,6 +85,8 @@ struct Options {
   bool isolate = false;  // every test in its own clone of the prepared database
   bool accept = false;   // copy results over the expected files of failed tests
   int diff_head_lines = 30;
+  // TAP tests (run_tap_tests): the command to run instead of prove with PGXS's flags.
+  std::vector<std::string> command;
   ServerOptions server;  // the ephemeral server: extensions, settings, freeze, pg_config ...
 };
 
@@ -137,6 +139,15 @@ struct Observer {
 // Runs the suite. Throws Error for anything that prevents running it (bad schedule, unknown test,
 // missing psql, a server that does not start); the CLI turns those into exit status 2.
 Summary run(const Options& options, Observer& observer);
+
+// PGXS's TAP tests (TAP_TESTS = 1: t/*.pl with PostgreSQL::Test::Cluster), run as PGXS's
+// prove_installcheck runs them: `prove -I <pgxs>/src/test/perl/ -I <inputdir> t/*.pl` (or
+// `options.tests`, or `options.command` instead) in --inputdir, with TESTDIR=--outputdir (its
+// tmp_check/ emptied first) and PG_REGRESS set, and PATH starting with the bin directory of the
+// installation, or of the harness's overlay of it when `options.server.extensions` are served.
+// Under root the tests run as the harness's system user (initdb refuses root). Prove's output goes
+// to standard output; returns 0 if it passed, 1 if not. Throws Error when they cannot run.
+int run_tap_tests(const Options& options);
 
 // Reports. Text is written as bytes; XML and JSON get valid UTF-8 (invalid bytes become U+FFFD).
 void write_junit(const Summary& summary, const fs::path& file);

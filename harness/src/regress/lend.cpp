@@ -63,20 +63,32 @@ void LentDirectory::give_back() noexcept {
     fd_.reset();
     return;
   }
-  const int scan = dup(fd_.get());
-  if (DIR* d = scan >= 0 ? fdopendir(scan) : nullptr) {
-    for (struct dirent* e; (e = readdir(d)) != nullptr;) {
-      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-      struct stat st;
-      if (fstatat(fd_.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == borrower_) {
-        (void)fchownat(fd_.get(), e->d_name, owner_, group_, AT_SYMLINK_NOFOLLOW);
-      }
-    }
-    closedir(d);
-  } else if (scan >= 0) {
-    close(scan);
-  }
+  return_entries(fd_.get(), 0);
   fd_.reset();
+}
+
+void LentDirectory::return_entries(int dir_fd, int depth) const noexcept {
+  const int scan = dup(dir_fd);
+  DIR* d = scan >= 0 ? fdopendir(scan) : nullptr;
+  if (!d) {
+    if (scan >= 0) close(scan);
+    return;
+  }
+  for (struct dirent* e; (e = readdir(d)) != nullptr;) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid != borrower_) {
+      continue;
+    }
+    (void)fchownat(dir_fd, e->d_name, owner_, group_, AT_SYMLINK_NOFOLLOW);
+    // Directories the borrower made (TAP tests' tmp_check/log, data directories), through
+    // descriptors: a name swapped for a symlink meanwhile is not followed.
+    if (S_ISDIR(st.st_mode) && depth < 32) {
+      platform::Fd sub(openat(dir_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub) return_entries(sub.get(), depth + 1);
+    }
+  }
+  closedir(d);
 }
 
 bool reachable_by(const fs::path& dir, uid_t uid, gid_t gid) {

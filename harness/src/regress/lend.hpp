@@ -29,11 +29,14 @@ class LentDirectory {
   LentDirectory& operator=(const LentDirectory&) = delete;
   ~LentDirectory() { give_back(); }
 
-  // The directory and the files the server user owns in it go back to the directory's owner
+  // The directory and everything the server user owns under it go back to the directory's owner
   // (idempotent).
   void give_back() noexcept;
 
  private:
+  // Gives the entries the borrower owns under dir_fd back to the owner, directories recursively.
+  void return_entries(int dir_fd, int depth) const noexcept;
+
   platform::Fd fd_;
   uid_t owner_ = 0, borrower_ = 0;
   gid_t group_ = 0;
