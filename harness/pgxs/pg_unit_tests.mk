@@ -1,5 +1,6 @@
-# pg_unit_tests.mk: a working `make check` for any PGXS extension, through `pg_unit_tests regress`
-# (an ephemeral server, the extension served from this build, nothing installed, root is fine).
+# pg_unit_tests.mk: a working `make check` for any PGXS extension, through `pg_unit_tests` (an
+# ephemeral server per run, the extension served from this build, nothing installed into
+# PostgreSQL, root is fine).
 #
 # Include it after PGXS in the extension's Makefile:
 #
@@ -8,41 +9,77 @@
 #   include $(PGXS)
 #   include /usr/local/share/pg_unit_tests/pg_unit_tests.mk   # where `make install` put it
 #
-# Then `make check` runs $(REGRESS) with $(REGRESS_OPTS) (and EXTRA_REGRESS_OPTS, ENCODING,
-# NO_LOCALE, as installcheck would), and `make pgut-check` does the same under its own name.
+# or leave the Makefile alone: make -f Makefile -f /usr/local/share/pg_unit_tests/pg_unit_tests.mk check
 #
-# Why two names: pgxs.mk defines `check` itself (it prints '"make check" is not supported'), and
-# GNU make can only replace that recipe with a second one, which makes it print "warning:
-# overriding recipe for target 'check'". This file replaces it only when `check` is on the command
-# line, so other make runs print nothing; set PGUT_OVERRIDE_CHECK=no to keep PGXS's target and use
-# `make pgut-check` alone.
+# `make check` is the extension's own `installcheck` (its prerequisites included: generated
+# schedules, files built for the tests, a `make install` some of them do) with PGXS's three test
+# runners replaced, as an in-tree `make check` runs them: REGRESS through `pg_unit_tests regress`,
+# then ISOLATION through `pg_unit_tests regress --isolation`, then TAP_TESTS through `pg_unit_tests
+# regress --tap-tests`. Around it:
+#   - `pg_unit_tests exec` gives the prerequisites a running server (PGHOST, PGPORT ...), as
+#     installcheck assumes one: a Makefile that asks it for max_connections gets a sensible answer;
+#   - DESTDIR points at tmp_install/, private to the run and removed afterwards, so any `make
+#     install` goes there, never into PostgreSQL's directories. It starts with copies of the
+#     installation's extension control files, for Makefiles that check what is installed;
+#   - NO_INSTALLCHECK is cleared: it keeps suites that need their own server settings (test_decoding:
+#     wal_level = logical) out of installcheck on a shared server; every run here has its own.
+# `make pgut-check` is the same under its own name. Why two: pgxs.mk defines `check` itself (it
+# prints '"make check" is not supported'), and GNU make can only replace that recipe with a second
+# one, which makes it print "warning: overriding recipe for target 'check'". This file replaces
+# it only when `check` is on the command line, so other make runs print nothing; set
+# PGUT_OVERRIDE_CHECK=no to keep PGXS's target and use `make pgut-check` alone.
 #
 # Settings (all optional):
 #   PG_UNIT_TESTS        the command (default: pg_unit_tests on PATH)
 #   PGUT_EXTENSION       the extension directory to serve (default: this directory; empty: none)
-#   PGUT_REGRESS_OPTS    more options: --jobs=2, --tap, --junit=junit.xml, --freeze=..., -o '-c x=y'
+#   PGUT_REGRESS_OPTS    more options for the REGRESS run: --jobs=2, --tap, --junit=junit.xml ...
+#   PGUT_ISOLATION_OPTS  more options for the ISOLATION run (its own report files, for instance)
+
+ifndef pgut_mk_included
+pgut_mk_included := yes
 
 PG_UNIT_TESTS ?= pg_unit_tests
 PGUT_EXTENSION ?= $(CURDIR)
 PGUT_REGRESS_OPTS ?=
+PGUT_ISOLATION_OPTS ?=
 PGUT_OVERRIDE_CHECK ?= yes
 
 # PG_CONFIG is often a bare name ("pg_config"); the harness wants a path.
 pgut_pg_config = $(firstword $(shell command -v $(PG_CONFIG) 2>/dev/null) $(PG_CONFIG))
+pgut_destdir = $(CURDIR)/tmp_install
 
 # The harness runs `make` and `make install DESTDIR=...` in PGUT_EXTENSION (skipped when nothing
-# changed); a parent make's jobserver and flags must not leak into those runs.
-pgut_regress = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(PG_UNIT_TESTS) regress \
-  --inputdir=./ --bindir='$(bindir)' --pg-config='$(pgut_pg_config)' \
-  $(if $(PGUT_EXTENSION),--extension='$(PGUT_EXTENSION)') \
-  $(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS) $(REGRESS_OPTS) $(PGUT_REGRESS_OPTS) $(REGRESS)
+# changed); this make's jobserver, flags and DESTDIR must not leak into those runs.
+pgut_env = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u DESTDIR
+pgut_server_opts = --pg-config='$(pgut_pg_config)' \
+  $(if $(PGUT_EXTENSION),--extension='$(PGUT_EXTENSION)')
+
+# The runners, as PGXS's installcheck recipe calls them (it appends REGRESS_OPTS and REGRESS,
+# ISOLATION_OPTS and ISOLATION). TEMP_CONFIG is honoured as by an in-tree check.
+pgut_regress = $(pgut_env) $(PG_UNIT_TESTS) regress --inputdir=$(srcdir) --bindir='$(bindir)' \
+  $(pgut_server_opts) $(TEMP_CONF) $(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS) \
+  $(PGUT_REGRESS_OPTS)
+pgut_isolation = $(pgut_env) $(PG_UNIT_TESTS) regress --isolation --inputdir=$(srcdir) \
+  --outputdir=output_iso --bindir='$(bindir)' $(pgut_server_opts) $(TEMP_CONF) \
+  $(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS) $(PGUT_ISOLATION_OPTS)
+pgut_prove = $(pgut_env) $(PG_UNIT_TESTS) regress --tap-tests --inputdir=$(srcdir) \
+  --outputdir='$(CURDIR)' $(pgut_server_opts) -- $(or $(PROVE),prove) $(PG_PROVE_FLAGS) \
+  $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),t/*.pl)
 
 .PHONY: pgut-check
-pgut-check: all $(REGRESS_PREP)
-ifdef REGRESS
-	$(pgut_regress)
+ifneq ($(strip $(REGRESS)$(ISOLATION)$(TAP_TESTS)),)
+pgut-check: all
+	@rm -rf '$(pgut_destdir)' && $(MKDIR_P) '$(pgut_destdir)$(datadir)/extension' && \
+	  { cp -p '$(datadir)'/extension/*.control '$(pgut_destdir)$(datadir)/extension/' 2>/dev/null \
+	    || true; }
+	@$(pgut_env) $(PG_UNIT_TESTS) exec $(pgut_server_opts) -- \
+	  $(MAKE) -f $(firstword $(MAKEFILE_LIST)) installcheck NO_INSTALLCHECK= \
+	  DESTDIR='$(pgut_destdir)' pg_regress_installcheck="$(pgut_regress)" \
+	  pg_isolation_regress_installcheck="$(pgut_isolation)" prove_installcheck="$(pgut_prove)"; \
+	  status=$$?; rm -rf '$(pgut_destdir)'; exit $$status
 else
-	@echo 'pgut-check: REGRESS is empty, no tests to run'
+pgut-check:
+	@echo 'pgut-check: REGRESS, ISOLATION and TAP_TESTS are empty: no tests to run'
 endif
 
 ifeq ($(PGUT_OVERRIDE_CHECK),yes)
@@ -51,3 +88,5 @@ check: pgut-check
 	@:
 endif
 endif
+
+endif # pgut_mk_included

@@ -367,6 +367,44 @@ TEST(Pgxs, MakeCheckFailsWhenATestFails) {
   EXPECT_TRUE(s.has("junit.xml"));
 }
 
+TEST(Pgxs, MakeCheckRunsRegressThenIsolationThenTapWithInstallchecksPrerequisites) {
+  Suite s("pgxs_all");
+  ASSERT_EQ(chmod(s.dir.c_str(), 0755), 0);  // under root the TAP tests run as postgres
+  const std::string sharedir = run({"/usr/bin/env", "pg_config", "--sharedir"}).out;
+  const fs::path system_control =
+      fs::path(sharedir.substr(0, sharedir.find('\n'))) / "extension/allgreet.control";
+  auto r = make_in(s, {"check"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  // In-tree check's order: REGRESS, then ISOLATION, then TAP_TESTS; NO_INSTALLCHECK is no reason
+  // to skip anything here.
+  const size_t regress = r.out.find("test hello                        ... ok");
+  const size_t isolation = r.out.find("test hello_iso                    ... ok");
+  const size_t tap = r.out.find("t/001_hello.pl .. ok");
+  EXPECT_NE(regress, std::string::npos) << r.out;
+  EXPECT_NE(isolation, std::string::npos) << r.out;
+  EXPECT_NE(tap, std::string::npos) << r.out;
+  EXPECT_LT(regress, isolation);
+  EXPECT_LT(isolation, tap);
+  // The prerequisites ran with a server to ask, and their `make install` went into the run's
+  // private staging, which is gone; nothing reached PostgreSQL's directories.
+  EXPECT_NE(r.out.find("server says max_connections=64"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("make install"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(system_control));
+  EXPECT_FALSE(s.has("tmp_install"));
+}
+
+TEST(Pgxs, AFailingIsolationSpecFailsMakeCheck) {
+  Suite s("pgxs_all");
+  ASSERT_EQ(chmod(s.dir.c_str(), 0755), 0);
+  write(s.dir / "expected/hello_iso.out", "something else\n");
+  auto r = make_in(s, {"check"});
+  EXPECT_NE(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("test hello_iso                    ... FAILED"), std::string::npos)
+      << r.out;
+  EXPECT_TRUE(s.has("output_iso/regression.diffs"));
+  EXPECT_EQ(r.out.find("t/001_hello.pl"), std::string::npos) << r.out;  // make stopped there
+}
+
 // --- bad input: one line on stderr, exit 2 ------------------------------------------------------
 
 TEST(Regress, BadInputIsOneLineAndExitTwo) {
