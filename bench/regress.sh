@@ -6,9 +6,12 @@
 #                                    --jobs 2), pg_regress --temp-instance, and pg_regress
 #                                    --use-existing on a server that is already running; medians of
 #                                    RUNS runs (default 5), printed as ratios
-#   bench/regress.sh compare DIR     a PGXS extension's suite (REGRESS, REGRESS_OPTS of its
-#                                    Makefile) with pg_regress --temp-instance and with
-#                                    pg_unit_tests regress, verdict by verdict
+#   bench/regress.sh compare DIR [MAKEVAR=VALUE...]
+#                                    a PGXS extension's suites (REGRESS, ISOLATION and their
+#                                    options from its Makefile; MAKEVARs such as USE_PGXS=1 go to
+#                                    make) with pg_regress / pg_isolation_regress --temp-instance
+#                                    and with pg_unit_tests regress, verdict by verdict; then the
+#                                    REGRESS suite timed against --temp-instance and --use-existing
 #
 # pg_regress needs the extension installed "the usual way": PostgreSQL's bin/, lib/ and share/ are
 # copied into a scratch prefix and the extension is installed there with `make install DESTDIR=`,
@@ -91,41 +94,120 @@ timed_once() {
   echo "$t1 - $t0" | bc -l
 }
 
-# --- compare mode: a PGXS extension's suite, verdict by verdict -------------------------------------
+# --- compare mode: a PGXS extension's suite, verdict by verdict, and timed -------------------------
+MAKE_VARS=()
 make_var() {  # DIR VAR
   make -s -C "$1" -f Makefile -f <(printf 'pgut-print-%%:\n\t@echo $($*)\n') "pgut-print-$2" \
-    PG_CONFIG="$PG_CONFIG" 2>/dev/null
+    PG_CONFIG="$PG_CONFIG" "${MAKE_VARS[@]}" 2>/dev/null
 }
 
 verdicts() {  # LOG: "name verdict" lines from pg_regress-style output
   sed -nE 's/^(test | {5})([^ ]+) +\.\.\. (ok|FAILED|failed \(ignored\)).*/\2 \3/p' "$1" | sort
 }
 
+# Settings of --temp-config files in OPTS, as -c options for an existing server.
+temp_config_settings() {  # DIR OPTS...
+  local dir=$1 f
+  shift
+  for f in $(printf '%s\n' "$@" | sed -nE 's/^--temp-config=?//p'); do
+    [[ -n $f ]] || continue
+    sed -E 's/#.*//; s/^[[:space:]]+//; s/[[:space:]]+$//' "$dir/$f" | grep -E '^[A-Za-z_.]+' |
+      sed -E "s/[[:space:]]*=[[:space:]]*/=/; s/^([A-Za-z_.]+)[[:space:]]+/\1=/; s/'//g; s/^/-c /"
+  done
+}
+
+# pg_regress and pg_isolation_regress --temp-instance against pg_unit_tests regress; prints both
+# summaries and the verdicts that differ; returns 1 if any does.
+compare_kind() {  # KIND(regress|isolation) SRC TESTS OPTS
+  local kind=$1 src=$2 tests=$3 opts=$4 prog=$PG_REGRESS out=. iso=() dir
+  [[ -n $tests ]] || return 0
+  if [[ $kind == isolation ]]; then
+    prog=$PG_ISOLATION_REGRESS out=output_iso iso=(--isolation)
+  fi
+  dir=$(suite_copy "$src" "verdicts-$kind")
+  # shellcheck disable=SC2086
+  (cd "$dir" && as_pg "$prog" --temp-instance=./tmp_check --bindir="$BINDIR" --inputdir=./ \
+     --outputdir=$out $opts $tests >"$SCRATCH/$kind-pg.log" 2>&1) || true
+  dir=$(suite_copy "$src" "verdicts-$kind-pgut")
+  # shellcheck disable=SC2086
+  (cd "$dir" && env "${MAKE_VARS[@]}" "$PGUT" regress "${iso[@]}" --extension="$src" --pg-config="$PG_CONFIG" \
+     --inputdir=./ --outputdir=$out $opts $tests >"$SCRATCH/$kind-pgut.log" 2>&1) || true
+  echo "$kind: pg_regress --temp-instance: $(grep -E 'tests (passed|failed)' "$SCRATCH/$kind-pg.log" ||
+    tail -3 "$SCRATCH/$kind-pg.log")"
+  echo "$kind: pg_unit_tests regress:      $(grep -E 'tests (passed|failed)' "$SCRATCH/$kind-pgut.log" ||
+    tail -3 "$SCRATCH/$kind-pgut.log")"
+  if diff <(verdicts "$SCRATCH/$kind-pg.log") <(verdicts "$SCRATCH/$kind-pgut.log") >/dev/null; then
+    echo "$kind: same verdicts for all $(verdicts "$SCRATCH/$kind-pgut.log" | wc -l) tests"
+  else
+    echo "$kind: verdicts differ (pg_regress left, pg_unit_tests right):"
+    diff <(verdicts "$SCRATCH/$kind-pg.log") <(verdicts "$SCRATCH/$kind-pgut.log") || true
+    return 1
+  fi
+}
+
 if [[ ${1:-} == compare ]]; then
   src=$(cd "$2" && pwd)
-  make -s -C "$src" PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1
-  install_extension "$src"
+  shift 2
+  MAKE_VARS=("$@")  # e.g. USE_PGXS=1 for contrib sources, PARALLEL_CONN=54 for pgTAP
+  make -s -C "$src" PG_CONFIG="$PG_CONFIG" "${MAKE_VARS[@]}" >/dev/null 2>&1
+  install_extension "$src" "${MAKE_VARS[@]}"
+  PG_ISOLATION_REGRESS=$PREFIX$SYS_PKGLIBDIR/pgxs/src/test/isolation/pg_isolation_regress
   regress=$(make_var "$src" REGRESS)
   opts=$(make_var "$src" REGRESS_OPTS)
-  dir=$(suite_copy "$src" suite)
-  # shellcheck disable=SC2086
-  (cd "$dir" && as_pg "$PG_REGRESS" --temp-instance=./tmp_check --bindir="$BINDIR" --inputdir=./ \
-     $opts $regress >"$SCRATCH/pg_regress.log" 2>&1) || true
-  # shellcheck disable=SC2086
-  (cd "$src" && "$PGUT" regress --extension="$src" --pg-config="$PG_CONFIG" --inputdir=./ \
-     --outputdir="$SCRATCH/pgut" $opts $regress >"$SCRATCH/pgut.log" 2>&1) || true
-  echo "pg_regress --temp-instance:"
-  grep -E "tests (passed|failed)" "$SCRATCH/pg_regress.log" || tail -5 "$SCRATCH/pg_regress.log"
-  echo "pg_unit_tests regress:"
-  grep -E 'tests (passed|failed)' "$SCRATCH/pgut.log" || tail -5 "$SCRATCH/pgut.log"
-  if diff <(verdicts "$SCRATCH/pg_regress.log") <(verdicts "$SCRATCH/pgut.log") >/dev/null; then
-    echo "same verdicts for all $(verdicts "$SCRATCH/pgut.log" | wc -l) tests"
-  else
-    echo "verdicts differ (pg_regress left, pg_unit_tests right):"
-    diff <(verdicts "$SCRATCH/pg_regress.log") <(verdicts "$SCRATCH/pgut.log") || true
-    exit 1
-  fi
-  exit 0
+  isolation=$(make_var "$src" ISOLATION)
+  iso_opts=$(make_var "$src" ISOLATION_OPTS)
+  status=0
+  compare_kind regress "$src" "$regress" "$opts" || status=1
+  compare_kind isolation "$src" "$isolation" "$iso_opts" || status=1
+  [[ -n $regress ]] || exit $status
+
+  # Timing of the REGRESS suite: pg_unit_tests regress (its own server, from nothing), pg_regress
+  # --temp-instance, and pg_regress --use-existing on a server started beforehand with the
+  # suite's --temp-config settings (the database recreated and --load-extension done before each
+  # of its runs, outside the time). RUNS rounds, modes interleaved, medians.
+  EXISTING=$SCRATCH/existing SOCK=$SCRATCH/sock PORT=54329
+  mkdir -p "$SOCK"
+  [[ $(id -u) -ne 0 ]] || chown postgres: "$SOCK" "$SCRATCH"
+  as_pg "$BINDIR/initdb" -D "$EXISTING" --no-sync -A trust -U postgres >/dev/null
+  # shellcheck disable=SC2046,SC2086
+  as_pg "$BINDIR/pg_ctl" start -D "$EXISTING" -w -s -l "$SCRATCH/existing.log" \
+    -o "-F -k $SOCK -c listen_addresses='' -p $PORT -c max_prepared_transactions=2 $(temp_config_settings "$src" $opts | tr '\n' ' ')" >/dev/null
+  server_pid_file=$EXISTING/postmaster.pid
+  db=$(printf '%s\n' $opts | sed -nE 's/^--dbname=//p' | tail -1 | cut -d, -f1)
+  db=${db:-regression}
+  load=$(printf '%s\n' $opts | sed -nE "s/^--load-extension=(.*)/-c CREATE EXTENSION \1/p")
+  recreate() {
+    # shellcheck disable=SC2086
+    as_pg env PGOPTIONS="-c client_min_messages=warning" "$BINDIR/psql" -X -q -h "$SOCK" -p $PORT \
+      -U postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\"" -c "CREATE DATABASE \"$db\" TEMPLATE template0" >/dev/null
+    [[ -z $load ]] || as_pg "$BINDIR/psql" -X -q -h "$SOCK" -p $PORT -U postgres -d "$db" $load >/dev/null
+  }
+  dir=$(suite_copy "$src" timed)
+  declare -A times=()
+  for _ in $(seq "$RUNS"); do
+    for m in pgut temp existing; do
+      # shellcheck disable=SC2086
+      case $m in
+        pgut) t=$(timed_once "$dir" "" env "${MAKE_VARS[@]}" "$PGUT" regress --extension="$src" --pg-config="$PG_CONFIG" \
+          --inputdir=./ --outputdir="$SCRATCH/out-pgut" $opts $regress) ;;
+        temp) t=$(timed_once "$dir" "" as_pg "$PG_REGRESS" --temp-instance=./tmp_check \
+          --bindir="$BINDIR" --inputdir=./ $opts $regress) ;;
+        existing) t=$(timed_once "$dir" recreate as_pg env PGHOST="$SOCK" PGPORT=$PORT \
+          PGUSER=postgres "$PG_REGRESS" --use-existing --bindir="$BINDIR" --inputdir=./ \
+          $(printf '%s\n' $opts | grep -vE '^--(temp-config|load-extension)' | tr '\n' ' ') $regress) ;;
+      esac
+      times[$m]="${times[$m]:-} $t"
+    done
+  done
+  declare -A T=()
+  for m in pgut temp existing; do T[$m]=$(tr ' ' '\n' <<<"${times[$m]}" | grep . | median); done
+  echo
+  echo "$(basename "$src") REGRESS ($(wc -w <<<"$regress") words), median of $RUNS interleaved runs, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+  printf '  %-32s %7.2f s\n' "pg_unit_tests regress" "${T[pgut]}" "pg_regress --temp-instance" \
+    "${T[temp]}" "pg_regress --use-existing" "${T[existing]}"
+  printf '  --temp-instance / regress: %sx (target >= 3); regress - --use-existing: %+.2f s (target <= 0.2)\n' \
+    "$(echo "scale=2; ${T[temp]} / ${T[pgut]}" | bc -l)" "$(echo "${T[pgut]} - ${T[existing]}" | bc -l)"
+  exit $status
 fi
 
 # --- bench mode -------------------------------------------------------------------------------------
