@@ -371,6 +371,25 @@ TEST(Junit, OneDeclarationValidAgainstTheSchemaWithEveryOutcome) {
   EXPECT_NE(xml.find("<skipped"), std::string::npos);
 }
 
+TEST(Junit, SeveralRunsAreOneTestsuiteEach) {
+  Scratch s;
+  regress::Summary regress_run = mixed_summary();
+  regress_run.version = "15.20";
+  regress::Summary isolation_run;
+  isolation_run.suite = "isolation";
+  isolation_run.tests = {result("spec", regress::Status::kFailed)};
+  isolation_run.failed = 1;
+  regress::write_junit({regress_run, isolation_run}, s.dir / "junit.xml");
+  const auto r = xmllint(s.dir / "junit.xml");
+  EXPECT_EQ(r.status, 0) << r.err << s.read("junit.xml");
+  const std::string xml = s.read("junit.xml");
+  EXPECT_NE(xml.find("<testsuites name=\"pg_unit_tests regress\" tests=\"5\" failures=\"2\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<testsuite name=\"isolation\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<property name=\"version\" value=\"15.20\""), std::string::npos) << xml;
+}
+
 TEST(Junit, EmptyRunIsValidToo) {
   Scratch s;
   regress::Summary empty;

@@ -112,6 +112,7 @@ struct TestResult {
 
 struct Summary {
   std::string suite = "regress";  // what ran: "regress" or "isolation" (JUnit's testsuite)
+  std::string version;            // PostgreSQL's version on the ephemeral server ("15.20")
   std::vector<TestResult> tests;
   int passed = 0, failed = 0, ignored = 0, accepted = 0;
   double seconds = 0;
@@ -151,6 +152,8 @@ int run_tap_tests(const Options& options);
 
 // Reports. Text is written as bytes; XML and JSON get valid UTF-8 (invalid bytes become U+FFFD).
 void write_junit(const Summary& summary, const fs::path& file);
+// Several runs in one file, one <testsuite> each (regress and isolation, or one per version).
+void write_junit(const std::vector<Summary>& runs, const fs::path& file);
 void write_json(const Summary& summary, const fs::path& file);
 
 // Observers for the CLI: pg_regress-like console lines (with the head of each diff), or TAP 13.

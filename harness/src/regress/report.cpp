@@ -214,6 +214,35 @@ void write_atomically(const fs::path& file, const std::string& content) {
   }
 }
 
+// One testcase element per test of `s`: failures with their diff, ignored failures as skipped.
+void add_testcases(pugi::xml_node suite, const Summary& s) {
+  for (const auto& t : s.tests) {
+    auto tc = suite.append_child("testcase");
+    tc.append_attribute("classname") = s.suite.c_str();
+    tc.append_attribute("name") = clean_utf8(t.name).c_str();
+    tc.append_attribute("time") = fmt::format("{:.3f}", t.milliseconds / 1000.0).c_str();
+    tc.append_attribute("file") = clean_utf8(t.input.string()).c_str();
+    std::string details = t.message.empty() ? "" : t.message + "\n";
+    details += t.diff;
+    if (t.diff_truncated) details += "... (the full diff is in regression.diffs)\n";
+    if (t.status == Status::kFailed) {
+      auto f = tc.append_child("failure");
+      f.append_attribute("type") = t.message.empty() ? "difference" : "error";
+      f.append_attribute("message") =
+          clean_utf8(t.message.empty() ? "output differs from " + t.expected.string() : t.message)
+              .c_str();
+      f.text() = clean_utf8(details).c_str();
+    } else if (t.status == Status::kIgnored) {
+      auto sk = tc.append_child("skipped");
+      sk.append_attribute("message") = "failed, ignored by the schedule";
+      tc.append_child("system-out").text() = clean_utf8(details).c_str();
+    } else if (t.status == Status::kAccepted) {
+      tc.append_child("system-out").text() =
+          clean_utf8("accepted: " + t.expected.string() + "\n" + details).c_str();
+    }
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Observer> console_observer(std::FILE* out) {
@@ -265,53 +294,48 @@ void print_tap_summary(const Summary& s, std::FILE* out) {
 }
 
 void write_junit(const Summary& s, const fs::path& file) {
+  write_junit(std::vector<Summary>{s}, file);
+}
+
+void write_junit(const std::vector<Summary>& runs, const fs::path& file) {
   pugi::xml_document doc;
   auto decl = doc.append_child(pugi::node_declaration);
   decl.append_attribute("version") = "1.0";
   decl.append_attribute("encoding") = "UTF-8";
   auto suites = doc.append_child("testsuites");
   suites.append_attribute("name") = "pg_unit_tests regress";
-  suites.append_attribute("tests") = static_cast<int>(s.tests.size());
-  suites.append_attribute("failures") = s.failed;
-  suites.append_attribute("skipped") = s.ignored;
-  suites.append_attribute("time") = fmt::format("{:.3f}", s.seconds).c_str();
-  auto suite = suites.append_child("testsuite");
-  suite.append_attribute("name") = s.suite.c_str();
-  suite.append_attribute("tests") = static_cast<int>(s.tests.size());
-  suite.append_attribute("failures") = s.failed;
-  suite.append_attribute("errors") = 0;
-  suite.append_attribute("skipped") = s.ignored;
-  suite.append_attribute("time") = fmt::format("{:.3f}", s.seconds).c_str();
-  if (!s.tests.empty())
-    suite.append_attribute("timestamp") = iso_time(s.tests.front().started).c_str();
-  auto props = suite.append_child("properties");
-  auto prop = props.append_child("property");
-  prop.append_attribute("name") = "server";
-  prop.append_attribute("value") = clean_utf8(s.server).c_str();
-  for (const auto& t : s.tests) {
-    auto tc = suite.append_child("testcase");
-    tc.append_attribute("classname") = s.suite.c_str();
-    tc.append_attribute("name") = clean_utf8(t.name).c_str();
-    tc.append_attribute("time") = fmt::format("{:.3f}", t.milliseconds / 1000.0).c_str();
-    tc.append_attribute("file") = clean_utf8(t.input.string()).c_str();
-    std::string details = t.message.empty() ? "" : t.message + "\n";
-    details += t.diff;
-    if (t.diff_truncated) details += "... (the full diff is in regression.diffs)\n";
-    if (t.status == Status::kFailed) {
-      auto f = tc.append_child("failure");
-      f.append_attribute("type") = t.message.empty() ? "difference" : "error";
-      f.append_attribute("message") =
-          clean_utf8(t.message.empty() ? "output differs from " + t.expected.string() : t.message)
-              .c_str();
-      f.text() = clean_utf8(details).c_str();
-    } else if (t.status == Status::kIgnored) {
-      auto sk = tc.append_child("skipped");
-      sk.append_attribute("message") = "failed, ignored by the schedule";
-      tc.append_child("system-out").text() = clean_utf8(details).c_str();
-    } else if (t.status == Status::kAccepted) {
-      tc.append_child("system-out").text() =
-          clean_utf8("accepted: " + t.expected.string() + "\n" + details).c_str();
+  int tests = 0, failed = 0, ignored = 0;
+  double seconds = 0;
+  for (const auto& s : runs) {
+    tests += static_cast<int>(s.tests.size());
+    failed += s.failed;
+    ignored += s.ignored;
+    seconds += s.seconds;
+  }
+  suites.append_attribute("tests") = tests;
+  suites.append_attribute("failures") = failed;
+  suites.append_attribute("skipped") = ignored;
+  suites.append_attribute("time") = fmt::format("{:.3f}", seconds).c_str();
+  for (const auto& s : runs) {
+    auto suite = suites.append_child("testsuite");
+    suite.append_attribute("name") = clean_utf8(s.suite).c_str();
+    suite.append_attribute("tests") = static_cast<int>(s.tests.size());
+    suite.append_attribute("failures") = s.failed;
+    suite.append_attribute("errors") = 0;
+    suite.append_attribute("skipped") = s.ignored;
+    suite.append_attribute("time") = fmt::format("{:.3f}", s.seconds).c_str();
+    if (!s.tests.empty())
+      suite.append_attribute("timestamp") = iso_time(s.tests.front().started).c_str();
+    auto props = suite.append_child("properties");
+    auto prop = props.append_child("property");
+    prop.append_attribute("name") = "server";
+    prop.append_attribute("value") = clean_utf8(s.server).c_str();
+    if (!s.version.empty()) {
+      auto v = props.append_child("property");
+      v.append_attribute("name") = "version";
+      v.append_attribute("value") = clean_utf8(s.version).c_str();
     }
+    add_testcases(suite, s);
   }
   // The declaration is the document's first node; pugixml writes it (once).
   std::ostringstream xml;
@@ -322,6 +346,7 @@ void write_junit(const Summary& s, const fs::path& file) {
 void write_json(const Summary& s, const fs::path& file) {
   nlohmann::json j;
   j["suite"] = s.suite;
+  j["version"] = s.version;
   j["server"] = s.server;
   j["seconds"] = s.seconds;
   j["passed"] = s.passed;

@@ -676,6 +676,7 @@ Summary Runner::run() {
   Summary s;
   s.suite = isolation_ ? "isolation" : "regress";
   s.server = server_text_;
+  if (server_) s.version = server_->info().version;
   const std::string& db = dbnames_.front();
   auto collect = [&](std::vector<TestResult> results) {
     for (auto& r : results) s.tests.push_back(std::move(r));
