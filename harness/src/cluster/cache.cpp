@@ -17,7 +17,7 @@ namespace pg_unit_tests::cluster {
 namespace {
 
 // Bump when the template's content or settings change, so old caches are not reused.
-constexpr int kTemplateFormat = 2;
+constexpr int kTemplateFormat = 3;
 
 // Settings for throw-away servers: durability is off because nothing must survive a crash, and the
 // server is small so that many can run side by side. Users override any of them with -o.
@@ -124,9 +124,12 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
                 fmt::format("initdb failed (locale '{}', encoding '{}'): {}", config.locale,
                             config.encoding, platform::last_lines(r.output, 2)));
   }
-  // Drop the WAL that initdb left behind (the cluster was shut down cleanly): less to copy.
-  r = platform::run({inst.bin("pg_resetwal").string(), "-D", tmp.string()}, layout.user.switch_to,
-                    "/");
+  // Drop the WAL that initdb left behind (the cluster was shut down cleanly): less to copy. WAL
+  // continues at 0/2000000 (segment 32 of 1 MB), where a fresh cluster with 16 MB segments already
+  // is: tests see WAL positions (test_decoding checks restart_lsn > 0/1000000).
+  r = platform::run(
+      {inst.bin("pg_resetwal").string(), "-l", "000000010000000000000020", "-D", tmp.string()},
+      layout.user.switch_to, "/");
   if (r.status != 0) {
     platform::remove_tree(tmp);
     throw Error(ExitCode::kServerStart, fmt::format("pg_resetwal on the new template failed: {}",
