@@ -96,9 +96,24 @@ timed_once() {
 
 # --- compare mode: a PGXS extension's suite, verdict by verdict, and timed -------------------------
 MAKE_VARS=()
-make_var() {  # DIR VAR
+make_var() {  # DIR VAR (the last line: Makefiles may print with $(info) while parsed)
   make -s -C "$1" -f Makefile -f <(printf 'pgut-print-%%:\n\t@echo $($*)\n') "pgut-print-$2" \
-    PG_CONFIG="$PG_CONFIG" "${MAKE_VARS[@]}" 2>/dev/null
+    PG_CONFIG="$PG_CONFIG" "${MAKE_VARS[@]}" 2>/dev/null | tail -1
+}
+
+# pg_regress options one per line, "--name value" joined into "--name=value".
+normalized() {
+  local prev=""
+  for w in "$@"; do
+    if [[ -n $prev ]]; then
+      echo "$prev=$w"
+      prev=""
+    elif [[ $w =~ ^--(temp-config|load-extension|schedule|inputdir|outputdir|dbname|max-connections|launcher|encoding|create-role)$ ]]; then
+      prev=$w
+    else
+      echo "$w"
+    fi
+  done
 }
 
 verdicts() {  # LOG: "name verdict" lines from pg_regress-style output
@@ -109,7 +124,7 @@ verdicts() {  # LOG: "name verdict" lines from pg_regress-style output
 temp_config_settings() {  # DIR OPTS...
   local dir=$1 f
   shift
-  for f in $(printf '%s\n' "$@" | sed -nE 's/^--temp-config=?//p'); do
+  for f in $(printf '%s\n' "$@" | sed -nE 's/^--temp-config=//p'); do
     [[ -n $f ]] || continue
     sed -E 's/#.*//; s/^[[:space:]]+//; s/[[:space:]]+$//' "$dir/$f" | grep -E '^[A-Za-z_.]+' |
       sed -E "s/[[:space:]]*=[[:space:]]*/=/; s/^([A-Za-z_.]+)[[:space:]]+/\1=/; s/'//g; s/^/-c /"
@@ -152,10 +167,13 @@ if [[ ${1:-} == compare ]]; then
   make -s -C "$src" PG_CONFIG="$PG_CONFIG" "${MAKE_VARS[@]}" >/dev/null 2>&1
   install_extension "$src" "${MAKE_VARS[@]}"
   PG_ISOLATION_REGRESS=$PREFIX$SYS_PKGLIBDIR/pgxs/src/test/isolation/pg_isolation_regress
-  regress=$(make_var "$src" REGRESS)
-  opts=$(make_var "$src" REGRESS_OPTS)
+  # shellcheck disable=SC2046
+  regress=$(normalized $(make_var "$src" REGRESS) | tr '\n' ' ')
+  # shellcheck disable=SC2046
+  opts=$(normalized $(make_var "$src" REGRESS_OPTS) | tr '\n' ' ')
   isolation=$(make_var "$src" ISOLATION)
-  iso_opts=$(make_var "$src" ISOLATION_OPTS)
+  # shellcheck disable=SC2046
+  iso_opts=$(normalized $(make_var "$src" ISOLATION_OPTS) | tr '\n' ' ')
   status=0
   compare_kind regress "$src" "$regress" "$opts" || status=1
   compare_kind isolation "$src" "$isolation" "$iso_opts" || status=1
@@ -175,12 +193,12 @@ if [[ ${1:-} == compare ]]; then
   server_pid_file=$EXISTING/postmaster.pid
   db=$(printf '%s\n' $opts | sed -nE 's/^--dbname=//p' | tail -1 | cut -d, -f1)
   db=${db:-regression}
-  load=$(printf '%s\n' $opts | sed -nE "s/^--load-extension=(.*)/-c CREATE EXTENSION \1/p")
+  load=$(printf '%s\n' $opts | sed -nE 's/^--load-extension=(.*)/CREATE EXTENSION "\1";/p' | tr '\n' ' ')
   recreate() {
     # shellcheck disable=SC2086
     as_pg env PGOPTIONS="-c client_min_messages=warning" "$BINDIR/psql" -X -q -h "$SOCK" -p $PORT \
       -U postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\"" -c "CREATE DATABASE \"$db\" TEMPLATE template0" >/dev/null
-    [[ -z $load ]] || as_pg "$BINDIR/psql" -X -q -h "$SOCK" -p $PORT -U postgres -d "$db" $load >/dev/null
+    [[ -z $load ]] || as_pg "$BINDIR/psql" -X -q -h "$SOCK" -p $PORT -U postgres -d "$db" -c "$load" >/dev/null
   }
   dir=$(suite_copy "$src" timed)
   declare -A times=()
@@ -202,7 +220,7 @@ if [[ ${1:-} == compare ]]; then
   declare -A T=()
   for m in pgut temp existing; do T[$m]=$(tr ' ' '\n' <<<"${times[$m]}" | grep . | median); done
   echo
-  echo "$(basename "$src") REGRESS ($(wc -w <<<"$regress") words), median of $RUNS interleaved runs, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+  echo "$(basename "$src") REGRESS ($(verdicts "$SCRATCH/regress-pgut.log" | wc -l) tests), median of $RUNS interleaved runs, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
   printf '  %-32s %7.2f s\n' "pg_unit_tests regress" "${T[pgut]}" "pg_regress --temp-instance" \
     "${T[temp]}" "pg_regress --use-existing" "${T[existing]}"
   printf '  --temp-instance / regress: %sx (target >= 3); regress - --use-existing: %+.2f s (target <= 0.2)\n' \

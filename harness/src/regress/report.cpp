@@ -245,6 +245,20 @@ void add_testcases(pugi::xml_node suite, const Summary& s) {
 
 }  // namespace
 
+const char* to_string(Status s) {
+  switch (s) {
+    case Status::kOk:
+      return "ok";
+    case Status::kFailed:
+      return "failed";
+    case Status::kIgnored:
+      return "ignored";
+    case Status::kAccepted:
+      return "accepted";
+  }
+  return "?";
+}
+
 std::unique_ptr<Observer> console_observer(std::FILE* out) {
   return std::make_unique<Console>(out);
 }

@@ -742,20 +742,6 @@ Summary Runner::run() {
 
 }  // namespace
 
-const char* to_string(Status s) {
-  switch (s) {
-    case Status::kOk:
-      return "ok";
-    case Status::kFailed:
-      return "failed";
-    case Status::kIgnored:
-      return "ignored";
-    case Status::kAccepted:
-      return "accepted";
-  }
-  return "?";
-}
-
 Summary run(const Options& options, Observer& observer) {
   Runner runner(options, observer);
   return runner.run();
