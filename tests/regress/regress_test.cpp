@@ -40,10 +40,11 @@ struct Suite {
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
-  // Runs `pg_unit_tests regress --inputdir=DIR --outputdir=DIR ARGS...`.
+  // Runs `pg_unit_tests regress --inputdir=DIR --outputdir=DIR ARGS...` in DIR, as a user would.
   test_support::Output regress(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {cli(), "regress", "--inputdir=" + dir.string(),
-                                     "--outputdir=" + dir.string()};
+    std::vector<std::string> argv = {
+        "/bin/sh", "-c",      "cd \"$0\" && exec \"$@\"",   dir.string(),
+        cli(),     "regress", "--inputdir=" + dir.string(), "--outputdir=" + dir.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
   }
@@ -399,8 +400,7 @@ TEST(Pgxs, AFailingIsolationSpecFailsMakeCheck) {
   write(s.dir / "expected/hello_iso.out", "something else\n");
   auto r = make_in(s, {"check"});
   EXPECT_NE(r.status, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("test hello_iso                    ... FAILED"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("test hello_iso                    ... FAILED"), std::string::npos) << r.out;
   EXPECT_TRUE(s.has("output_iso/regression.diffs"));
   EXPECT_EQ(r.out.find("t/001_hello.pl"), std::string::npos) << r.out;  // make stopped there
 }
@@ -442,8 +442,9 @@ TEST(Regress, BadInputIsOneLineAndExitTwo) {
   EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
 }
 
-// --- parity with pg_regress's temporary instance --------------------------------------------------
-// The expected files of tests/fixtures/regress/parity/ are what pg_regress 15 --temp-instance gave.
+// --- parity with pg_regress's temporary instance
+// -------------------------------------------------- The expected files of
+// tests/fixtures/regress/parity/ are what pg_regress 15 --temp-instance gave.
 
 TEST(Parity, SettingsATestCanSeeAreThoseOfTheTemporaryInstance) {
   Suite s("parity");
@@ -454,8 +455,8 @@ TEST(Parity, SettingsATestCanSeeAreThoseOfTheTemporaryInstance) {
 TEST(Parity, AbsoluteDirectoriesAreCanonical) {
   Suite s("parity");
   // PGXS passes --inputdir=./; a trailing slash or "/./" must not reach PG_ABS_SRCDIR.
-  auto r = s.regress({"--inputdir=" + s.dir.string() + "/./", "--outputdir=" + s.dir.string() + "/",
-                      "abs_dirs"});
+  auto r = s.regress(
+      {"--inputdir=" + s.dir.string() + "/./", "--outputdir=" + s.dir.string() + "/", "abs_dirs"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
 }
 
@@ -504,7 +505,8 @@ TEST(Parity, UnderRootASuiteTheServerCannotReachIsNamedAndASymlinkIsNotFollowed)
   EXPECT_EQ(st.st_uid, 0u);
 }
 
-// --- isolation specs ------------------------------------------------------------------------------
+// --- isolation specs
+// ------------------------------------------------------------------------------
 // tests/fixtures/regress/isolation/: verdicts and expected files from pg_isolation_regress 15.
 
 TEST(Isolation, SpecsRunWithIsolationtesterWithPgIsolationRegressVerdicts) {
@@ -533,8 +535,8 @@ TEST(Isolation, SpecsRunWithIsolationtesterWithPgIsolationRegressVerdicts) {
 TEST(Isolation, ScheduleDbnameAndUnknownSpec) {
   Suite s("isolation");
   write(s.dir / "isolation_schedule", "test: lock_wait\n");
-  auto r = s.regress({"--isolation", "--dbname=iso_db",
-                      "--schedule=" + (s.dir / "isolation_schedule").string()});
+  auto r = s.regress(
+      {"--isolation", "--dbname=iso_db", "--schedule=" + (s.dir / "isolation_schedule").string()});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("creating database \"iso_db\""), std::string::npos) << r.out;
   r = s.regress({"--isolation", "no_such_spec"});
@@ -576,4 +578,15 @@ TEST(TapTests, NoTestsOrACommandWithoutTapTestsAreUsageErrors) {
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("a command after -- is only run with --tap-tests"), std::string::npos)
       << r.err;
+}
+
+TEST(Parity, PsqlRunsInTheCallersDirectoryNotInTheOutputDirectory) {
+  // pg_regress never changes directory: `\i data/x.sql` in a test is relative to where it was
+  // started (pgTAP's tests rely on it), whatever --outputdir says.
+  Suite s("suite");
+  const fs::path out = s.dir / "elsewhere";
+  auto r = run({"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", s.dir.string(), cli(), "regress",
+                "--outputdir=" + out.string(), "relative"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(out / "results/relative.out"));
 }

@@ -516,7 +516,8 @@ TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
   spec.stderr_fd = out.get();
   spec.env = env_;
   spec.env.push_back({"PGAPPNAME", (isolation_ ? "isolation/" : "pg_regress/") + p.name});
-  spec.cwd = outputdir_;
+  // No cwd: pg_regress never changes directory, and tests' relative paths (`\i test/setup.sql`,
+  // `\copy ... 'results/x'`) are relative to where it was started.
   const auto start = Clock::now();
   try {
     r.psql_status = platform::wait_for(platform::spawn(spec));
