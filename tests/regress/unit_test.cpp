@@ -158,6 +158,15 @@ TEST(TempConfig, ALineThatIsNotASettingNamesFileAndLine) {
             std::string::npos);
 }
 
+TEST(Dirs, AbsoluteDirectoriesAreCanonicalAsPgRegressMakesThem) {
+  EXPECT_EQ(regress::detail::absolute_dir("/a/b/./"), "/a/b");
+  EXPECT_EQ(regress::detail::absolute_dir("/a//b/"), "/a/b");
+  EXPECT_EQ(regress::detail::absolute_dir("/a/b/../c"), "/a/c");
+  EXPECT_EQ(regress::detail::absolute_dir("/"), "/");
+  EXPECT_EQ(regress::detail::absolute_dir("./"), fs::current_path());
+  EXPECT_EQ(regress::detail::absolute_dir(""), fs::current_path());
+}
+
 // --- the command line ----------------------------------------------------------------------------
 
 namespace {

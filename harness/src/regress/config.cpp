@@ -71,6 +71,13 @@ std::vector<std::string> read_temp_config(const fs::path& file) {
   return settings;
 }
 
+fs::path absolute_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::path p = fs::absolute(dir.empty() ? "." : dir, ec).lexically_normal();
+  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
+  return p;
+}
+
 }  // namespace pg_unit_tests::regress::detail
 
 namespace pg_unit_tests::regress {

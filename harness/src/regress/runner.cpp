@@ -94,15 +94,6 @@ class Admin {
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
 };
 
-// An absolute, canonical directory path as pg_regress's make_absolute_path() gives it: no "." or
-// ".." components and no trailing slash ("./" would make PG_ABS_SRCDIR ".../" otherwise).
-fs::path absolute(const std::string& dir) {
-  std::error_code ec;
-  fs::path p = fs::absolute(dir.empty() ? "." : dir, ec).lexically_normal();
-  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
-  return p;
-}
-
 struct Planned {
   std::string name;
   fs::path input, expected, result;
@@ -241,7 +232,7 @@ void Runner::find_programs() {
   if (o_.dlpath.empty()) {
     dlpath_ = installation().pkglibdir;
   } else {
-    dlpath_ = absolute(o_.dlpath);
+    dlpath_ = detail::absolute_dir(o_.dlpath);
   }
   if (isolation_) {
     // pg_isolation_regress runs the isolationtester beside itself, whatever --bindir says.
@@ -657,8 +648,8 @@ Summary Runner::run() {
   }
   dbnames_ = o_.dbnames;
   if (dbnames_.empty()) dbnames_ = {isolation_ ? "isolation_regression" : "regression"};
-  inputdir_ = absolute(o_.inputdir);
-  outputdir_ = absolute(o_.outputdir);
+  inputdir_ = detail::absolute_dir(o_.inputdir);
+  outputdir_ = detail::absolute_dir(o_.outputdir);
   platform::trace("regress: planning");
   plan();
   find_programs();

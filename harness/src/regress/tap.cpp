@@ -19,18 +19,12 @@
 #include "pg_unit_tests/regress.hpp"
 #include "platform/fs.hpp"
 #include "platform/process.hpp"
+#include "regress/config.hpp"
 #include "regress/lend.hpp"
 
 namespace pg_unit_tests::regress {
 
 namespace {
-
-fs::path canonical_dir(const std::string& dir) {
-  std::error_code ec;
-  fs::path p = fs::absolute(dir.empty() ? "." : dir, ec).lexically_normal();
-  if (!p.has_filename() && p.has_relative_path()) p = p.parent_path();
-  return p;
-}
 
 // The test files prove gets when none are named: t/*.pl in the source directory, sorted.
 std::vector<std::string> default_tests(const fs::path& srcdir) {
@@ -59,8 +53,8 @@ std::optional<platform::Credentials> tap_user() {
 }  // namespace
 
 int run_tap_tests(const Options& o) {
-  const fs::path srcdir = canonical_dir(o.inputdir);
-  const fs::path testdir = canonical_dir(o.outputdir);
+  const fs::path srcdir = detail::absolute_dir(o.inputdir);
+  const fs::path testdir = detail::absolute_dir(o.outputdir);
   const cluster::Layout layout = cluster::Layout::prepare();
   const Installation inst = Installation::find(o.server.pg_config);
   const fs::path modules = inst.pkglibdir / "pgxs/src/test/perl";
