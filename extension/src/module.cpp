@@ -27,9 +27,6 @@ void _PG_init(void) {  // NOLINT(bugprone-reserved-identifier): PostgreSQL's nam
              errhint("Preload the same file that CREATE EXTENSION uses ($libdir/pg_unit_tests): "
                      "shared_preload_libraries = 'pg_unit_tests'.")));
   pgut::clock::define_settings(preloading);
-  if (preloading && pgut::clock::time_control_enabled()) {
-    pgut::clock::install_hooks();
-    pgut::clock::active = true;
-  }
+  if (preloading && pgut::clock::time_control_enabled()) pgut::clock::install_hooks();
 }
 }

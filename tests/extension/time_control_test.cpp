@@ -1,9 +1,11 @@
 // Time control across sessions and protocols, against servers the harness starts: what a single
 // psql session (the pg_regress suite) cannot show.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -21,6 +23,7 @@ using test_support::Connection;
 namespace {
 
 constexpr const char* kFrozen = "2011-11-11 11:11:11+00";
+constexpr Oid TIMESTAMPTZOID_FOR_TEST = 1184;  // timestamptz (the catalog headers are the server's)
 
 // A server with the extension preloaded and time control on (the harness's default), and the
 // extension created.
@@ -344,4 +347,57 @@ TEST(TimeControl, InvalidServerWideFreezeRefusesToStart) {
           << e.what();
     }
   }
+}
+
+// 'now' sent as a bind parameter of a statement prepared earlier, in the first message of a
+// transaction (no parse analysis runs), reads the mocked clock: the input function is redirected.
+TEST(TimeControl, NowAsABindParameterOfAStatementPreparedEarlier) {
+  Server server = start();
+  Connection c = connect(server);
+  PGconn* conn = c.get();
+  checked(conn, PQprepare(conn, "cast", "SELECT $1::timestamptz, $2::date", 2, nullptr));
+  c.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+  const char* params[] = {"now", "tomorrow"};
+  Result r = checked(conn, PQexecPrepared(conn, "cast", 2, params, nullptr, nullptr, 0));
+  EXPECT_STREQ(PQgetvalue(r.get(), 0, 0), kFrozen);
+  EXPECT_STREQ(PQgetvalue(r.get(), 0, 1), "2011-11-12");
+  // Typed parameters of an unnamed statement, and a parameter of type text cast at run time.
+  const Oid types[] = {TIMESTAMPTZOID_FOR_TEST, 0};
+  Result typed = checked(conn, PQexecParams(conn, "SELECT $1, $2::text::timestamptz", 2, types,
+                                            params, nullptr, nullptr, 0));
+  EXPECT_STREQ(PQgetvalue(typed.get(), 0, 0), kFrozen);
+  EXPECT_STREQ(PQgetvalue(typed.get(), 0, 1), "2011-11-12 00:00:00+00");
+}
+
+// The fast-path interface (PQfn) calls timestamptz_in('now') without any SQL statement.
+TEST(TimeControl, FastPathCallOfTimestamptzIn) {
+  Server server = start();
+  Connection c = connect(server);
+  c.query(std::string("SELECT unit_tests.freeze('") + kFrozen + "')");
+  const std::string expected = c.value(
+      "SELECT (extract(epoch FROM '2011-11-11 11:11:11+00'::timestamptz - "
+      "'2000-01-01 00:00:00+00') * 1000000)::bigint");
+  const char now_text[] = "now";
+  int typmod = htonl(-1);
+  int typioparam = htonl(1184);
+  PQArgBlock args[3];
+  args[0].len = 3;
+  args[0].isint = 0;
+  args[0].u.ptr = const_cast<int*>(reinterpret_cast<const int*>(now_text));
+  args[1].len = 4;
+  args[1].isint = 0;
+  args[1].u.ptr = &typioparam;
+  args[2].len = 4;
+  args[2].isint = 0;
+  args[2].u.ptr = &typmod;
+  unsigned char out[8] = {};
+  int out_len = 0;
+  Result r(
+      PQfn(c.get(), 1150 /* timestamptz_in */, reinterpret_cast<int*>(out), &out_len, 0, args, 3),
+      &PQclear);
+  ASSERT_EQ(PQresultStatus(r.get()), PGRES_COMMAND_OK) << PQerrorMessage(c.get());
+  ASSERT_EQ(out_len, 8);
+  int64_t micros = 0;
+  for (unsigned char byte : out) micros = (micros << 8) | byte;  // network byte order
+  EXPECT_EQ(std::to_string(micros), expected);
 }

@@ -59,7 +59,7 @@ TimestampTz finite_timestamp_arg(FunctionCallInfo fcinfo, const char* function, 
 // Sets the clock to `to` and keeps it running: the offset is taken from the real start of the
 // current transaction, so now() is exactly `to` for the rest of this transaction.
 void travel_to(TimestampTz to) {
-  int64 offset = to - real_transaction_timestamp();
+  int64 offset = to - GetCurrentTransactionStartTimestamp();
   char buf[MAXDATELEN + 1];
   format_offset(offset, buf);
   set_clock("", offset == 0 ? "" : buf);
@@ -97,13 +97,13 @@ Datum advance(FunctionCallInfo fcinfo) {
     throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED,
                     "unit_tests.advance: the interval must not be NULL",
                     "Pass an interval such as '1 day'.");
-  if (state.mode == Mode::real)
+  const Clock clock = effective().clock;
+  if (clock.mode == Mode::real)
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "unit_tests.advance: time is real, there is no mocked clock to advance",
                     "Call unit_tests.freeze() or unit_tests.travel(timestamp) first.");
   Datum by = PG_GETARG_DATUM(0);
-  TimestampTz base =
-      state.mode == Mode::frozen ? state.frozen_at : real_transaction_timestamp() + state.offset;
+  TimestampTz base = mocked_transaction(clock);
   // Calendar arithmetic in the session's time zone, like timestamptz + interval; its range error
   // gets a context line saying which call failed.
   ErrorContextCallback context;
@@ -117,7 +117,7 @@ Datum advance(FunctionCallInfo fcinfo) {
   if (TIMESTAMP_NOT_FINITE(moved) || !IS_VALID_TIMESTAMP(moved))
     throw pg::Error(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
                     "unit_tests.advance: the clock would leave the timestamp range");
-  if (state.mode == Mode::frozen)
+  if (clock.mode == Mode::frozen)
     freeze_at(moved);
   else
     travel_to(moved);
@@ -139,15 +139,16 @@ Datum time_status(FunctionCallInfo fcinfo) {
   Datum values[4] = {};
   bool nulls[4] = {false, true, true, false};
   const char* mode = "real";
-  if (state.mode == Mode::frozen) {
+  const Clock& clock = effective().clock;
+  if (clock.mode == Mode::frozen) {
     mode = "frozen";
-    values[1] = TimestampTzGetDatum(state.frozen_at);
+    values[1] = TimestampTzGetDatum(clock.frozen_at);
     nulls[1] = false;
-  } else if (state.mode == Mode::travelled) {
+  } else if (clock.mode == Mode::travelled) {
     mode = "travelled";
     auto* span = static_cast<Interval*>(palloc0(sizeof(Interval)));
-    span->day = static_cast<int32>(state.offset / USECS_PER_DAY);
-    span->time = state.offset % USECS_PER_DAY;
+    span->day = static_cast<int32>(clock.offset / USECS_PER_DAY);
+    span->time = clock.offset % USECS_PER_DAY;
     values[2] = IntervalPGetDatum(span);
     nulls[2] = false;
   }

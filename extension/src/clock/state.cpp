@@ -7,9 +7,9 @@
 
 namespace pgut::clock {
 
-State state;
-bool timestamps_touched = false;
-bool active = false;
+namespace detail {
+Effective session;
+}  // namespace detail
 
 namespace {
 
@@ -22,14 +22,6 @@ char* time_offset_setting = nullptr;
 bool frozen_set = false;
 TimestampTz frozen_value = 0;
 int64 offset_value = 0;
-
-// What sync() wrote, and the real values it replaced, for the transaction touched_lxid.
-LocalTransactionId touched_lxid = InvalidLocalTransactionId;
-TimestampTz real_xact = 0;
-TimestampTz real_stmt = 0;
-TimestampTz set_xact = 0;
-TimestampTz set_stmt = 0;
-bool set_stmt_valid = false;
 
 constexpr const char* kEnableHint =
     "Start the server with shared_preload_libraries = 'pg_unit_tests' and "
@@ -44,21 +36,15 @@ struct OffsetExtra {
   int64 value;
 };
 
-// Only client sessions (and their parallel workers) get a mocked clock. Autovacuum, background
-// workers and WAL senders keep real time even when the server starts frozen (--freeze).
-bool eligible() {
-  return MyBackendType == B_BACKEND || IsParallelWorker();
-}
-
 void update_mode() {
-  state.mode = Mode::real;
-  if (!eligible()) return;
+  Clock& clock = detail::session.clock;
+  clock = Clock{};
   if (frozen_set) {
-    state.frozen_at = frozen_value;
-    state.mode = Mode::frozen;
+    clock.frozen_at = frozen_value;
+    clock.mode = Mode::frozen;
   } else if (offset_value != 0) {
-    state.offset = offset_value;
-    state.mode = Mode::travelled;
+    clock.offset = offset_value;
+    clock.mode = Mode::travelled;
   }
 }
 
@@ -175,7 +161,6 @@ void assign_frozen_at(const char*, void* extra) {
   frozen_set = parsed != nullptr && parsed->set;
   frozen_value = frozen_set ? parsed->value : 0;
   update_mode();
-  sync();
 }
 
 bool check_time_offset_value(char** newval, void** extra) {
@@ -245,49 +230,22 @@ void assign_time_offset(const char*, void* extra) {
   const auto* parsed = static_cast<const OffsetExtra*>(extra);
   offset_value = parsed != nullptr ? parsed->value : 0;
   update_mode();
-  sync();
-}
-
-// The timestamps the state asks for, given the current values of the two statics.
-void desired(TimestampTz cur_x, TimestampTz cur_s, bool ours, TimestampTz* rx, TimestampTz* rs,
-             TimestampTz* want_x, TimestampTz* want_s) {
-  // The transaction timestamp is ours only within the transaction we wrote it in; the statement
-  // timestamp survives transaction boundaries (COMMIT in a procedure) until the next message.
-  *rx = (ours && cur_x == set_xact) ? real_xact : cur_x;
-  *rs = (set_stmt_valid && cur_s == set_stmt) ? real_stmt : cur_s;
-  switch (state.mode) {
-    case Mode::frozen:
-      *want_x = *want_s = state.frozen_at;
-      break;
-    case Mode::travelled:
-      *want_x = *rx + state.offset;
-      *want_s = *rs + state.offset;
-      break;
-    case Mode::real:
-    default:
-      *want_x = *rx;
-      *want_s = *rs;
-      break;
-  }
-}
-
-// A backend in a transaction whose timestamps we may write (not a parallel worker: its
-// timestamps come from the leader, already mocked).
-bool can_sync(LocalTransactionId* lxid) {
-  if (!active || MyProc == nullptr || IsParallelWorker()) return false;
-  *lxid = pg::local_transaction_id(MyProc);
-  return *lxid != InvalidLocalTransactionId;
 }
 
 }  // namespace
 
-bool time_control_enabled() {
-  return preloaded && time_control_setting;
+namespace detail {
+
+// Only client sessions (and their parallel workers) get a mocked clock. Autovacuum, background
+// workers and WAL senders keep real time even when the server starts frozen (--freeze).
+bool eligible() {
+  return MyBackendType == B_BACKEND || IsParallelWorker();
 }
 
-void on_session_start() {
-  update_mode();
-  sync();
+}  // namespace detail
+
+bool time_control_enabled() {
+  return preloaded && time_control_setting;
 }
 
 bool format_timestamp(TimestampTz value, char* buf) {
@@ -309,65 +267,29 @@ void format_offset(int64 microseconds, char* buf) {
   EncodeInterval(&itm, INTSTYLE_POSTGRES, buf);
 }
 
-void sync_slow() {
-  LocalTransactionId lxid;
-  if (!can_sync(&lxid)) return;
-  TimestampTz cur_x = GetCurrentTransactionStartTimestamp();
-  TimestampTz cur_s = GetCurrentStatementStartTimestamp();
-  bool ours = timestamps_touched && lxid == touched_lxid;
-  TimestampTz want_x, want_s;
-  desired(cur_x, cur_s, ours, &real_xact, &real_stmt, &want_x, &want_s);
-  if (want_x != cur_x || want_s != cur_s) SetParallelStartTimestamps(want_x, want_s);
-  if (state.mode == Mode::real) {
-    timestamps_touched = false;
-    return;
-  }
-  set_xact = want_x;
-  set_stmt = want_s;
-  set_stmt_valid = true;
-  touched_lxid = lxid;
-  timestamps_touched = true;
+TimestampTz offset_instant(TimestampTz real, int64 offset) {
+  return real + offset;
 }
 
-bool transaction_timestamp_stale() {
-  if (state.mode == Mode::real && !timestamps_touched) return false;
-  LocalTransactionId lxid;
-  if (!can_sync(&lxid)) return false;
-  TimestampTz cur_x = GetCurrentTransactionStartTimestamp();
-  TimestampTz cur_s = GetCurrentStatementStartTimestamp();
-  TimestampTz rx, rs, want_x, want_s;
-  desired(cur_x, cur_s, timestamps_touched && lxid == touched_lxid, &rx, &rs, &want_x, &want_s);
-  return want_x != cur_x;
+TimestampTz mocked_transaction(const Clock& clock) {
+  if (clock.mode == Mode::frozen) return clock.frozen_at;
+  return offset_instant(GetCurrentTransactionStartTimestamp(),
+                        clock.mode == Mode::travelled ? clock.offset : 0);
 }
 
-void restore_real_statement_timestamp() {
-  if (!timestamps_touched) return;
-  LocalTransactionId lxid;
-  if (!can_sync(&lxid)) return;
-  TimestampTz cur_s = GetCurrentStatementStartTimestamp();
-  if (cur_s != set_stmt || cur_s == real_stmt) return;
-  SetParallelStartTimestamps(GetCurrentTransactionStartTimestamp(), real_stmt);
-  set_stmt = real_stmt;
+TimestampTz mocked_statement(const Clock& clock) {
+  if (clock.mode == Mode::frozen) return clock.frozen_at;
+  return offset_instant(GetCurrentStatementStartTimestamp(),
+                        clock.mode == Mode::travelled ? clock.offset : 0);
 }
 
-TimestampTz real_transaction_timestamp() {
-  TimestampTz cur_x = GetCurrentTransactionStartTimestamp();
-  if (timestamps_touched && MyProc != nullptr && pg::local_transaction_id(MyProc) == touched_lxid &&
-      cur_x == set_xact)
-    return real_xact;
-  return cur_x;
+TimestampTz mocked_wall(const Clock& clock) {
+  if (clock.mode == Mode::frozen) return clock.frozen_at;
+  return offset_instant(GetCurrentTimestamp(), clock.mode == Mode::travelled ? clock.offset : 0);
 }
 
-TimestampTz mocked_clock() {
-  switch (state.mode) {
-    case Mode::frozen:
-      return state.frozen_at;
-    case Mode::travelled:
-      return GetCurrentTimestamp() + state.offset;
-    case Mode::real:
-    default:
-      return GetCurrentTimestamp();
-  }
+TimestampTz session_now() {
+  return mocked_transaction(effective().clock);
 }
 
 void define_settings(bool preloading) {

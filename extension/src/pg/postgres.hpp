@@ -1,4 +1,4 @@
-// The one place where PostgreSQL's C headers enter C++ code (PL/pgSQL's: plpgsql.hpp).
+// The one place where PostgreSQL's C headers enter C++ code.
 //
 // Every other file includes PostgreSQL through this header (or through boundary.hpp), so that the
 // C linkage and the few macros that clash with C++ are handled once. A header a feature needs is
@@ -28,6 +28,7 @@ extern "C" {
 #include "lib/stringinfo.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/planner.h"
 #include "parser/analyze.h"
