@@ -75,8 +75,10 @@ SHOW pg_unit_tests.time_offset;
 SET pg_unit_tests.frozen_at = '2001-01-01 00:00:00+00';
 SELECT mode, now() FROM unit_tests.time_status();
 RESET pg_unit_tests.frozen_at;
+-- an offset of zero is kept: real time, as this session's own clock (see time_shared)
 SET pg_unit_tests.time_offset = '0';
-SELECT mode FROM unit_tests.time_status();
+SHOW pg_unit_tests.time_offset;
+SELECT mode, time_offset, now() > '2025-01-01' AS real FROM unit_tests.time_status();
 RESET pg_unit_tests.time_offset;
 
 -- bad input: one clear error each, nothing changes

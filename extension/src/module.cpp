@@ -1,8 +1,9 @@
 // pg_unit_tests: the shared library's entry point.
 //
-// Time control needs hooks and a patch of the built-in function table that only make sense when
-// they are in place in the postmaster, before any backend starts: so it is switched on only when
-// the library is preloaded (shared_preload_libraries) *and* pg_unit_tests.time_control = on.
+// Time control needs shared memory, hooks and a patch of the built-in function table that only
+// make sense when they are in place in the postmaster, before any backend starts: so it is switched
+// on only when the library is preloaded (shared_preload_libraries) *and*
+// pg_unit_tests.time_control = on.
 // Loaded any other way (CREATE EXTENSION, LOAD), the library defines the clock settings with a
 // check that rejects any value, and the time-control functions fail with a hint; the rest of the
 // extension works.

@@ -1,4 +1,5 @@
-// Installation of time control: the built-in table patch and the plan rewrite.
+// Installation of time control: the built-in table patch, the plan rewrite, shared memory and the
+// session hook.
 #pragma once
 
 namespace pgut::clock {

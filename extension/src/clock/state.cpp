@@ -1,14 +1,18 @@
 #include "clock/state.hpp"
 
-#include <cstdio>
-#include <cstring>
-
+#include "clock/relative.hpp"
+#include "clock/shared.hpp"
 #include "pg/versions.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace pgut::clock {
 
 namespace detail {
-Effective session;
+bool any_setting = false;
+UsedFlags* used = nullptr;
 }  // namespace detail
 
 namespace {
@@ -17,35 +21,74 @@ bool preloaded = false;
 bool time_control_setting = false;
 char* frozen_at_setting = nullptr;
 char* time_offset_setting = nullptr;
+char* own_change_setting = nullptr;
 
-// The two settings' parsed values; the mode is derived from both (frozen_at wins).
-bool frozen_set = false;
-TimestampTz frozen_value = 0;
-int64 offset_value = 0;
+Settings current;
+// The instant this session last changed a shared clock (pg_unit_tests.own_clock_change).
+TimestampTz own_change_at = 0;
+// Bumped whenever this session's settings change: a cached clock is then stale at once.
+uint64 local_generation = 1;
+
+struct Cached {
+  bool valid = false;
+  TimestampTz statement = 0;
+  uint64 generation = 0;
+  Effective effective;
+};
+Cached cached;
 
 constexpr const char* kEnableHint =
     "Start the server with shared_preload_libraries = 'pg_unit_tests' and "
     "pg_unit_tests.time_control = on (the pg_unit_tests harness does this for its servers).";
 
-struct TimestampExtra {
-  bool set;
-  TimestampTz value;
+// The parsed value of a setting, kept by PostgreSQL with the value (GUC "extra").
+struct SettingExtra {
+  Setting setting;
 };
 
-struct OffsetExtra {
-  int64 value;
-};
+enum class Level { session, database, server };
 
-void update_mode() {
-  Clock& clock = detail::session.clock;
-  clock = Clock{};
-  if (frozen_set) {
-    clock.frozen_at = frozen_value;
-    clock.mode = Mode::frozen;
-  } else if (offset_value != 0) {
-    clock.offset = offset_value;
-    clock.mode = Mode::travelled;
+Level level_of(int32 source) {
+  if (source >= PGC_S_USER) return Level::session;
+  if (source == PGC_S_DATABASE) return Level::database;
+  return Level::server;
+}
+
+Source source_of(int32 source) {
+  if (source >= PGC_S_OVERRIDE) return Source::session;
+  if (source == PGC_S_CLIENT) return Source::connection;
+  if (source >= PGC_S_USER) return Source::role;
+  if (source == PGC_S_DATABASE) return Source::database_setting;
+  return Source::server_setting;
+}
+
+// The settings' clock at one level, if any (frozen_at wins over time_offset).
+bool settings_at(const Settings& s, Level level, Effective* out) {
+  if (s.frozen_at.set && level_of(s.frozen_at.source) == level) {
+    out->clock.mode = Mode::frozen;
+    out->clock.frozen_at = s.frozen_at.value;
+    out->source = source_of(s.frozen_at.source);
+    return true;
   }
+  if (s.time_offset.set && level_of(s.time_offset.source) == level) {
+    out->clock.mode = Mode::travelled;
+    out->clock.offset = s.time_offset.value;
+    out->source = source_of(s.time_offset.source);
+    return true;
+  }
+  return false;
+}
+
+// Only client sessions (and their parallel workers) get a mocked clock. Autovacuum, background
+// workers and WAL senders keep real time even when the server starts frozen (--freeze).
+bool eligible() {
+  return MyBackendType == B_BACKEND || IsParallelWorker();
+}
+
+void settings_changed() {
+  detail::any_setting = current.frozen_at.set || current.time_offset.set;
+  local_generation++;
+  shared::publish(current);
 }
 
 bool reject_when_disabled() {
@@ -56,7 +99,7 @@ bool reject_when_disabled() {
   return true;
 }
 
-// Replaces a setting's text with its canonical form (in GUC memory, like every GUC string).
+// Replaces a setting's text with its canonical form (in the memory PostgreSQL keeps settings in).
 bool replace_value(char** newval, const char* canonical) {
   char* copy = pg::guc_strdup(canonical);
   if (copy == nullptr) return false;
@@ -66,34 +109,33 @@ bool replace_value(char** newval, const char* canonical) {
 }
 
 // timestamptz input without ereport (a check hook reports through GUC_check_errmsg instead).
-bool parse_timestamptz(const char* text, TimestampTz* result) {
-  char workbuf[MAXDATELEN + MAXDATEFIELDS];
-  char* field[MAXDATEFIELDS];
-  int ftype[MAXDATEFIELDS];
-  int nf = 0;
+// `shown` is the text the user gave, for the messages.
+bool parse_timestamptz(const char* text, const char* shown, TimestampTz* result) {
+  DateTimeTokens tokens;
   int dtype = 0;
   int tz = 0;
   fsec_t fsec = 0;
   struct pg_tm tt;
-  int dterr = ParseDateTime(text, workbuf, sizeof workbuf, field, ftype, MAXDATEFIELDS, &nf);
-  if (dterr == 0) dterr = pg::decode_date_time(field, ftype, nf, &dtype, &tt, &fsec, &tz);
+  int dterr = tokenize_datetime(text, &tokens) ? 0 : DTERR_BAD_FORMAT;
+  if (dterr == 0)
+    dterr = pg::decode_date_time(tokens.field, tokens.ftype, tokens.count, &dtype, &tt, &fsec, &tz);
   if (dterr == DTERR_FIELD_OVERFLOW || dterr == DTERR_MD_FIELD_OVERFLOW) {
-    GUC_check_errmsg("date/time field value out of range: \"%s\"", text);
+    GUC_check_errmsg("date/time field value out of range: \"%s\"", shown);
     return false;
   }
   if (dterr == DTERR_TZDISP_OVERFLOW) {
-    GUC_check_errmsg("time zone displacement out of range: \"%s\"", text);
+    GUC_check_errmsg("time zone displacement out of range: \"%s\"", shown);
     return false;
   }
   if (dterr != 0) {
-    GUC_check_errmsg("invalid timestamp for %s: \"%s\"", kFrozenAt, text);
+    GUC_check_errmsg("invalid timestamp for %s: \"%s\"", kFrozenAt, shown);
     GUC_check_errhint("Use a timestamp with time zone such as '2024-01-31 12:00:00+00'.");
     return false;
   }
   switch (dtype) {
     case DTK_DATE:
       if (tm2timestamp(&tt, fsec, &tz, result) != 0 || !IS_VALID_TIMESTAMP(*result)) {
-        GUC_check_errmsg("timestamp out of range: \"%s\"", text);
+        GUC_check_errmsg("timestamp out of range: \"%s\"", shown);
         return false;
       }
       return true;
@@ -102,29 +144,33 @@ bool parse_timestamptz(const char* text, TimestampTz* result) {
       return true;
     case DTK_LATE:
     case DTK_EARLY:
-      GUC_check_errmsg("time cannot be frozen at %s", text);
+      GUC_check_errmsg("time cannot be frozen at %s", shown);
       GUC_check_errhint("Use a finite timestamp.");
       return false;
     default:
-      GUC_check_errmsg("invalid timestamp for %s: \"%s\"", kFrozenAt, text);
+      GUC_check_errmsg("invalid timestamp for %s: \"%s\"", kFrozenAt, shown);
       return false;
   }
 }
 
-bool check_frozen_at_value(char** newval, void** extra) {
-  auto* parsed = static_cast<TimestampExtra*>(pg::guc_alloc(sizeof(TimestampExtra)));
+bool check_frozen_at_value(char** newval, void** extra, GucSource source) {
+  auto* parsed = static_cast<SettingExtra*>(pg::guc_alloc(sizeof(SettingExtra)));
   if (parsed == nullptr) return false;
-  parsed->set = false;
-  parsed->value = 0;
+  parsed->setting = Setting{};
+  parsed->setting.source = source;
   if (*newval != nullptr && **newval != '\0') {
-    if (reject_when_disabled() || !parse_timestamptz(*newval, &parsed->value)) {
+    if (reject_when_disabled()) {
       pg::guc_free(parsed);
       return false;
     }
-    parsed->set = true;
+    if (!parse_timestamptz(*newval, *newval, &parsed->setting.value)) {
+      pg::guc_free(parsed);
+      return false;
+    }
+    parsed->setting.set = true;
     // Canonical text: ISO 8601 in UTC, whatever the session's DateStyle and TimeZone.
     char buf[MAXDATELEN + 1];
-    if (!format_timestamp(parsed->value, buf)) {
+    if (!format_timestamp(parsed->setting.value, buf)) {
       pg::guc_free(parsed);
       GUC_check_errmsg("timestamp out of range: \"%s\"", *newval);
       return false;
@@ -152,21 +198,21 @@ bool remember_rejection(bool ok, const char* name) {
   return ok;
 }
 
-bool check_frozen_at(char** newval, void** extra, GucSource) {
-  return remember_rejection(check_frozen_at_value(newval, extra), kFrozenAt);
+bool check_frozen_at(char** newval, void** extra, GucSource source) {
+  return remember_rejection(check_frozen_at_value(newval, extra, source), kFrozenAt);
 }
 
 void assign_frozen_at(const char*, void* extra) {
-  const auto* parsed = static_cast<const TimestampExtra*>(extra);
-  frozen_set = parsed != nullptr && parsed->set;
-  frozen_value = frozen_set ? parsed->value : 0;
-  update_mode();
+  const auto* parsed = static_cast<const SettingExtra*>(extra);
+  current.frozen_at = parsed != nullptr ? parsed->setting : Setting{};
+  settings_changed();
 }
 
-bool check_time_offset_value(char** newval, void** extra) {
-  auto* parsed = static_cast<OffsetExtra*>(pg::guc_alloc(sizeof(OffsetExtra)));
+bool check_time_offset_value(char** newval, void** extra, GucSource source) {
+  auto* parsed = static_cast<SettingExtra*>(pg::guc_alloc(sizeof(SettingExtra)));
   if (parsed == nullptr) return false;
-  parsed->value = 0;
+  parsed->setting = Setting{};
+  parsed->setting.source = source;
   if (*newval != nullptr && **newval != '\0') {
     if (reject_when_disabled()) {
       pg::guc_free(parsed);
@@ -209,10 +255,13 @@ bool check_time_offset_value(char** newval, void** extra) {
       GUC_check_errhint("The travelled clock must stay within PostgreSQL's timestamp range.");
       return false;
     }
-    parsed->value = total;
+    // An offset of zero is kept: at the session level it means real time whatever the database
+    // or server clock says (travel() to the current instant).
+    parsed->setting.value = total;
+    parsed->setting.set = true;
     // Canonical text: days and time, IntervalStyle postgres (any interval input reads it back).
-    char buf[MAXDATELEN + 1] = "";
-    if (total != 0) format_offset(total, buf);
+    char buf[MAXDATELEN + 1];
+    format_offset(total, buf);
     if (!replace_value(newval, buf)) {
       pg::guc_free(parsed);
       return false;
@@ -222,50 +271,131 @@ bool check_time_offset_value(char** newval, void** extra) {
   return true;
 }
 
-bool check_time_offset(char** newval, void** extra, GucSource) {
-  return remember_rejection(check_time_offset_value(newval, extra), kTimeOffset);
+bool check_time_offset(char** newval, void** extra, GucSource source) {
+  return remember_rejection(check_time_offset_value(newval, extra, source), kTimeOffset);
 }
 
 void assign_time_offset(const char*, void* extra) {
-  const auto* parsed = static_cast<const OffsetExtra*>(extra);
-  offset_value = parsed != nullptr ? parsed->value : 0;
-  update_mode();
+  const auto* parsed = static_cast<const SettingExtra*>(extra);
+  current.time_offset = parsed != nullptr ? parsed->setting : Setting{};
+  settings_changed();
+}
+
+struct OwnChangeExtra {
+  TimestampTz at;
+};
+
+bool check_own_change(char** newval, void** extra, GucSource) {
+  auto* parsed = static_cast<OwnChangeExtra*>(pg::guc_alloc(sizeof(OwnChangeExtra)));
+  if (parsed == nullptr) return false;
+  parsed->at = 0;
+  if (*newval != nullptr && **newval != '\0') {
+    char* end = nullptr;
+    long long value = std::strtoll(*newval, &end, 10);
+    if (end == *newval || *end != '\0') {
+      pg::guc_free(parsed);
+      GUC_check_errmsg("invalid value for %s: \"%s\"", kOwnChange, *newval);
+      return false;
+    }
+    parsed->at = static_cast<TimestampTz>(value);
+  }
+  *extra = parsed;
+  return true;
+}
+
+void assign_own_change(const char*, void* extra) {
+  const auto* parsed = static_cast<const OwnChangeExtra*>(extra);
+  own_change_at = parsed != nullptr ? parsed->at : 0;
+  local_generation++;
 }
 
 }  // namespace
 
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::frozen:
+      return "frozen";
+    case Mode::travelled:
+      return "travelled";
+    case Mode::real:
+    default:
+      return "real";
+  }
+}
+
+const char* source_name(Source source) {
+  switch (source) {
+    case Source::session:
+      return "session";
+    case Source::connection:
+      return "connection";
+    case Source::role:
+      return "role setting";
+    case Source::database_clock:
+      return "database clock";
+    case Source::database_setting:
+      return "database setting";
+    case Source::server_clock:
+      return "server clock";
+    case Source::server_setting:
+      return "server setting";
+    case Source::none:
+    default:
+      return nullptr;
+  }
+}
+
+Effective resolve(const Settings& s, const Clock* database, const Clock* server) {
+  Effective out;
+  if (settings_at(s, Level::session, &out)) return out;
+  if (database != nullptr && database->mode != Mode::real) {
+    out.clock = *database;
+    out.source = Source::database_clock;
+    return out;
+  }
+  if (settings_at(s, Level::database, &out)) return out;
+  if (server != nullptr && server->mode != Mode::real) {
+    out.clock = *server;
+    out.source = Source::server_clock;
+    return out;
+  }
+  if (settings_at(s, Level::server, &out)) return out;
+  return Effective{};
+}
+
+const Settings& settings() {
+  return current;
+}
+
+void note_own_change(TimestampTz when) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(when));
+  // Like SET: rolled back with the transaction (the change itself is not; then this session
+  // sees it at its next statement, like every other session).
+  set_config_option(kOwnChange, buf, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+}
+
 namespace detail {
 
-// Only client sessions (and their parallel workers) get a mocked clock. Autovacuum, background
-// workers and WAL senders keep real time even when the server starts frozen (--freeze).
-bool eligible() {
-  return MyBackendType == B_BACKEND || IsParallelWorker();
+const Effective& effective_slow() {
+  const TimestampTz statement = GetCurrentStatementStartTimestamp();
+  if (cached.valid && cached.statement == statement && cached.generation == local_generation)
+    return cached.effective;
+  Effective resolved;
+  if (eligible()) {
+    shared::View view;
+    shared::view(MyDatabaseId, statement > own_change_at ? statement : own_change_at, &view);
+    resolved = resolve(current, view.has_database ? &view.database : nullptr,
+                       view.has_server ? &view.server : nullptr);
+  }
+  cached.valid = true;
+  cached.statement = statement;
+  cached.generation = local_generation;
+  cached.effective = resolved;
+  return cached.effective;
 }
 
 }  // namespace detail
-
-bool time_control_enabled() {
-  return preloaded && time_control_setting;
-}
-
-bool format_timestamp(TimestampTz value, char* buf) {
-  struct pg_tm tt;
-  fsec_t fsec = 0;
-  if (timestamp2tm(value, nullptr, &tt, &fsec, nullptr, nullptr) != 0) return false;
-  tt.tm_isdst = 0;  // a known zone (UTC), so that the offset "+00" is printed
-  EncodeDateTime(&tt, fsec, true, 0, nullptr, USE_ISO_DATES, buf);
-  return true;
-}
-
-void format_offset(int64 microseconds, char* buf) {
-  Interval span;
-  span.month = 0;
-  span.day = static_cast<int32>(microseconds / USECS_PER_DAY);
-  span.time = microseconds % USECS_PER_DAY;
-  struct pg_itm itm;
-  interval2itm(span, &itm);
-  EncodeInterval(&itm, INTSTYLE_POSTGRES, buf);
-}
 
 TimestampTz offset_instant(TimestampTz real, int64 offset) {
   return real + offset;
@@ -292,22 +422,51 @@ TimestampTz session_now() {
   return mocked_transaction(effective().clock);
 }
 
+bool time_control_enabled() {
+  return preloaded && time_control_setting;
+}
+
+bool format_timestamp(TimestampTz value, char* buf) {
+  struct pg_tm tt;
+  fsec_t fsec = 0;
+  if (timestamp2tm(value, nullptr, &tt, &fsec, nullptr, nullptr) != 0) return false;
+  tt.tm_isdst = 0;  // a known zone (UTC), so that the offset "+00" is printed
+  EncodeDateTime(&tt, fsec, true, 0, nullptr, USE_ISO_DATES, buf);
+  return true;
+}
+
+void format_offset(int64 microseconds, char* buf) {
+  Interval span;
+  span.month = 0;
+  span.day = static_cast<int32>(microseconds / USECS_PER_DAY);
+  span.time = microseconds % USECS_PER_DAY;
+  struct pg_itm itm;
+  interval2itm(span, &itm);
+  EncodeInterval(&itm, INTSTYLE_POSTGRES, buf);
+}
+
 void define_settings(bool preloading) {
   preloaded = preloading;
   if (preloading) {
     DefineCustomBoolVariable(
-        kTimeControl, "Enables per-session time control (unit_tests.freeze() and friends).",
+        kTimeControl, "Enables time control (unit_tests.freeze() and friends).",
         "Only for test servers: a role that controls time can forge DEFAULT now() columns.",
         &time_control_setting, false, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
   }
   DefineCustomStringVariable(
-      kFrozenAt, "The instant at which this session's clocks stand still; empty for real time.",
+      kFrozenAt, "The instant at which the clocks stand still; empty for real time.",
       "Set by unit_tests.freeze(). Takes precedence over pg_unit_tests.time_offset.",
       &frozen_at_setting, "", PGC_SUSET, 0, check_frozen_at, assign_frozen_at, nullptr);
   DefineCustomStringVariable(
-      kTimeOffset, "An interval added to real time by this session's clocks; empty for none.",
+      kTimeOffset, "An interval added to real time by the clocks; empty for none.",
       "Set by unit_tests.travel(); the clocks keep running.", &time_offset_setting, "", PGC_SUSET,
       0, check_time_offset, assign_time_offset, nullptr);
+  DefineCustomStringVariable(
+      kOwnChange, "Internal: when this session last changed a database or server clock.",
+      "Makes the session's own change visible to it (and its parallel workers) at once.",
+      &own_change_setting, "", PGC_USERSET,
+      GUC_NO_SHOW_ALL | GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE | GUC_DISALLOW_IN_FILE,
+      check_own_change, assign_own_change, nullptr);
   MarkGUCPrefixReserved("pg_unit_tests");
   if (rejected_setting != nullptr)
     ereport(ERROR,

@@ -3,8 +3,8 @@
 //
 // 15, 16 and 18 are built and tested. 17 cannot be built here; its guards follow from the 16 and
 // 18 headers and from where each change landed: GUC memory (guc_malloc), the date/time decoders'
-// extra argument, object_ownercheck() since 16 (17 has them), ModifyTable.mergeJoinConditions
-// since 17, the statement-level partition pruning list since 18.
+// extra argument, object_ownercheck() and object_aclcheck() since 16 (17 has them), ProcNumber and
+// ModifyTable.mergeJoinConditions since 17, the statement-level partition pruning list since 18.
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -62,6 +62,26 @@ inline bool is_timezone_abbreviation(int index, char* token) {
   int type = DecodeTimezoneAbbrev(index, token, &offset, &tz);
 #endif
   return type != UNKNOWN_FIELD;
+}
+
+// This backend's index in ProcGlobal->allProcs (17 renamed pgprocno to ProcNumber); client
+// backends have one below MaxBackends.
+inline int proc_number() {
+#if PG_VERSION_NUM >= 170000
+  return MyProcNumber;
+#else
+  return MyProc != nullptr ? MyProc->pgprocno : -1;
+#endif
+}
+
+// May the role connect to the database (CONNECT privilege)? 16 replaced the per-class ACL checks
+// with object_aclcheck().
+inline bool may_connect(Oid database, Oid role) {
+#if PG_VERSION_NUM >= 160000
+  return object_aclcheck(DatabaseRelationId, database, role, ACL_CONNECT) == ACLCHECK_OK;
+#else
+  return pg_database_aclcheck(database, role, ACL_CONNECT) == ACLCHECK_OK;
+#endif
 }
 
 // Expression tree walkers: up to 15 they take K&R-style callbacks (`bool (*)()`, which C++ reads
