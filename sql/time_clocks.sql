@@ -56,4 +56,13 @@ SELECT clock_timestamp() >= now() AND clock_timestamp() - now() < '1 minute' AS 
        CURRENT_DATE = '2040-01-01' AS current_date,
        substr(timeofday(), 1, 10) = 'Sun Jan 01' AS timeofday;
 
+-- timeofday() at instants before 2000 (negative in PostgreSQL's epoch) with fractional seconds, and
+-- at the end of the range
+SELECT unit_tests.freeze('1999-12-31 23:59:59.75+00');
+SELECT timeofday();
+SELECT unit_tests.freeze('1969-07-20 20:17:40.000001+00');
+SELECT timeofday();
+SELECT unit_tests.freeze('294276-12-31 23:59:59.999999+00');
+SELECT timeofday(), now();
+
 SELECT unit_tests.unfreeze();

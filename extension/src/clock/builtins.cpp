@@ -73,14 +73,16 @@ Datum mocked_clock_timestamp(FunctionCallInfo fcinfo) {
 }
 
 // timeofday(): the same text as the built-in ("Mon Jan 01 12:00:00.000000 2024 UTC"), for the
-// mocked instant.
+// mocked instant. Seconds and microseconds by floor division (instants before 2000 are negative),
+// and from the PostgreSQL epoch, so that no intermediate value leaves int64 near the range's end.
 Datum mocked_timeofday(FunctionCallInfo fcinfo) {
   const Effective& e = effective();
   if (e.clock.mode == Mode::real) return original_timeofday(fcinfo);
-  TimestampTz now = mocked_wall(e.clock);
-  pg_time_t seconds = timestamptz_to_time_t(now);
-  int64 micros = (now - SetEpochTimestamp()) % USECS_PER_SEC;
+  const TimestampTz now = mocked_wall(e.clock);
+  int64 micros = now % USECS_PER_SEC;
   if (micros < 0) micros += USECS_PER_SEC;
+  const pg_time_t seconds =
+      (now - micros) / USECS_PER_SEC + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
   char templ[128];
   char buf[128];
   pg_strftime(templ, sizeof templ, "%a %b %d %H:%M:%S.%%06d %Y %Z",
