@@ -65,4 +65,11 @@ SELECT timeofday();
 SELECT unit_tests.freeze('294276-12-31 23:59:59.999999+00');
 SELECT timeofday(), now();
 
+-- a travelled clock stops at the end of PostgreSQL's range instead of leaving it
+SELECT unit_tests.travel('294276-12-31 23:59:59.999+00') IS NOT NULL AS travelled;
+SELECT pg_sleep(0.01);
+SELECT clock_timestamp() AS stopped, statement_timestamp() AS statement, timeofday() AS text;
+COPY (SELECT clock_timestamp(), now()) TO stdout;
+SELECT clock_timestamp()::text::timestamptz = clock_timestamp() AS reads_back;
+
 SELECT unit_tests.unfreeze();

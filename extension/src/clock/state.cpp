@@ -398,7 +398,12 @@ const Effective& effective_slow() {
 }  // namespace detail
 
 TimestampTz offset_instant(TimestampTz real, int64 offset) {
-  return real + offset;
+  TimestampTz result = 0;
+  if (pg_add_s64_overflow(real, offset, &result))
+    return offset > 0 ? END_TIMESTAMP - 1 : MIN_TIMESTAMP;
+  if (result >= END_TIMESTAMP) return END_TIMESTAMP - 1;
+  if (result < MIN_TIMESTAMP) return MIN_TIMESTAMP;
+  return result;
 }
 
 TimestampTz mocked_transaction(const Clock& clock) {

@@ -120,14 +120,15 @@ inline const Effective& effective() {
   return detail::effective_slow();
 }
 
-// The mocked transaction (now()), statement and wall clocks for a mocked effective clock.
+// The mocked transaction (now()), statement and wall clocks for a mocked effective clock; a
+// travelled clock stops at the ends of PostgreSQL's timestamp range.
 TimestampTz mocked_transaction(const Clock& clock);
 TimestampTz mocked_statement(const Clock& clock);
 TimestampTz mocked_wall(const Clock& clock);
 // now() as the session sees it, mocked or real.
 TimestampTz session_now();
 
-// Adds an offset to a real instant.
+// Adds an offset to a real instant, stopping at the ends of the timestamp range.
 TimestampTz offset_instant(TimestampTz real, int64 offset);
 
 // Canonical setting texts: ISO 8601 in UTC, and days plus time. buf: at least MAXDATELEN + 1.
