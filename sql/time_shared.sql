@@ -158,3 +158,20 @@ RESET ROLE;
 SELECT unit_tests.revoke_time_control('clock_user');
 DROP ROLE clock_user;
 DROP DATABASE clock_other;
+
+-- 'now' and its siblings in the settings: the session's current time when set in a session,
+-- refused where the setting is applied again later (by every new session, at every reload)
+SELECT unit_tests.freeze('2011-11-11 11:11:11+00');
+SET pg_unit_tests.frozen_at = 'tomorrow';
+SHOW pg_unit_tests.frozen_at;
+SET pg_unit_tests.frozen_at = 'now';
+SHOW pg_unit_tests.frozen_at;
+ALTER ROLE CURRENT_USER SET pg_unit_tests.frozen_at = 'today';
+ALTER DATABASE :"db" SET pg_unit_tests.frozen_at = 'now';
+CREATE FUNCTION frozen_now() RETURNS timestamptz LANGUAGE sql
+  SET pg_unit_tests.frozen_at = 'now' AS 'SELECT now()';
+ALTER SYSTEM SET pg_unit_tests.frozen_at = 'now';
+SELECT unit_tests.unfreeze();
+SET pg_unit_tests.frozen_at = 'today';
+SELECT now() = date_trunc('day', now()) AS midnight, now() > '2025-01-01' AS real_day;
+RESET pg_unit_tests.frozen_at;

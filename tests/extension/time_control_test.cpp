@@ -401,3 +401,25 @@ TEST(TimeControl, FastPathCallOfTimestamptzIn) {
   for (unsigned char byte : out) micros = (micros << 8) | byte;  // network byte order
   EXPECT_EQ(std::to_string(micros), expected);
 }
+
+// --freeze now (or today) freezes at the real instant the server starts, not at 2000-01-01.
+TEST(TimeControl, FreezeOptionNowResolvesToTheStartOfTheServer) {
+  for (const char* word : {"now", "today"}) {
+    ServerOptions options;
+    options.freeze = word;
+    Server server = start(options);
+    Connection c = connect(server);
+    const std::string first = c.value("SELECT now()");
+    EXPECT_TRUE(is_real(first)) << word << ": " << first;
+    EXPECT_EQ(c.value("SELECT clock_timestamp()"), first) << word;
+    EXPECT_EQ(c.value("SELECT mode FROM unit_tests.time_status()"), "frozen") << word;
+    // pg_postmaster_start_time() is the real start of the server.
+    const std::string near_start =
+        std::string(word) == "now"
+            ? "SELECT now() BETWEEN pg_postmaster_start_time() - interval '1 minute' AND "
+              "pg_postmaster_start_time()"
+            : "SELECT now() <= pg_postmaster_start_time() AND "
+              "now() > pg_postmaster_start_time() - interval '1 day 1 hour'";
+    EXPECT_EQ(c.value(near_start), "t") << word << ": " << first;
+  }
+}

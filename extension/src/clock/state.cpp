@@ -153,6 +153,25 @@ bool parse_timestamptz(const char* text, const char* shown, TimestampTz* result)
   }
 }
 
+// 'now', 'today' ... in pg_unit_tests.frozen_at mean one instant only where the value is applied
+// once, at a known moment: in a session (SET, the connection's options: the session's current
+// time) and on the server's command line (-c, --freeze: resolved once by the postmaster, whose
+// value every backend inherits). A configuration file is read again by every process at every
+// reload, ALTER ROLE/DATABASE ... SET is applied again by every new session and a function's SET
+// clause at every call (all three are checked with these sources before they are stored): there the
+// word would mean a different instant each time, so it is refused.
+bool relative_allowed(GucSource source) {
+  if (source == PGC_S_ARGV) return !IsUnderPostmaster;
+  return source >= PGC_S_CLIENT && source != PGC_S_TEST;
+}
+
+// The instant the words are relative to: the session's current time (mocked or not), or, in the
+// postmaster, the real time.
+TimestampTz relative_base() {
+  if (!IsUnderPostmaster || !IsTransactionState()) return GetCurrentTimestamp();
+  return session_now();
+}
+
 bool check_frozen_at_value(char** newval, void** extra, GucSource source) {
   auto* parsed = static_cast<SettingExtra*>(pg::guc_alloc(sizeof(SettingExtra)));
   if (parsed == nullptr) return false;
@@ -163,7 +182,33 @@ bool check_frozen_at_value(char** newval, void** extra, GucSource source) {
       pg::guc_free(parsed);
       return false;
     }
-    if (!parse_timestamptz(*newval, *newval, &parsed->setting.value)) {
+    DateTimeTokens tokens;
+    char resolved[MAXDATELEN * 2 + MAXDATEFIELDS];
+    const char* text = *newval;
+    if (tokenize_datetime(*newval, &tokens) && tokens.relative > 0) {
+      if (!relative_allowed(source)) {
+        pg::guc_free(parsed);
+        GUC_check_errmsg(
+            "%s = '%s' names the current time, a different instant each time "
+            "this setting is applied",
+            kFrozenAt, *newval);
+        GUC_check_errdetail(
+            "Configuration files are read again by every process at every reload; ALTER ROLE, "
+            "ALTER DATABASE and function SET clauses are applied again by every session or call.");
+        GUC_check_errhint(
+            "Write the instant itself, such as '2024-01-31 12:00:00+00', or move "
+            "every session's clock at run time with unit_tests.freeze(..., "
+            "scope => 'database') or scope => 'server'.");
+        return false;
+      }
+      if (!substitute_relative(tokens, relative_base(), resolved, sizeof resolved)) {
+        pg::guc_free(parsed);
+        GUC_check_errmsg("timestamp out of range: \"%s\"", *newval);
+        return false;
+      }
+      text = resolved;
+    }
+    if (!parse_timestamptz(text, *newval, &parsed->setting.value)) {
       pg::guc_free(parsed);
       return false;
     }
