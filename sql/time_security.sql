@@ -8,6 +8,7 @@ SET ROLE clock_user;
 SELECT unit_tests.freeze('2000-01-01 00:00:00+00');
 SELECT unit_tests.travel('2000-01-01 00:00:00+00');
 SELECT unit_tests.advance('1 day');
+-- leaving one's own clock needs no privilege
 SELECT unit_tests.unfreeze();
 SET pg_unit_tests.frozen_at = '2000-01-01 00:00:00+00';
 SET pg_unit_tests.time_offset = '1 day';

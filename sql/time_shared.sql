@@ -154,8 +154,16 @@ SELECT kind, database = current_database() AS this_one, mode, frozen_at, changed
 SELECT unit_tests.freeze(now(), scope => 'database', database => 'clock_other');
 SELECT unit_tests.freeze(now(), scope => 'server');
 SELECT unit_tests.unfreeze(scope => 'database');
+-- returning the session to real time is always allowed, also after the privilege is revoked
+SELECT unit_tests.freeze('2010-10-10 00:00:00+00');
 RESET ROLE;
 SELECT unit_tests.revoke_time_control('clock_user');
+SET ROLE clock_user;
+SELECT now();
+SELECT unit_tests.freeze(now());
+SELECT unit_tests.unfreeze();
+SELECT now() > '2025-01-01' AS real_again;
+RESET ROLE;
 DROP ROLE clock_user;
 DROP DATABASE clock_other;
 

@@ -110,9 +110,12 @@ Target target_args(FunctionCallInfo fcinfo, int scope_arg, const char* function)
   return target;
 }
 
-// Writes both settings like SET (session level, transactional).
+// Writes both settings like SET (session level, transactional). Returning to real time is always
+// allowed, also to a role whose privilege was revoked while its clock was mocked: it is written
+// with the superuser context then (the value is fixed: empty).
 void set_clock(const char* frozen_at, const char* time_offset) {
-  GucContext context = superuser() ? PGC_SUSET : PGC_USERSET;
+  const bool clearing = *frozen_at == '\0' && *time_offset == '\0';
+  GucContext context = superuser() || clearing ? PGC_SUSET : PGC_USERSET;
   // Clear first, then set: the assign hooks never see a half-written state that is not real.
   if (*frozen_at == '\0') {
     set_config_option(kFrozenAt, "", context, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
@@ -246,7 +249,8 @@ Datum advance(FunctionCallInfo fcinfo) {
 Datum unfreeze(FunctionCallInfo fcinfo) {
   require_time_control();
   Target target = target_args(fcinfo, 0, "unit_tests.unfreeze");
-  require_privilege(target);
+  // Leaving its own clock needs no privilege (a revoked role must be able to return to real time).
+  if (target.scope != Scope::session) require_privilege(target);
   apply(target, nullptr);
   PG_RETURN_VOID();
 }
