@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/clock_command.hpp"
 #include "cli/commands.hpp"
 #include "cli/database_commands.hpp"
 #include "cli/regress_command.hpp"
@@ -30,10 +31,10 @@ Exit codes:
   4  the server did not start (its own complaint is quoted)
   5  an --extension directory does not build or has no control file
   6  cache or state directory not writable, or disk full
-  7  stop: no server at that URI or directory
+  7  stop, clock: no server at that URI or directory
   8  system error: the unprivileged server user could not be prepared, fork failed
-  9  snapshot, createdb, dropdb: the server refused (other sessions connected, no such
-     snapshot or template, name taken); its message is quoted
+  9  snapshot, createdb, dropdb, clock: the server refused (other sessions connected, no such
+     snapshot or template, name taken, no extension or privilege); its message is quoted
 )";
 
 void add_server_options(CLI::App* cmd, pg_unit_tests::cli::StartArgs& a) {
@@ -140,6 +141,7 @@ int main(int argc, char** argv) {
   auto* clear = cache->add_subcommand("clear", "remove templates, spares and unused overlays");
 
   pg_unit_tests::cli::DatabaseCommands database_commands(app);
+  pg_unit_tests::cli::ClockCommand clock_command(app);
 
   try {
     std::vector<std::string> args;
@@ -170,6 +172,7 @@ int main(int argc, char** argv) {
     if (*status) return cmd::cache_status(json);
     if (*clear) return cmd::cache_clear();
     if (auto status = database_commands.run(command)) return *status;
+    if (auto status = clock_command.run()) return *status;
   } catch (const Error& e) {
     std::fprintf(stderr, "pg_unit_tests: %s\n", e.what());
     return static_cast<int>(e.code());

@@ -1,0 +1,104 @@
+#include "cli/clock_command.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <nlohmann/json.hpp>
+
+#include "pg_unit_tests/clock.hpp"
+
+namespace pg_unit_tests::cli {
+namespace {
+
+constexpr const char* kFooter = R"(
+Every session of the database (or, with --server, of every database) reads the new clock from
+its next statement on; a session's own clock (unit_tests.freeze() in that session) wins over it.
+The database needs the extension: CREATE EXTENSION pg_unit_tests (pg_unit_tests start --create
+pg_unit_tests). Exit codes: 0 done, 2 bad usage, 7 no server at the URI, 9 the server refused
+(no extension, no privilege, a value it cannot read: its message is quoted).
+)";
+
+}  // namespace
+
+ClockCommand::ClockCommand(CLI::App& app) {
+  clock_ = app.add_subcommand(
+      "clock", "move the clock of every session of a database (or of the server) at once");
+  clock_->require_subcommand(1);
+  clock_->footer(kFooter);
+  freeze_ = clock_->add_subcommand("freeze", "stop the clock at TIMESTAMP (default: now)");
+  freeze_->add_option("at", value_, "a timestamp with time zone: 2024-02-29T12:00:00Z")
+      ->type_name("TIMESTAMP");
+  travel_ = clock_->add_subcommand("travel", "move the clock to TIMESTAMP; it keeps running");
+  travel_->add_option("to", value_, "a timestamp with time zone")
+      ->required()
+      ->type_name("TIMESTAMP");
+  advance_ = clock_->add_subcommand("advance", "move a frozen or travelled clock by INTERVAL");
+  advance_->add_option("by", value_, "an interval: '1 day', '-2 hours', P1M")
+      ->required()
+      ->type_name("INTERVAL");
+  release_ = clock_->add_subcommand("release", "back to real time");
+  list_ = clock_->add_subcommand(
+      "list", "the server and database clocks, and the sessions whose clock is mocked");
+  list_->add_flag("--json", json_, "print JSON");
+  for (CLI::App* cmd : {freeze_, travel_, advance_, release_, list_}) {
+    cmd->add_option("--uri", uri_,
+                    "the server and database (default: $DATABASE_URL, which `pg_unit_tests exec` "
+                    "sets)")
+        ->type_name("URI");
+    if (cmd == list_) continue;
+    auto* database =
+        cmd->add_option("--database", database_, "move this database's clock (default: the URI's)")
+            ->type_name("NAME");
+    cmd->add_flag("--server", server_, "move the server's clock (every database; superusers)")
+        ->excludes(database);
+  }
+}
+
+std::optional<int> ClockCommand::run() {
+  if (!*clock_) return std::nullopt;
+  std::string uri = uri_;
+  if (uri.empty()) {
+    const char* env = std::getenv("DATABASE_URL");
+    if (env == nullptr || *env == '\0')
+      throw Error(ExitCode::kUsage,
+                  "clock: no server given: pass --uri URI (as `pg_unit_tests start` prints it) "
+                  "or run under `pg_unit_tests exec`, which sets DATABASE_URL");
+    uri = env;
+  }
+  const clock::Target target{database_, server_};
+  if (*list_) {
+    const auto rows = clock::list(uri);
+    if (json_) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& r : rows)
+        out.push_back({{"kind", r.kind},
+                       {"pid", r.pid},
+                       {"database", r.database},
+                       {"user", r.user},
+                       {"application", r.application},
+                       {"mode", r.mode},
+                       {"frozen_at", r.frozen_at},
+                       {"time_offset", r.time_offset},
+                       {"source", r.source}});
+      std::printf("%s\n", out.dump(2).c_str());
+    } else {
+      if (!rows.empty())
+        std::printf("%-8s %-7s %-20s %-9s %-30s %s\n", "KIND", "PID", "DATABASE", "MODE",
+                    "INSTANT/OFFSET", "SOURCE");
+      for (const auto& r : rows)
+        std::printf("%-8s %-7s %-20s %-9s %-30s %s\n", r.kind.c_str(), r.pid.c_str(),
+                    r.database.c_str(), r.mode.c_str(),
+                    (r.mode == "frozen" ? r.frozen_at : r.time_offset).c_str(), r.source.c_str());
+    }
+    return 0;
+  }
+  std::string now;
+  if (*freeze_) now = clock::freeze(uri, value_.empty() ? "now" : value_, target);
+  if (*travel_) now = clock::travel(uri, value_, target);
+  if (*advance_) now = clock::advance(uri, value_, target);
+  if (*release_) clock::release(uri, target);
+  if (!now.empty()) std::printf("%s\n", now.c_str());
+  return 0;
+}
+
+}  // namespace pg_unit_tests::cli

@@ -1,0 +1,31 @@
+// The CLI's clock command: pg_unit_tests clock freeze|travel|advance|release|list. Kept apart from
+// commands.cpp so that main.cpp only registers it and dispatches.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace pg_unit_tests::cli {
+
+class ClockCommand {
+ public:
+  // Adds the subcommand to app.
+  explicit ClockCommand(CLI::App& app);
+  // Runs it if it was chosen (the exit status), nullopt otherwise. Throws pg_unit_tests::Error.
+  std::optional<int> run();
+
+ private:
+  CLI::App* clock_ = nullptr;
+  CLI::App* freeze_ = nullptr;
+  CLI::App* travel_ = nullptr;
+  CLI::App* advance_ = nullptr;
+  CLI::App* release_ = nullptr;
+  CLI::App* list_ = nullptr;
+  std::string uri_, database_, value_;
+  bool server_ = false;
+  bool json_ = false;
+};
+
+}  // namespace pg_unit_tests::cli
