@@ -35,7 +35,7 @@ void require_time_control() {
   if (!time_control_enabled())
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "time control is not enabled on this server", kEnableHint);
-  if (MyBackendType != B_BACKEND)
+  if (!is_client_session())
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "time control works in client sessions only, not in background processes",
                     "Autovacuum, background workers and WAL senders always keep real time.");

@@ -82,7 +82,7 @@ bool settings_at(const Settings& s, Level level, Effective* out) {
 // Only client sessions (and their parallel workers) get a mocked clock. Autovacuum, background
 // workers and WAL senders keep real time even when the server starts frozen (--freeze).
 bool eligible() {
-  return MyBackendType == B_BACKEND || IsParallelWorker();
+  return is_client_session() || IsParallelWorker();
 }
 
 void settings_changed() {
@@ -474,6 +474,11 @@ TimestampTz session_now() {
 
 bool time_control_enabled() {
   return preloaded && time_control_setting;
+}
+
+bool is_client_session() {
+  // A single-user backend (postgres --single) has no postmaster; the postmaster itself runs no SQL.
+  return MyBackendType == B_BACKEND || !IsUnderPostmaster;
 }
 
 bool format_timestamp(TimestampTz value, char* buf) {

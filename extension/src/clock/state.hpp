@@ -85,6 +85,8 @@ inline constexpr const char* kOwnChange = "pg_unit_tests.own_clock_change";
 
 // True in a server started with the extension preloaded and time control on.
 bool time_control_enabled();
+// A client backend or a single-user backend (not autovacuum, a background worker, a WAL sender).
+bool is_client_session();
 // Defines the settings; time_control (PGC_POSTMASTER) only while preloading.
 void define_settings(bool preloading);
 
