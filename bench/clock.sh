@@ -15,8 +15,10 @@
 #                  shadow: the recipe cannot reach it)
 # Clock cost: pgbench runs `SELECT count(<clock>) FROM generate_series(1, ROWS)` (the clock is
 # evaluated once per row); rounds alternate between the servers and the median latency counts.
-# Instructions: callgrind counts the instructions of the clock queries in a single-user backend,
-# stock vs loaded-idle (deterministic; skipped without valgrind).
+# Instructions: callgrind counts the instructions of the clock queries in a single-user backend:
+# stock, loaded-idle, frozen (the setting), database-clock (frozen by the database's clock) and
+# other-database (time real, another database's clock frozen); deterministic; skipped without
+# valgrind.
 # Throughput: pgbench -S (select-only, simple protocol, 1 client) against stock and loaded-idle,
 # many short runs whose order flips every round (stock-loaded, loaded-stock): on a shared 2-core
 # machine a burst of outside load lasts seconds, and with a fixed order and few long runs one
@@ -26,7 +28,7 @@
 #
 # Knobs (environment): ROWS (1000000), ROUNDS (5), TX (5 transactions per clock measurement),
 # ROUNDS_S (16 pgbench -S rounds), SECONDS_S (4 seconds per pgbench -S run), SCALE (10),
-# PGUT_CLI (the harness CLI).
+# PGUT_CLI (the harness CLI), ONLY=instructions (the callgrind counts alone: a few minutes).
 set -euo pipefail
 
 ROWS=${ROWS:-1000000}
@@ -78,9 +80,10 @@ BEGIN
                   pg_catalog.clock_timestamp());
 END $$;
 SQL
+clocks=("now()" "CURRENT_TIMESTAMP" "clock_timestamp()")
+if [[ ${ONLY:-} != instructions ]]; then
 for config in stock loaded; do "$BINDIR/pgbench" -i -q -s "$SCALE" "${uri[$config]}" >/dev/null 2>&1; done
 
-clocks=("now()" "CURRENT_TIMESTAMP" "clock_timestamp()")
 declare -A samples  # "<way>|<clock>" -> latencies (ms), space separated
 
 # Average latency (ms) of TX runs of `SELECT count(<clock>) ...` in one session.
@@ -161,11 +164,15 @@ if command -v perf >/dev/null 2>&1; then
   fi
   wait "$bench_pid" || true
 fi
+fi
 
 # Instruction counts: deterministic, whatever else the machine is doing (the wall-clock ratios
 # above move by a few percent between identical servers here). A single-user backend (stock binary,
-# then the overlay's binary with the extension preloaded and time control on, time real) runs the
-# clock queries under callgrind; the figure is the instructions of standard_ExecutorRun.
+# then the overlay's binary with the extension preloaded and time control on) runs the clock
+# queries under callgrind; the figure is the instructions of standard_ExecutorRun. The loaded
+# backend runs them with time real, frozen by its setting, frozen by its database's clock (the
+# connection-pool case), and with time real while another database's clock is frozen (what a
+# database clock costs the sessions of other databases).
 if command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/null 2>&1; then
   info=$(psql -X -At -d "${uri[loaded]}" -c "SELECT setting FROM pg_settings WHERE name = 'data_directory'")
   loaded_pid=$(head -1 "$info/postmaster.pid")
@@ -180,24 +187,67 @@ if command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/nu
   mkdir -p "$cg"
   cp -a "$tmpl" "$cg/data"
   for c in "${clocks[@]}"; do echo "SELECT count($c) FROM generate_series(1, 100000);"; done >"$cg/q.sql"
+  { echo "SELECT unit_tests.freeze('$FROZEN', scope => 'database');"; cat "$cg/q.sql"; } >"$cg/database.sql"
+  { echo "SELECT unit_tests.freeze('$FROZEN', scope => 'database', database => 'template1');"
+    cat "$cg/q.sql"; } >"$cg/other.sql"
   run_as=()
   [[ $(id -u) -eq 0 ]] && run_as=(runuser -u "$(stat -c %U "$tmpl")" --)
   [[ $(id -u) -eq 0 ]] && chown -R "$(stat -c %U "$tmpl")" "$cg"
-  count() {  # binary, extra settings...
-    local bin=$1 out=$cg/$RANDOM.out
-    shift
+  preload=(-c shared_preload_libraries=pg_unit_tests -c pg_unit_tests.time_control=on)
+  echo "CREATE EXTENSION pg_unit_tests;" |
+    "${run_as[@]}" "$loaded_bin" --single -D "$cg/data" "${preload[@]}" postgres >/dev/null 2>&1
+  # The database clock must really apply in a single-user backend, or its count means nothing.
+  if ! { head -1 "$cg/database.sql"; echo "SELECT now() = '$FROZEN' AS frozen;"; } |
+    "${run_as[@]}" "$loaded_bin" --single -D "$cg/data" "${preload[@]}" postgres 2>&1 |
+    grep -q 'frozen = "t"'; then
+    echo "bench/clock.sh: the database clock did not apply in the single-user backend" >&2
+    exit 1
+  fi
+  count() {  # queries, binary, extra settings...
+    local queries=$1 bin=$2 out=$cg/$RANDOM.out
+    shift 2
     "${run_as[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --single \
-      -D "$cg/data" -c jit=off "$@" postgres <"$cg/q.sql" >/dev/null 2>&1
+      -D "$cg/data" -c jit=off "$@" postgres <"$queries" >/dev/null 2>&1
     callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
       awk '/standard_ExecutorRun/ && !done {gsub(",", "", $1); print $1; done = 1}'
   }
-  stock_ir=$(count "$stock_bin")
-  loaded_ir=$(count "$loaded_bin" -c shared_preload_libraries=pg_unit_tests -c pg_unit_tests.time_control=on)
+  declare -A ir
+  ir[stock]=$(count "$cg/q.sql" "$stock_bin")
+  ir[loaded-idle]=$(count "$cg/q.sql" "$loaded_bin" "${preload[@]}")
+  ir[frozen]=$(count "$cg/q.sql" "$loaded_bin" "${preload[@]}" -c "pg_unit_tests.frozen_at=$FROZEN")
+  ir[database-clock]=$(count "$cg/database.sql" "$loaded_bin" "${preload[@]}")
+  ir[other-database]=$(count "$cg/other.sql" "$loaded_bin" "${preload[@]}")
   echo
   echo "## instructions (callgrind) of the clock queries, 100000 rows each, all clocks together"
-  printf '%-20s %14s (1.000)\n' stock "$stock_ir"
-  printf '%-20s %14s (%.4f)\n' loaded-idle "$loaded_ir" "$(echo "$loaded_ir / $stock_ir" | bc -l)"
-  echo "target: loaded and idle under 1.02 x stock"
+  for way in stock loaded-idle frozen database-clock other-database; do
+    printf '%-20s %14s (%.4f)\n' "$way" "${ir[$way]}" "$(echo "${ir[$way]} / ${ir[stock]}" | bc -l)"
+  done
+  echo "targets: loaded-idle and other-database under 1.02 x stock, frozen and database-clock under 1.05"
+
+  # The same for a pgbench -S query (an index lookup, planned every time: what the plan rewrite
+  # costs), 2000 of them after a warm-up run; the figure is the instructions of PostgresMain.
+  {
+    echo "CREATE TABLE accounts (aid int PRIMARY KEY, abalance int, filler char(84));"
+    echo "INSERT INTO accounts SELECT g, 0, '' FROM generate_series(1, 100000) g;"
+    echo "VACUUM ANALYZE accounts;"
+  } | "${run_as[@]}" "$stock_bin" --single -D "$cg/data" postgres >/dev/null 2>&1
+  for ((i = 0; i < 2000; i++)); do echo "SELECT abalance FROM accounts WHERE aid = $((i * 37 % 100000 + 1));"; done >"$cg/select.sql"
+  count_main() {  # binary, extra settings...
+    local bin=$1 out=$cg/$RANDOM.out
+    shift
+    "${run_as[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --single \
+      -D "$cg/data" -c jit=off "$@" postgres <"$cg/select.sql" >/dev/null 2>&1
+    callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+      awk '/ [?]+:PostgresMain / && !done {gsub(",", "", $1); print $1; done = 1}'
+  }
+  "${run_as[@]}" "$stock_bin" --single -D "$cg/data" postgres <"$cg/select.sql" >/dev/null 2>&1
+  select_stock=$(count_main "$stock_bin")
+  select_loaded=$(count_main "$loaded_bin" "${preload[@]}")
+  echo
+  echo "## instructions (callgrind) of 2000 pgbench -S queries, per query"
+  printf '%-20s %14.0f (1.0000)\n' stock "$(echo "$select_stock / 2000" | bc -l)"
+  printf '%-20s %14.0f (%.4f)\n' loaded-idle "$(echo "$select_loaded / 2000" | bc -l)" \
+    "$(echo "$select_loaded / $select_stock" | bc -l)"
 else
   echo "(valgrind not installed: no instruction counts)"
 fi
