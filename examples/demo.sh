@@ -23,17 +23,29 @@ SELECT now();
 SELECT unit_tests.unfreeze();
 SELECT now() > '2030-01-01' AS frozen_still;
 SQL
+
+say "3. A whole database's clock: every session follows at its next statement (a connection pool)"
+psql -X "$uri" <<SQL
+SELECT now() AS before;
+\\! $pgut clock freeze 2030-06-01T09:00:00Z --uri '$uri'
+SELECT now() AS same_session_next_statement, CURRENT_DATE;
+\\! $pgut clock advance '1 hour' --uri '$uri'
+\\! $pgut clock list --uri '$uri'
+SELECT now() AS an_hour_later;
+\\! $pgut clock release --uri '$uri'
+SELECT now() > '2030-01-01' AS frozen_still;
+SQL
 $pgut stop "$uri"
 echo "stopped: no process, socket or file is left"
 
-say "3. Any test runner, any language: 'pg_unit_tests exec -- COMMAND' sets PGHOST, DATABASE_URL ..."
+say "4. Any test runner, any language: 'pg_unit_tests exec -- COMMAND' sets PGHOST, DATABASE_URL ..."
 $pgut exec -- sh -c 'echo "DATABASE_URL=$DATABASE_URL"; psql -XAtc "SELECT 40 + 2 AS answer"'
 
-say "4. Over TCP on 127.0.0.1 with a random password, as JSON"
+say "5. Over TCP on 127.0.0.1 with a random password, as JSON"
 $pgut exec --tcp -- sh -c 'echo "PGHOST=$PGHOST PGPORT=$PGPORT PGPASSWORD=$PGPASSWORD"'
 
-say "5. Frozen from the start, without SQL: 'start --freeze'"
+say "6. Frozen from the start, without SQL: 'start --freeze'"
 $pgut exec --freeze '2001-02-03 04:05:06+00' -- psql -XAtc "SELECT now()"
 
-say "6. The cache that makes it fast"
+say "7. The cache that makes it fast"
 $pgut cache status
