@@ -54,5 +54,12 @@ CREATE FUNCTION helper() RETURNS int LANGUAGE sql RETURN 1;
 CREATE TABLE public.landed (i int);
 SELECT to_regclass('public.landed') AS created;
 DROP TABLE public.landed;
+-- Another extension's script is not ours: a relocatable extension created without a schema would
+-- be installed in the first schema of the path, unit_tests, where nobody looks for it.
+CREATE EXTENSION lo;
+SELECT count(*) AS installed FROM pg_extension WHERE extname = 'lo';
+CREATE EXTENSION lo SCHEMA public;
+SELECT extnamespace::regnamespace AS lo_schema FROM pg_extension WHERE extname = 'lo';
+DROP EXTENSION lo;
 \set VERBOSITY terse
 RESET search_path;

@@ -71,9 +71,10 @@ COMMENT ON FUNCTION unit_tests.shadow_search_path(regrole) IS
   'Puts unit_tests (then pg_catalog) first on the session''s or a role''s search_path';
 
 -- With unit_tests first on the path, an unqualified CREATE would make the object in unit_tests (for
--- a role allowed to: superusers), where nobody looks for it and where it keeps DROP EXTENSION from
--- working. This event trigger refuses any object created in unit_tests other than by the
--- extension's own scripts, with the fix in the hint.
+-- a role allowed to: superusers), where nobody looks for it (and DROP EXTENSION leaves it behind,
+-- with the schema). So would CREATE EXTENSION of a relocatable extension without SCHEMA: its
+-- script's commands are in_extension, but not ours. This event trigger refuses any object created
+-- in unit_tests other than by the extension's own scripts, with the fix in the hint.
 CREATE FUNCTION unit_tests._refuse_foreign_objects() RETURNS event_trigger
   LANGUAGE plpgsql
   SET search_path = pg_catalog, pg_temp
@@ -83,15 +84,19 @@ DECLARE
 BEGIN
   SELECT d.command_tag, d.object_identity INTO made
     FROM pg_event_trigger_ddl_commands() AS d
-   WHERE d.schema_name = 'unit_tests' AND NOT d.in_extension
-     AND (d.command_tag LIKE 'CREATE %' OR d.command_tag = 'SELECT INTO')
+   WHERE (d.schema_name = 'unit_tests' AND NOT d.in_extension
+          AND (d.command_tag LIKE 'CREATE %' OR d.command_tag = 'SELECT INTO'))
+      OR (d.command_tag = 'CREATE EXTENSION'
+          AND EXISTS (SELECT FROM pg_extension AS e
+                       WHERE e.oid = d.objid AND e.extname <> 'pg_unit_tests'
+                         AND e.extnamespace = 'unit_tests'::regnamespace))
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION '% % would be created in schema unit_tests, which belongs to the extension pg_unit_tests',
         made.command_tag, made.object_identity
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'unit_tests.shadow_search_path() puts unit_tests first on search_path, so unqualified names are created there: '
-                   'qualify the name (CREATE TABLE public.t ...), or create your objects before shadowing the path.';
+                   'qualify the name (CREATE TABLE public.t ..., CREATE EXTENSION e SCHEMA public), or create your objects before shadowing the path.';
   END IF;
 END
 $$;
