@@ -40,6 +40,12 @@ INSERT INTO unit_tests._snapshot_relations (snapshot, relid, kind, relname)
 SELECT s.id, pg_temp.alice_table(), 'r', 'alice.t' FROM unit_tests._snapshots AS s;
 INSERT INTO unit_tests._snapshots (name, owner, taken_at, schemas)
 VALUES ('fake', 'pgut_alice'::regrole, now(), '{}');
+-- Not as a sequence either (snapshot() records sequences it does not own): a "sequence" row
+-- naming her table would show him the table's logged changes, and make her table look tracked.
+INSERT INTO unit_tests._snapshot_relations (snapshot, relid, kind, relname)
+SELECT s.id, pg_temp.alice_table(), 'S', 'alice.t' FROM unit_tests._snapshots AS s;
+UPDATE unit_tests._snapshot_relations SET relid = pg_temp.alice_table(), kind = 'S';
+SELECT count(*) AS others_changes FROM unit_tests._snapshot_changes WHERE relid = pg_temp.alice_table();
 RESET ROLE;
 
 -- A superuser uses its own snapshots too (it can read the storage tables, as any table).

@@ -100,16 +100,19 @@ CREATE POLICY own ON unit_tests._snapshots
   USING (owner = current_user::text::regrole::oid) WITH CHECK (owner = current_user::text::regrole::oid);
 CREATE POLICY own ON unit_tests._snapshot_relations
   USING (snapshot IN (SELECT id FROM unit_tests._snapshots))
-  -- (and only for tables one owns, as snapshot() requires: nobody can make a table look tracked)
+  -- (and only for tables one owns, as snapshot() requires: nobody can make a table look tracked;
+  -- snapshot() records sequences it does not own, so a row of kind 'S' must name a sequence)
   WITH CHECK (snapshot IN (SELECT id FROM unit_tests._snapshots)
-              AND (kind = 'S' OR pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = relid), 'USAGE')));
+              AND CASE WHEN kind = 'S'
+                       THEN EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relid AND c.relkind = 'S')
+                       ELSE pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = relid), 'USAGE') END);
 CREATE POLICY table_owner ON unit_tests._snapshot_relations FOR SELECT
   USING (pg_has_role((SELECT c.relowner FROM pg_class AS c WHERE c.oid = relid), 'USAGE'));
 CREATE POLICY own ON unit_tests._snapshot_rows
   USING (snapshot IN (SELECT id FROM unit_tests._snapshots))
   WITH CHECK (snapshot IN (SELECT id FROM unit_tests._snapshots));
 CREATE POLICY tracked ON unit_tests._snapshot_changes FOR SELECT
-  USING (relid IN (SELECT r.relid FROM unit_tests._snapshot_relations AS r));
+  USING (relid IN (SELECT r.relid FROM unit_tests._snapshot_relations AS r WHERE r.kind <> 'S'));
 GRANT SELECT, INSERT, UPDATE, DELETE ON unit_tests._snapshots, unit_tests._snapshot_relations,
   unit_tests._snapshot_rows TO PUBLIC;
 GRANT SELECT ON unit_tests._snapshot_changes TO PUBLIC;
