@@ -59,6 +59,16 @@ SELECT unit_tests.assert(NULL);
 SELECT unit_tests.assert_equal(2 + 2, 4);
 SELECT unit_tests.assert_equal((SELECT count(*) FROM accounts), 3, 'accounts');
 SELECT unit_tests.assert_equal('a'::text, NULL, 'name');
+-- Equal as the type defines it (its default equality), wherever the type and its operators live:
+-- citext's = is in public, not on the assertion's pinned search_path.
+CREATE EXTENSION citext SCHEMA public;
+SELECT unit_tests.assert_equal('Hello'::citext, 'hELLO'::citext, 'citext');
+SELECT unit_tests.assert_equal(ARRAY['A']::citext[], ARRAY['a']::citext[], 'citext[]');
+SELECT unit_tests.assert_equal(ROW('A'::citext, 1), ROW('a'::citext, 1), 'row');
+SELECT unit_tests.assert_equal('Hello'::citext, 'world'::citext, 'citext');
+SELECT unit_tests.assert_equal(NULL::citext, NULL::citext, 'both NULL');
+SELECT unit_tests.assert_equal('{"a": 1}'::json, '{"a": 1}'::json, 'json');
+DROP EXTENSION citext;
 
 -- The runner: test functions of a schema, each in its own rolled-back subtransaction, with
 -- startup*/shutdown* once around them and setup*/teardown* around each.

@@ -114,6 +114,12 @@ BEGIN
 END
 $$;
 
+-- a IS NOT DISTINCT FROM b by the type's own default equality, found from the type rather than by
+-- name (extension/src/testing/equal.cpp): the "=" of a type in another schema (citext, hstore) is
+-- not on the pinned search_path below.
+CREATE FUNCTION unit_tests._equal(a anycompatible, b anycompatible) RETURNS boolean
+  LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'pgut_equal';
+
 CREATE FUNCTION unit_tests.assert_equal(actual anycompatible, expected anycompatible,
                                         what text DEFAULT NULL)
   RETURNS void
@@ -121,7 +127,7 @@ CREATE FUNCTION unit_tests.assert_equal(actual anycompatible, expected anycompat
   SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF actual IS DISTINCT FROM expected THEN
+  IF NOT unit_tests._equal(actual, expected) THEN
     RAISE EXCEPTION '%expected %, got %', coalesce(what || ': ', ''),
         coalesce(quote_literal(expected), 'NULL'), coalesce(quote_literal(actual), 'NULL')
       USING ERRCODE = 'assert_failure';

@@ -57,6 +57,7 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 }
 
 // libpq/auth.h, without it: it pulls in libpq-be.h and through it the GSSAPI headers, which a
