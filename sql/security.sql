@@ -176,6 +176,26 @@ DROP ROLE "pgut_r'; DROP TABLE public.canary; --";
 DROP SCHEMA "inj'; DROP TABLE public.canary; --" CASCADE;
 DROP TABLE public.canary;
 
+-- The internal C helpers are callable by every role (EXECUTE is PUBLIC's): called directly, with
+-- relations and arguments they were not made for, each gives an error, never a crashed server.
+SET ROLE pgut_mallory;
+CREATE VIEW public.mallory_view AS SELECT 1::oid AS relid;
+CREATE TABLE public.mallory_parted (relid oid) PARTITION BY LIST (relid);
+CREATE SEQUENCE public.mallory_seq;
+CREATE INDEX ON public.mallory_parted (relid);
+SELECT unit_tests._snapshot_unseen('public.mallory_view');
+SELECT unit_tests._snapshot_unseen('public.mallory_view', '{1}');
+SELECT unit_tests._snapshot_unseen('public.mallory_parted');
+SELECT unit_tests._snapshot_unseen('public.mallory_seq');
+SELECT unit_tests._snapshot_unseen('public.mallory_parted_relid_idx');
+SELECT unit_tests._snapshot_unseen('pg_catalog.pg_class');
+SELECT unit_tests._snapshot_unseen(NULL) AS no_table;
+SELECT unit_tests._snapshot_track();
+SELECT unit_tests._snapshot_quiet(ARRAY['pg_catalog.pg_class'::regclass::oid]) AS silenced;
+SELECT unit_tests._execute(NULL);
+RESET ROLE;
+SELECT 'still connected' AS server;
+
 DROP SCHEMA sec CASCADE;
 DROP OWNED BY pgut_mallory;
 DROP OWNED BY pgut_target;

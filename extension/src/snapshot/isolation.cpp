@@ -45,7 +45,17 @@ Datum unseen(FunctionCallInfo fcinfo) {
                       "unit_tests._snapshot_unseen: the table has no column relid of type oid");
   }
 
+  // Only an ordinary table (what restore() and snapshot() pass): a view, a partitioned or a foreign
+  // table has no table access method to scan with, and scanning one would crash the backend.
+  if (get_rel_relkind(relid) != RELKIND_RELATION)
+    throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
+                    "unit_tests._snapshot_unseen: the relation is not an ordinary table");
   Relation rel = table_open(relid, AccessShareLock);
+  if (rel->rd_rel->relkind != RELKIND_RELATION) {  // replaced while we waited for the lock
+    table_close(rel, AccessShareLock);
+    throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
+                    "unit_tests._snapshot_unseen: the relation is not an ordinary table");
+  }
   Snapshot then = GetTransactionSnapshot();
   Snapshot now = RegisterSnapshot(GetLatestSnapshot());
   TupleTableSlot* slot = table_slot_create(rel, nullptr);
