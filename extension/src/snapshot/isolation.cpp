@@ -56,7 +56,9 @@ Datum unseen(FunctionCallInfo fcinfo) {
     throw pg::Error(ERRCODE_WRONG_OBJECT_TYPE,
                     "unit_tests._snapshot_unseen: the relation is not an ordinary table");
   }
-  Snapshot then = GetTransactionSnapshot();
+  // Both registered, as the visibility checks require (in READ COMMITTED the transaction snapshot
+  // is a fresh one that nothing registered).
+  Snapshot then = RegisterSnapshot(GetTransactionSnapshot());
   Snapshot now = RegisterSnapshot(GetLatestSnapshot());
   TupleTableSlot* slot = table_slot_create(rel, nullptr);
   TableScanDesc scan = table_beginscan(rel, SnapshotAny, 0, nullptr);
@@ -78,6 +80,7 @@ Datum unseen(FunctionCallInfo fcinfo) {
   table_endscan(scan);
   ExecDropSingleTupleTableSlot(slot);
   UnregisterSnapshot(now);
+  UnregisterSnapshot(then);
   table_close(rel, AccessShareLock);
   if (!OidIsValid(found)) PG_RETURN_NULL();
   PG_RETURN_OID(found);
