@@ -114,6 +114,9 @@ INSERT INTO limits VALUES (2, '2011-11-01');
 ALTER TABLE limits ADD COLUMN added date DEFAULT CURRENT_DATE,
   ADD COLUMN added_now date DEFAULT now();
 SELECT id, added > '2025-01-01' AS added_real, added_now FROM limits ORDER BY id;
+ALTER TABLE limits ALTER COLUMN added TYPE date USING CURRENT_DATE,
+  ALTER COLUMN added_now TYPE date USING now()::date;
+SELECT id, added > '2025-01-01' AS using_real, added_now AS using_now FROM limits ORDER BY id;
 DROP TABLE limits, limits_now;
 DROP DOMAIN past_date, past_date_now;
 DROP FUNCTION mark;

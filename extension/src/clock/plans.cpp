@@ -21,8 +21,9 @@
 // CURRENT_DATE ...) on a server with time control on. What stays out of reach: expressions that
 // PostgreSQL prepares without the planner, from the catalogs (column defaults filled in by COPY
 // FROM and ALTER TABLE, CHECK and domain constraints, trigger WHEN conditions, partition bounds) or
-// from raw statements (EXECUTE's parameters, COPY's WHERE): there the keywords read the real clock
-// (README, "Which clocks obey"); now() and the literals ('now', 'today') obey there too.
+// from raw statements (EXECUTE's parameters, COPY's WHERE, ALTER COLUMN TYPE's USING): there the
+// keywords read the real clock (README, "Which clocks obey"); now() and the literals ('now',
+// 'today') obey there too.
 #include "clock/plans.hpp"
 
 #include "pg/versions.hpp"
