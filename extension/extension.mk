@@ -34,6 +34,6 @@ extension/pg_unit_tests--$(EXTVERSION).sql: $(EXT_SQL_PARTS)
 # The extension's pg_regress suite (sql/, expected/). It needs a server started with
 # shared_preload_libraries = 'pg_unit_tests' and pg_unit_tests.time_control = on; the harness runs
 # it on such a server, `make installcheck` runs it on the server PG* points at.
-REGRESS := time_api time_clocks time_literals time_objects time_semantics time_security time_shared \
+REGRESS := time_api time_clocks time_literals time_objects time_semantics time_security time_shared time_zones \
   search_path snapshot snapshot_names snapshot_privacy runner security
 REGRESS_OPTS := --inputdir=.
