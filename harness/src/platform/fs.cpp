@@ -16,18 +16,23 @@
 #include <fmt/format.h>
 
 #include "pg_unit_tests/error.hpp"
+#include "platform/dir.hpp"
 
 namespace pg_unit_tests::platform {
 
-namespace {
-
-[[noreturn]] void fail(const std::string& what, const fs::path& path, int err) {
+void throw_filesystem_error(const std::string& what, const fs::path& path, int err) {
   const char* hint = err == ENOSPC ? " (the disk is full: free some space or set PG_UNIT_TESTS_DIR)"
                      : err == EACCES
                          ? " (permission denied: set PG_UNIT_TESTS_DIR to a writable directory)"
                          : "";
   throw Error(ExitCode::kFilesystem,
               fmt::format("could not {} {}: {}{}", what, path.string(), std::strerror(err), hint));
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what, const fs::path& path, int err) {
+  throw_filesystem_error(what, path, err);
 }
 
 void copy_file(int from_dir, int to_dir, const char* name, mode_t mode, off_t size,
@@ -109,9 +114,11 @@ void copy_tree(const fs::path& from, const fs::path& to) {
   copy_dir(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), st.st_mode, {});
 }
 
-void remove_tree(const fs::path& path) noexcept {
-  std::error_code ec;
-  fs::remove_all(path, ec);
+bool remove_tree(const fs::path& path) noexcept {
+  const fs::path parent = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+  const Fd dir(open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return errno == ENOENT;
+  return remove_tree_at(dir.get(), path.filename().c_str());
 }
 
 void write_file_atomic(const fs::path& path, const std::string& content, mode_t mode) {
@@ -149,6 +156,17 @@ std::string read_all(int fd) {
     }
   }
   return out;
+}
+
+bool write_all(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 std::optional<std::string> read_file(const fs::path& path) {

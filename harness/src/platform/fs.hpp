@@ -18,8 +18,9 @@ namespace fs = std::filesystem;
 // Error(kFilesystem) naming the file and the reason (ENOSPC: "the disk is full").
 void copy_tree(const fs::path& from, const fs::path& to);
 
-// Removes a tree; missing is fine. Never throws.
-void remove_tree(const fs::path& path) noexcept;
+// Removes a tree through descriptors (symlinks inside are removed, never followed); missing is
+// fine. Never throws; false if something could not be removed.
+bool remove_tree(const fs::path& path) noexcept;
 
 // Writes a file through a temporary and rename(2), so that readers never see half of it.
 void write_file_atomic(const fs::path& path, const std::string& content, mode_t mode = 0600);
@@ -28,6 +29,12 @@ std::optional<std::string> read_file(const fs::path& path);
 
 // Reads a descriptor to its end (EINTR retried); stops at the first other error.
 std::string read_all(int fd);
+// Writes all of `data` (EINTR retried); false (errno set) on failure.
+bool write_all(int fd, const std::string& data);
+
+// Throws Error(kFilesystem): "could not WHAT PATH: reason", with a hint for a full disk (exit 6,
+// "the disk is full") and for permissions.
+[[noreturn]] void throw_filesystem_error(const std::string& what, const fs::path& path, int err);
 
 // The last n non-empty lines of a program's output, joined with " / ", for one-line error messages.
 // Lines starting with `skip_prefix` (e.g. make's "make[1]: Entering ...") are left out.
