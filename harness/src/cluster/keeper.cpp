@@ -21,14 +21,14 @@
 #include <chrono>
 #include <optional>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "cluster/cache.hpp"
+#include "cluster/connections.hpp"
 #include "cluster/layout.hpp"
+#include "cluster/postmaster.hpp"
 #include "cluster/server_state.hpp"
 #include "pg_unit_tests/error.hpp"
 #include "platform/fs.hpp"
@@ -89,43 +89,6 @@ std::filesystem::path pool_token(const std::filesystem::path& cache, const std::
   return cache / fmt::format("{}{}-{}", kPoolPrefix, pool_key, id);
 }
 
-int count_connections(const std::filesystem::path& socket_path, int tcp_port) {
-  int n = 0;
-  // /proc/net/unix: "Num RefCount Protocol Flags Type St Inode Path"; St 03 = connected. A
-  // server-side accepted socket carries the listening socket's path.
-  if (std::ifstream unix_table("/proc/net/unix"); unix_table) {
-    std::string line;
-    const std::string path = socket_path.string();
-    while (std::getline(unix_table, line)) {
-      if (line.size() < path.size() ||
-          line.compare(line.size() - path.size(), path.size(), path) != 0) {
-        continue;
-      }
-      std::istringstream fields(line);
-      std::string num, ref, proto, flags, type, st;
-      fields >> num >> ref >> proto >> flags >> type >> st;
-      if (st == "03") ++n;
-    }
-  }
-  if (tcp_port > 0) {
-    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-      std::ifstream t(table);
-      std::string line;
-      std::getline(t, line);  // header
-      while (std::getline(t, line)) {
-        std::istringstream fields(line);
-        std::string sl, local, remote, st;
-        fields >> sl >> local >> remote >> st;
-        const size_t colon = local.rfind(':');
-        if (colon == std::string::npos) continue;
-        const int port = static_cast<int>(std::strtol(local.c_str() + colon + 1, nullptr, 16));
-        if (port == tcp_port && st == "01") ++n;  // ESTABLISHED
-      }
-    }
-  }
-  return n;
-}
-
 namespace {
 
 struct StartFailure {
@@ -161,41 +124,6 @@ bool port_free(int port) {
   a.sin_port = htons(static_cast<uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-}
-
-// The server's own complaint: the first FATAL/PANIC line of its log, with DETAIL or HINT lines.
-std::string complaint(const std::filesystem::path& log) {
-  auto text = platform::read_file(log).value_or("");
-  std::istringstream in(text);
-  std::string line, found, last;
-  bool taking = false;
-  auto tail_from = [](const std::string& l, const char* marker) {
-    const size_t at = l.find(marker);
-    return at == std::string::npos ? std::string() : l.substr(at);
-  };
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-    std::string severe = tail_from(line, "FATAL:");
-    if (severe.empty()) severe = tail_from(line, "PANIC:");
-    std::string extra = tail_from(line, "DETAIL:");
-    if (extra.empty()) extra = tail_from(line, "HINT:");
-    if (!severe.empty() && found.empty()) {
-      found = severe;
-      taking = true;
-    } else if (taking && !extra.empty()) {
-      found += " " + extra;
-    } else {
-      taking = false;
-    }
-  }
-  if (found.empty()) found = last;
-  // Collapse runs of blanks ("FATAL:  invalid ..." reads better with one).
-  std::string out;
-  for (char c : found) {
-    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
-    out.push_back(c);
-  }
-  return out;
 }
 
 class Keeper {
@@ -380,8 +308,6 @@ class Keeper {
     created_ = false;
   }
 
-  std::string complaint_text() const { return complaint(log_); }
-
  private:
   // Starts postgres; false if the TCP port turned out to be taken (try another).
   bool launch(int signal_fd) {
@@ -422,7 +348,7 @@ class Keeper {
     for (;;) {
       if (auto status = platform::try_wait(postmaster_)) {
         postmaster_ = -1;
-        const std::string why = complaint(log_);
+        const std::string why = log_complaint(platform::read_file(log_).value_or(""));
         if (spec_.tcp && why.find("could not create any TCP/IP sockets") != std::string::npos) {
           return false;
         }
@@ -430,13 +356,7 @@ class Keeper {
                            fmt::format("the server did not start: {}", why)};
       }
       if (auto text = platform::read_file(pid_file)) {
-        // Line 8 of postmaster.pid is the status; "ready" means it accepts connections.
-        std::istringstream in(*text);
-        std::string line;
-        int n = 0;
-        while (std::getline(in, line) && ++n < 8) {
-        }
-        if (n == 8 && line.rfind("ready", 0) == 0) break;
+        if (auto pid_file_now = parse_pid_file(*text); pid_file_now && pid_file_now->ready()) break;
       }
       if (Clock::now() > deadline) {
         throw StartFailure{
@@ -548,16 +468,8 @@ class Keeper {
 
   int shmem_id() const {
     auto text = platform::read_file(data_ / "postmaster.pid");
-    if (!text) return -1;
-    std::istringstream in(*text);
-    std::string line;
-    for (int n = 0; n < 7 && std::getline(in, line); ++n) {
-    }
-    std::istringstream fields(line);
-    long key = 0;
-    int id = -1;
-    fields >> key >> id;
-    return id;
+    auto pid_file = text ? parse_pid_file(*text) : std::nullopt;
+    return pid_file ? pid_file->shmem_id : -1;
   }
 
   KeeperSpec spec_;

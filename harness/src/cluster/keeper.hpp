@@ -72,8 +72,4 @@ std::filesystem::path pool_token(const std::filesystem::path& cache, const std::
                                  const std::string& id);
 inline const char* kPoolPrefix = "pool-";
 
-// Counts client connections to a server: accepted sockets on its Unix socket and established TCP
-// connections to its port, read from /proc/net (no connection of our own needed).
-int count_connections(const std::filesystem::path& socket_path, int tcp_port);
-
 }  // namespace pg_unit_tests::cluster
