@@ -21,6 +21,7 @@
 #include "cluster/layout.hpp"
 #include "cluster/overlay.hpp"
 #include "cluster/server_state.hpp"
+#include "cluster/settings.hpp"
 #include "platform/fs.hpp"
 #include "platform/process.hpp"
 #include "platform/trace.hpp"
@@ -130,22 +131,6 @@ void collect_garbage(const Layout& layout) {
   }
 }
 
-std::vector<std::string> checked_settings(const std::vector<std::string>& settings) {
-  static const std::regex name_re("^[A-Za-z_][A-Za-z0-9_.]*$");
-  std::vector<std::string> out;
-  for (const auto& s : settings) {
-    const size_t eq = s.find('=');
-    if (eq == std::string::npos || !std::regex_match(s.substr(0, eq), name_re)) {
-      throw Error(ExitCode::kUsage,
-                  fmt::format("bad server setting '{}': write it as name=value (as in -o '-c "
-                              "work_mem=64MB')",
-                              s));
-    }
-    out.push_back(s);
-  }
-  return out;
-}
-
 struct Launch {
   cluster::KeeperSpec spec;
   fs::path keeper;
@@ -161,7 +146,6 @@ Launch prepare(const ServerOptions& o, bool attached) {
   cluster::TemplateConfig tc;
   if (!o.locale.empty()) tc.locale = o.locale;
   if (!o.encoding.empty()) tc.encoding = o.encoding;
-  std::vector<std::string> user_settings = checked_settings(o.settings);
 
   std::vector<cluster::ExtensionFiles> extensions;
   bool preload = false;
@@ -175,6 +159,7 @@ Launch prepare(const ServerOptions& o, bool attached) {
       preload = installed;
     }
   }
+  const auto settings = cluster::compose_settings({o.settings, preload, o.freeze});
   for (const auto& dir : o.extensions)
     extensions.push_back(cluster::resolve_extension(dir, inst, layout));
   const cluster::Overlay overlay = cluster::prepare_overlay(inst, extensions, layout);
@@ -198,32 +183,7 @@ Launch prepare(const ServerOptions& o, bool attached) {
   s.postgres = overlay.postgres;
   s.overlay = overlay.root;
   s.version = inst.version;
-  std::string preload_list = preload ? "pg_unit_tests" : "";
-  for (auto it = user_settings.begin(); it != user_settings.end();) {
-    if (it->rfind("shared_preload_libraries=", 0) == 0) {
-      std::string theirs = it->substr(25);
-      if (!theirs.empty() && theirs.find("pg_unit_tests") == std::string::npos) {
-        preload_list += (preload_list.empty() ? "" : ",") + theirs;
-      } else if (!theirs.empty()) {
-        preload_list = theirs;
-      }
-      it = user_settings.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (!preload_list.empty()) s.settings.push_back("shared_preload_libraries=" + preload_list);
-  if (preload) s.settings.push_back("pg_unit_tests.time_control=on");
-  if (!o.freeze.empty()) {
-    if (!preload) {
-      throw Error(
-          ExitCode::kExtension,
-          "--freeze needs the pg_unit_tests extension, which was not found: build it (make) "
-          "or install it (make install)");
-    }
-    s.settings.push_back("pg_unit_tests.frozen_at=" + o.freeze);
-  }
-  for (auto& u : user_settings) s.settings.push_back(std::move(u));
+  for (const auto& setting : settings) s.settings.push_back(setting.argument());
   s.tcp = o.tcp;
   if (o.tcp) s.password = platform::random_hex(16);
   s.idle_timeout = static_cast<int>(o.idle_timeout.count());
