@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -25,6 +24,7 @@
 #include "platform/fs.hpp"
 #include "platform/process.hpp"
 #include "platform/trace.hpp"
+#include "pq/conninfo.hpp"
 
 #ifndef PGUT_CLI_BUILD_PATH
 #define PGUT_CLI_BUILD_PATH ""
@@ -325,21 +325,12 @@ Started launch(const Launch& l) {
 
 // Finds the server directory behind a URI, socket directory, server or data directory.
 fs::path locate_server(const std::string& what, const Layout& layout) {
-  std::string host;
+  std::string host = what;
   int port = 0;
   if (what.rfind("postgres://", 0) == 0 || what.rfind("postgresql://", 0) == 0) {
-    static const std::regex host_param("[?&]host=([^&]*)");
-    static const std::regex port_param("[?&]port=([0-9]+)");
-    static const std::regex authority("^postgres(?:ql)?://(?:[^@/]*@)?([^/:?]*)(?::([0-9]+))?");
-    std::smatch m;
-    if (std::regex_search(what, m, host_param)) host = cluster::percent_decode(m[1]);
-    if (std::regex_search(what, m, port_param)) port = std::stoi(m[1]);
-    if (host.empty() && std::regex_search(what, m, authority)) {
-      host = cluster::percent_decode(m[1]);
-      if (m[2].matched) port = std::stoi(m[2]);
-    }
-  } else {
-    host = what;
+    const pq::Options o = pq::parse_conninfo(what);
+    host = o.count("host") ? o.at("host") : "";
+    port = o.count("port") ? std::atoi(o.at("port").c_str()) : 0;
   }
   std::error_code ec;
   if (!host.empty() && host[0] == '/') {

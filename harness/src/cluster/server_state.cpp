@@ -1,11 +1,10 @@
 #include "cluster/server_state.hpp"
 
-#include <cctype>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "platform/fs.hpp"
+#include "pq/conninfo.hpp"
 
 namespace pg_unit_tests {
 
@@ -75,40 +74,11 @@ std::optional<ServerState> read_state(const std::filesystem::path& dir) {
   return s;
 }
 
-std::string percent_encode(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
-std::string percent_decode(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
 std::string make_uri(const ServerInfo& i) {
-  if (!i.password.empty()) {
-    return fmt::format("postgresql://{}:{}@{}:{}/{}", percent_encode(i.user),
-                       percent_encode(i.password), i.host, i.port, percent_encode(i.database));
-  }
-  return fmt::format("postgresql://{}@/{}?host={}&port={}", percent_encode(i.user),
-                     percent_encode(i.database), percent_encode(i.host), i.port);
+  pq::Options o = {{"user", i.user}, {"dbname", i.database}, {"port", std::to_string(i.port)}};
+  o["host"] = i.host;
+  if (!i.password.empty()) o["password"] = i.password;
+  return pq::make_uri(o);
 }
 
 }  // namespace cluster

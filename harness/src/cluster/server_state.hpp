@@ -24,9 +24,4 @@ std::string make_uri(const ServerInfo& info);
 // Parses ServerInfo::to_json(); throws nlohmann::json::exception on malformed input.
 ServerInfo info_from_json(const std::string& text);
 
-// libpq URIs carry a socket directory as a percent-encoded host parameter. No library in our
-// dependency set does URI component encoding, and the rule (RFC 3986 unreserved) is short.
-std::string percent_encode(const std::string& text);
-std::string percent_decode(const std::string& text);
-
 }  // namespace pg_unit_tests::cluster

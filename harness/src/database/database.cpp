@@ -2,7 +2,6 @@
 // issued from a maintenance database of the same server.
 #include "pg_unit_tests/database.hpp"
 
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,96 +13,15 @@
 
 #include <fmt/format.h>
 
+#include "pq/conninfo.hpp"
+#include "pq/connection.hpp"
+
 namespace pg_unit_tests {
 namespace {
 
 constexpr const char* kSnapshotPrefix = "pgut_snapshot_";
 
-using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
-
-// One libpq connection; every failure is an Error with the server's own message.
-class Conn {
- public:
-  // Connects to `dbname` on the server of `uri` (empty: the URI's own database).
-  Conn(const std::string& uri, const std::string& dbname) {
-    const char* keys[] = {"dbname", dbname.empty() ? nullptr : "dbname", nullptr};
-    const char* values[] = {uri.c_str(), dbname.c_str(), nullptr};
-    conn_ = PQconnectdbParams(keys, values, 1);
-    if (PQstatus(conn_) != CONNECTION_OK) {
-      std::string message = first_line(PQerrorMessage(conn_));
-      PQfinish(conn_);
-      conn_ = nullptr;
-      throw Error(ExitCode::kNoSuchServer,
-                  fmt::format("cannot connect to {}: {} (is the server running? see "
-                              "pg_unit_tests list)",
-                              dbname.empty() ? uri : "database \"" + dbname + "\"", message));
-    }
-  }
-  explicit Conn(PGconn* adopted) : conn_(adopted) {}
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  ~Conn() {
-    if (conn_) PQfinish(conn_);
-  }
-  PGconn* release() { return std::exchange(conn_, nullptr); }
-
-  // Runs sql with $1.. parameters; returns the rows as strings.
-  std::vector<std::vector<std::string>> query(const std::string& sql,
-                                              const std::vector<std::string>& params = {}) {
-    std::vector<const char*> values;
-    values.reserve(params.size());
-    for (const auto& p : params) values.push_back(p.c_str());
-    Result r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                          values.data(), nullptr, nullptr, 0),
-             &PQclear);
-    const auto status = PQresultStatus(r.get());
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-      const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-      throw ServerError(state ? state : "", first_line(PQresultErrorMessage(r.get())));
-    }
-    std::vector<std::vector<std::string>> rows;
-    rows.reserve(static_cast<size_t>(PQntuples(r.get())));
-    for (int i = 0; i < PQntuples(r.get()); ++i) {
-      std::vector<std::string> row;
-      row.reserve(static_cast<size_t>(PQnfields(r.get())));
-      for (int j = 0; j < PQnfields(r.get()); ++j) row.emplace_back(PQgetvalue(r.get(), i, j));
-      rows.push_back(std::move(row));
-    }
-    return rows;
-  }
-  std::string value(const std::string& sql, const std::vector<std::string>& params = {}) {
-    auto rows = query(sql, params);
-    return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
-  }
-  std::string quote(const std::string& identifier) {
-    char* q = PQescapeIdentifier(conn_, identifier.c_str(), identifier.size());
-    std::string out = q ? q : "";
-    PQfreemem(q);
-    return out;
-  }
-
-  std::string literal(const std::string& text) {
-    char* q = PQescapeLiteral(conn_, text.c_str(), text.size());
-    std::string out = q ? q : "''";
-    PQfreemem(q);
-    return out;
-  }
-
-  struct ServerError : Error {
-    ServerError(std::string state, const std::string& message)
-        : Error(ExitCode::kDatabase, message), sqlstate(std::move(state)) {}
-    std::string sqlstate;
-  };
-
-  static std::string first_line(const std::string& text) {
-    std::string line = text.substr(0, text.find('\n'));
-    if (line.rfind("ERROR:  ", 0) == 0) line = line.substr(8);
-    return line;
-  }
-
- private:
-  PGconn* conn_ = nullptr;
-};
+using Conn = pq::Connection;
 
 // The database the URI names (asked of the server: the URI may leave it implicit).
 std::string database_of(const std::string& uri) {
@@ -174,12 +92,13 @@ void require_snapshot_name(const std::string& name) {
 // between our check and the copy) into the same error as the check.
 void clone(Conn& admin, const std::string& target, const std::string& source,
            CloneStrategy strategy, const std::string& owner = {}) {
-  const std::string sql = fmt::format(
-      "CREATE DATABASE {} TEMPLATE {} STRATEGY {}{}", admin.quote(target), admin.quote(source),
-      strategy_sql(admin, source, strategy), owner.empty() ? "" : " OWNER " + admin.quote(owner));
+  const std::string sql =
+      fmt::format("CREATE DATABASE {} TEMPLATE {} STRATEGY {}{}", admin.quote_identifier(target),
+                  admin.quote_identifier(source), strategy_sql(admin, source, strategy),
+                  owner.empty() ? "" : " OWNER " + admin.quote_identifier(owner));
   try {
     admin.query(sql);
-  } catch (const Conn::ServerError& e) {
+  } catch (const pq::ServerError& e) {
     if (e.sqlstate == "55006") require_no_sessions(admin, source, "cannot copy");
     throw;
   }
@@ -204,26 +123,9 @@ CloneStrategy parse_clone_strategy(const std::string& text) {
 }
 
 std::string with_database(const std::string& uri, const std::string& dbname) {
-  std::string encoded;
-  for (unsigned char ch : dbname) {
-    if (std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.') {
-      encoded += static_cast<char>(ch);
-    } else {
-      encoded += fmt::format("%{:02X}", ch);
-    }
-  }
-  const auto scheme = uri.find("://");
-  if (scheme == std::string::npos) {
-    // A keyword/value conninfo: a later dbname wins.
-    return uri + " dbname='" + dbname + "'";
-  }
-  const auto query = uri.find('?', scheme + 3);
-  const auto slash = uri.find('/', scheme + 3);
-  const auto authority_end = std::min(query, slash);
-  std::string out = uri.substr(0, authority_end == std::string::npos ? uri.size() : authority_end);
-  out += "/" + encoded;
-  if (query != std::string::npos) out += uri.substr(query);
-  return out;
+  pq::Options options = pq::parse_conninfo(uri);
+  options["dbname"] = dbname;
+  return pq::make_uri(options);
 }
 
 namespace snapshot {
@@ -243,10 +145,10 @@ void save(const std::string& uri, const std::string& name, CloneStrategy strateg
   clone(admin, target, source, strategy);
   // A template that nobody can connect to: it cannot change by accident.
   admin.query(fmt::format("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false",
-                          admin.quote(target)));
+                          admin.quote_identifier(target)));
   // list() reads the source back from this comment (after its 26-character prefix).
-  admin.query(fmt::format("COMMENT ON DATABASE {} IS {}", admin.quote(target),
-                          admin.literal("pg_unit_tests snapshot of " + source)));
+  admin.query(fmt::format("COMMENT ON DATABASE {} IS {}", admin.quote_identifier(target),
+                          admin.quote_literal("pg_unit_tests snapshot of " + source)));
 }
 
 void restore(const std::string& uri, const std::string& name, CloneStrategy strategy) {
@@ -268,14 +170,14 @@ void restore(const std::string& uri, const std::string& name, CloneStrategy stra
   const std::string fresh = unique_name("pgut_restore_");
   clone(admin, fresh, snapshot_db, strategy, owner);
   try {
-    admin.query(fmt::format("DROP DATABASE {}", admin.quote(target)));
-  } catch (const Conn::ServerError& e) {
-    admin.query(fmt::format("DROP DATABASE IF EXISTS {}", admin.quote(fresh)));
+    admin.query(fmt::format("DROP DATABASE {}", admin.quote_identifier(target)));
+  } catch (const pq::ServerError& e) {
+    admin.query(fmt::format("DROP DATABASE IF EXISTS {}", admin.quote_identifier(fresh)));
     if (e.sqlstate == "55006") require_no_sessions(admin, target, why);
     throw;
   }
-  admin.query(
-      fmt::format("ALTER DATABASE {} RENAME TO {}", admin.quote(fresh), admin.quote(target)));
+  admin.query(fmt::format("ALTER DATABASE {} RENAME TO {}", admin.quote_identifier(fresh),
+                          admin.quote_identifier(target)));
 }
 
 std::vector<DatabaseSnapshot> list(const std::string& uri) {
@@ -302,8 +204,8 @@ void drop(const std::string& uri, const std::string& name) {
   if (!database_exists(admin, db)) {
     throw Error(ExitCode::kDatabase, fmt::format("no snapshot '{}' on this server", name));
   }
-  admin.query(fmt::format("ALTER DATABASE {} WITH IS_TEMPLATE false", admin.quote(db)));
-  admin.query(fmt::format("DROP DATABASE {} WITH (FORCE)", admin.quote(db)));
+  admin.query(fmt::format("ALTER DATABASE {} WITH IS_TEMPLATE false", admin.quote_identifier(db)));
+  admin.query(fmt::format("DROP DATABASE {} WITH (FORCE)", admin.quote_identifier(db)));
 }
 
 }  // namespace snapshot
@@ -363,13 +265,14 @@ void Database::drop() {
   if (!admin_) return;
   Conn admin(std::exchange(admin_, nullptr));
   if (!name_.empty()) {
-    admin.query(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", admin.quote(name_)));
+    admin.query(
+        fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", admin.quote_identifier(name_)));
     name_.clear();
   }
 }
 
 std::string Database::release() {
-  if (admin_) PQfinish(std::exchange(admin_, nullptr));
+  pq::Connection closed(std::exchange(admin_, nullptr));
   return std::exchange(name_, {});
 }
 
@@ -377,7 +280,7 @@ bool drop_database(const std::string& server_uri, const std::string& name) {
   if (name.empty()) throw Error(ExitCode::kUsage, "dropdb needs a database name");
   Conn admin(server_uri, name == "postgres" ? "template1" : "postgres");
   if (!database_exists(admin, name)) return false;
-  admin.query(fmt::format("DROP DATABASE {} WITH (FORCE)", admin.quote(name)));
+  admin.query(fmt::format("DROP DATABASE {} WITH (FORCE)", admin.quote_identifier(name)));
   return true;
 }
 

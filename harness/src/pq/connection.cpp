@@ -1,0 +1,122 @@
+#include "pq/connection.hpp"
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace pg_unit_tests::pq {
+
+std::string first_line(const std::string& message) {
+  std::string line = message.substr(0, message.find('\n'));
+  for (const char* prefix : {"ERROR:  ", "FATAL:  "}) {
+    if (line.rfind(prefix, 0) == 0) line = line.substr(8);
+  }
+  return line;
+}
+
+std::string error_text(const PGresult* result) {
+  const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+  if (!primary) return first_line(PQresultErrorMessage(result));
+  std::string text = primary;
+  std::string more;
+  for (auto [field, label] :
+       {std::pair{PG_DIAG_MESSAGE_DETAIL, "DETAIL: "}, std::pair{PG_DIAG_MESSAGE_HINT, "HINT: "}}) {
+    if (const char* v = PQresultErrorField(result, field); v && *v) {
+      more += (more.empty() ? "" : "; ") + std::string(label) + v;
+    }
+  }
+  if (!more.empty()) text += " (" + more + ")";
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
+  }
+  return text;
+}
+
+Connection::Connection(const std::string& conninfo, const std::string& dbname,
+                       ExitCode on_failure) {
+  const char* keys[] = {"dbname", dbname.empty() ? nullptr : "dbname", nullptr};
+  const char* values[] = {conninfo.c_str(), dbname.c_str(), nullptr};
+  conn_ = PQconnectdbParams(keys, values, 1);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    const std::string message = first_line(PQerrorMessage(conn_));
+    PQfinish(std::exchange(conn_, nullptr));
+    throw Error(on_failure,
+                fmt::format("cannot connect to {}: {} (is the server running? see pg_unit_tests "
+                            "list)",
+                            dbname.empty() ? conninfo : "database \"" + dbname + "\"", message));
+  }
+}
+
+Connection::Connection(Connection&& other) noexcept : conn_(std::exchange(other.conn_, nullptr)) {}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    if (conn_) PQfinish(conn_);
+    conn_ = std::exchange(other.conn_, nullptr);
+  }
+  return *this;
+}
+
+Connection::~Connection() {
+  if (conn_) PQfinish(conn_);
+}
+
+PGconn* Connection::release() {
+  return std::exchange(conn_, nullptr);
+}
+
+Rows Connection::query(const std::string& sql, const std::vector<std::string>& params,
+                       ExitCode error_code) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p.c_str());
+  const std::unique_ptr<PGresult, decltype(&PQclear)> r(
+      PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                   nullptr, nullptr, 0),
+      &PQclear);
+  const auto status = PQresultStatus(r.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+    throw ServerError(state ? state : "", error_text(r.get()), error_code);
+  }
+  Rows rows;
+  rows.reserve(static_cast<size_t>(PQntuples(r.get())));
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    std::vector<std::string> row;
+    row.reserve(static_cast<size_t>(PQnfields(r.get())));
+    for (int j = 0; j < PQnfields(r.get()); ++j) row.emplace_back(PQgetvalue(r.get(), i, j));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::string Connection::value(const std::string& sql, const std::vector<std::string>& params) {
+  auto rows = query(sql, params);
+  return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
+}
+
+std::string Connection::quote_identifier(const std::string& name) const {
+  char* q = PQescapeIdentifier(conn_, name.c_str(), name.size());
+  if (!q) throw Error(ExitCode::kUsage, fmt::format("cannot quote the name '{}'", name));
+  std::string out = q;
+  PQfreemem(q);
+  return out;
+}
+
+std::string Connection::quote_literal(const std::string& text) const {
+  char* q = PQescapeLiteral(conn_, text.c_str(), text.size());
+  if (!q) throw Error(ExitCode::kUsage, "cannot quote a literal (invalid encoding?)");
+  std::string out = q;
+  PQfreemem(q);
+  return out;
+}
+
+void Connection::quiet() {
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
+}
+
+}  // namespace pg_unit_tests::pq

@@ -1,0 +1,73 @@
+// Unit tests (no server): connection strings read with libpq's parser and written as URIs.
+#include "pq/conninfo.hpp"
+
+#include <gtest/gtest.h>
+
+#include "pg_unit_tests/database.hpp"
+#include "pg_unit_tests/error.hpp"
+
+using pg_unit_tests::Error;
+using pg_unit_tests::ExitCode;
+using namespace pg_unit_tests::pq;
+
+TEST(Conninfo, SocketServerUriAsStartPrintsIt) {
+  const std::string uri = make_uri({{"user", "postgres"},
+                                    {"dbname", "postgres"},
+                                    {"host", "/dev/shm/pg_unit_tests-0/run/ab12"},
+                                    {"port", "5432"}});
+  EXPECT_EQ(uri,
+            "postgresql://postgres@/postgres?host=%2Fdev%2Fshm%2Fpg_unit_tests-0%2Frun%2Fab12"
+            "&port=5432");
+  const Options back = parse_conninfo(uri);
+  EXPECT_EQ(back.at("host"), "/dev/shm/pg_unit_tests-0/run/ab12");
+  EXPECT_EQ(back.at("port"), "5432");
+  EXPECT_EQ(back.at("user"), "postgres");
+  EXPECT_EQ(back.at("dbname"), "postgres");
+}
+
+TEST(Conninfo, TcpServerUriWithAPasswordThatNeedsEncoding) {
+  const Options o = {{"user", "postgres"},
+                     {"password", "p@ss:w/rd%"},
+                     {"host", "127.0.0.1"},
+                     {"port", "40001"},
+                     {"dbname", "my db"}};
+  const std::string uri = make_uri(o);
+  EXPECT_EQ(uri, "postgresql://postgres:p%40ss%3Aw%2Frd%25@127.0.0.1:40001/my%20db");
+  EXPECT_EQ(parse_conninfo(uri), o);
+}
+
+TEST(Conninfo, OtherOptionsBecomeQueryParameters) {
+  const Options o = {
+      {"host", "::1"}, {"dbname", "d"}, {"sslmode", "disable"}, {"application_name", "a&b"}};
+  const std::string uri = make_uri(o);
+  EXPECT_EQ(uri, "postgresql://[::1]/d?application_name=a%26b&sslmode=disable");
+  EXPECT_EQ(parse_conninfo(uri), o);
+}
+
+TEST(Conninfo, KeywordValueStringsToo) {
+  const Options o = parse_conninfo("host='/tmp/a b' port=5433 dbname=x");
+  EXPECT_EQ(o.at("host"), "/tmp/a b");
+  EXPECT_EQ(o.at("port"), "5433");
+  EXPECT_EQ(o.at("dbname"), "x");
+}
+
+TEST(Conninfo, GarbageIsAUsageError) {
+  try {
+    parse_conninfo("postgresql://[::1");
+    FAIL() << "parsed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ExitCode::kUsage);
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_conninfo("no_such_keyword=1"), Error);
+}
+
+TEST(Conninfo, WithDatabaseReplacesOnlyTheDatabase) {
+  using pg_unit_tests::with_database;
+  EXPECT_EQ(with_database("postgresql://postgres@/postgres?host=%2Fs%2Fr&port=5432", "pgut_test_1"),
+            "postgresql://postgres@/pgut_test_1?host=%2Fs%2Fr&port=5432");
+  EXPECT_EQ(with_database("postgresql://u:pw@127.0.0.1:5/db?sslmode=disable", "o/ther"),
+            "postgresql://u:pw@127.0.0.1:5/o%2Fther?sslmode=disable");
+  EXPECT_EQ(parse_conninfo(with_database("host=/s port=7 dbname=a", "b")).at("dbname"), "b");
+  EXPECT_EQ(parse_conninfo(with_database("host=/s port=7 dbname=a", "b")).at("port"), "7");
+}
