@@ -15,7 +15,6 @@
 #include "cli/commands.hpp"
 #include "cli/database_commands.hpp"
 #include "cli/regress_command.hpp"
-#include "cluster/keeper.hpp"
 #include "pg_unit_tests/error.hpp"
 
 using pg_unit_tests::Error;
@@ -71,9 +70,6 @@ void add_server_options(CLI::App* cmd, pg_unit_tests::cli::StartArgs& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == pg_unit_tests::cluster::kKeeperArg) {
-    return pg_unit_tests::cluster::keeper_main();
-  }
   // `exec ... -- COMMAND ARGS`: everything after the first "--" is the command, untouched.
   std::vector<std::string> command;
   int parse_argc = argc;

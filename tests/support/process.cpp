@@ -154,6 +154,18 @@ bool remove_tree_eventually(const std::filesystem::path& path) {
   });
 }
 
+std::string command_line(pid_t pid) {
+  std::string cmd;
+  try {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline");
+    cmd.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return {};
+  }
+  std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+  return cmd;
+}
+
 std::vector<pid_t> processes_matching(const std::string& needle) {
   std::vector<pid_t> out;
   std::error_code ec;

@@ -51,5 +51,7 @@ bool remove_tree_eventually(const std::filesystem::path& path);
 
 // Processes whose command line contains `needle`.
 std::vector<pid_t> processes_matching(const std::string& needle);
+// The command line of a process, arguments separated by blanks (empty if it is gone).
+std::string command_line(pid_t pid);
 
 }  // namespace test_support

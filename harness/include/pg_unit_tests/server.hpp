@@ -57,7 +57,8 @@ struct ServerInfo {
 };
 
 // One ephemeral server, owned by this object: the destructor stops it and removes its files. If the
-// owning process dies (even by SIGKILL), the server's keeper notices and removes it within moments.
+// owning process dies (even by SIGKILL), its connection to the server's keeper closes, and the
+// keeper removes the server at once.
 class Server {
  public:
   static Server start(const ServerOptions& options = {});
@@ -93,8 +94,8 @@ class Server {
  private:
   Server() = default;
   ServerInfo info_;
-  int owner_fd_ = -1;         // write end of the pipe the keeper watches
-  bool child_keeper_ = true;  // false for a claimed spare server (its keeper watches our pid)
+  int control_fd_ = -1;    // our connection to the keeper: holding it open is owning the server
+  int keeper_child_ = -1;  // the keeper's pid when it is our child (reaped after stop)
 };
 
 }  // namespace pg_unit_tests

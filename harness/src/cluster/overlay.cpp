@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "cluster/cache.hpp"
+#include "cluster/template_cache.hpp"
 #include "pg_unit_tests/error.hpp"
 #include "platform/fs.hpp"
 #include "platform/process.hpp"

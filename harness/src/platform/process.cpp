@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +50,9 @@ std::vector<char*> c_array(std::vector<std::string>& strings) {
 
 // In the child between fork and exec only async-signal-safe calls are allowed (the parent may have
 // threads), so everything is prepared before fork and errors are reported as an errno over a pipe.
+// The report pipe's record of the pid of a detached process (errors carry a step number >= 1).
+constexpr int kPidRecord = -1;
+
 [[noreturn]] void child_fail(int report_fd, int step) {
   int e[2] = {step, errno};
   ssize_t ignored = write(report_fd, e, sizeof e);
@@ -79,6 +83,16 @@ pid_t spawn(const SpawnSpec& spec) {
   }
   if (pid == 0) {
     const int rfd = report[1];
+    if (spec.detach) {
+      const pid_t grandchild = fork();
+      if (grandchild < 0) child_fail(rfd, 8);
+      if (grandchild > 0) {
+        const int announce[2] = {kPidRecord, grandchild};
+        ssize_t ignored = write(rfd, announce, sizeof announce);
+        (void)ignored;
+        _exit(0);
+      }
+    }
     // Restore default signal handling; the parent may ignore or block signals.
     sigset_t none;
     sigemptyset(&none);
@@ -130,27 +144,37 @@ pid_t spawn(const SpawnSpec& spec) {
     if (spec.parent_death_signal != 0) {
       if (prctl(PR_SET_PDEATHSIG, spec.parent_death_signal) != 0) child_fail(rfd, 6);
     }
+    if (spec.nice != 0 && setpriority(PRIO_PROCESS, 0, spec.nice) != 0) {
+      // Only a courtesy to others.
+    }
     execve(argv[0], argv.data(), envp.data());
     child_fail(rfd, 7);
   }
 
   report_write.reset();
+  if (spec.detach) wait_for(pid);  // the intermediate exits at once
+  pid_t started = pid;
   int e[2];
-  ssize_t n;
-  do {
-    n = read(report_read.get(), e, sizeof e);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof e)) {
-    int status;
-    waitpid(pid, &status, 0);
+  for (;;) {
+    ssize_t n;
+    do {
+      n = read(report_read.get(), e, sizeof e);
+    } while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof e)) break;  // EOF: exec succeeded
+    if (e[0] == kPidRecord) {
+      started = e[1];
+      continue;
+    }
+    if (!spec.detach) waitpid(pid, nullptr, 0);
     static const char* steps[] = {
         "",      "setsid",      "open /dev/null",          "set up descriptors",
-        "chdir", "switch user", "set parent-death signal", "exec"};
-    const char* step = (e[0] >= 0 && e[0] < 8) ? steps[e[0]] : "start";
+        "chdir", "switch user", "set parent-death signal", "exec",
+        "fork"};
+    const char* step = (e[0] >= 0 && e[0] < 9) ? steps[e[0]] : "start";
     throw Error(ExitCode::kSystem, fmt::format("could not run {} ({} failed: {})", spec.argv[0],
                                                step, std::strerror(e[1])));
   }
-  return pid;
+  return started;
 }
 
 int decode_status(int status) {

@@ -31,10 +31,15 @@ struct SpawnSpec {
   std::optional<Credentials> as;         // switch to this user (needs root)
   bool new_session = false;
   int parent_death_signal = 0;  // signal sent to the child when its parent dies
+  int nice = 0;                 // added to the scheduling priority (positive: lower)
+  // Not our child: started through an intermediate process that exits at once, so nobody has to
+  // wait for it (a process that outlives its starter, like the keeper of a detached server).
+  bool detach = false;
   std::filesystem::path cwd;
 };
 
-// Starts the process; throws Error(kSystem) if it cannot be started (exec failure included).
+// Starts the process; returns its pid. Throws Error(kSystem) if it cannot be started (exec
+// failure included).
 pid_t spawn(const SpawnSpec& spec);
 
 // Waits for the process; returns its exit status, or 128 + signal number if a signal ended it.

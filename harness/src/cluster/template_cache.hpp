@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cluster/layout.hpp"
+#include "platform/dir.hpp"
 #include "pg_unit_tests/installation.hpp"
 
 namespace pg_unit_tests::cluster {
@@ -37,10 +38,10 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
                          const Layout& layout, bool* built = nullptr);
 
 // Moves a spare copy of the template to `target` (which must not exist); false if none was left.
-bool claim_spare(const Layout& layout, const std::string& key, const fs::path& target);
+bool claim_spare(const platform::Dir& cache, const std::string& key, const fs::path& target);
 
 // Tops the spare copies up to `target` (skipped if another process is already doing it).
-void refill_spares(const Layout& layout, const Template& tmpl, int target = kSpareTarget);
+void refill_spares(const platform::Dir& cache, const Template& tmpl, int target = kSpareTarget);
 
 struct CacheEntry {
   std::string kind;  // "template", "spare", "overlay"
@@ -51,8 +52,9 @@ struct CacheEntry {
 };
 std::vector<CacheEntry> cache_entries(const Layout& layout);
 
-// Removes templates, spares and overlays (those no running server uses). Returns what was removed.
-std::vector<CacheEntry> clear_cache(const Layout& layout);
+// Removes templates, spares and overlays (but not the overlays in `in_use`). Returns what was
+// removed.
+std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::path>& in_use);
 
 // FNV-1a: a stable hash for cache keys (std::hash is not stable across builds).
 std::string stable_hash(const std::string& text);

@@ -1,0 +1,62 @@
+// The harness's side of the keeper protocol (cluster/keeper_protocol.hpp): where the keeper
+// program is, how a keeper is launched, and how to talk to a running one.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+
+#include "cluster/keeper_protocol.hpp"
+#include "platform/fd.hpp"
+#include "platform/process.hpp"
+#include "platform/socket.hpp"
+
+namespace pg_unit_tests::cluster {
+
+// The keeper program: $PG_UNIT_TESTS_KEEPER if set; else next to this program, where the build
+// tree and the install tree both put it (<bindir>/PGUT_KEEPER_RELATIVE_DIR/pg_unit_tests-keeper,
+// "../libexec" by default); else in the install prefix's libexec directory. Throws
+// Error(kInstallation) naming the setting.
+std::filesystem::path keeper_executable();
+
+// A connection to a keeper: its launch connection or one to its keeper.sock.
+class KeeperConnection {
+ public:
+  explicit KeeperConnection(platform::Fd fd) : fd_(std::move(fd)), reader_(fd_.get()) {}
+
+  // Connects to DIR/keeper.sock and checks that the keeper runs as `uid` (SO_PEERCRED). nullopt
+  // if no keeper of that user answers there; `error` (if given) gets the errno of the connect
+  // (ENOENT: no socket yet or any more, ECONNREFUSED: the keeper is gone).
+  static std::optional<KeeperConnection> connect(const std::filesystem::path& server_directory,
+                                                 uid_t uid, int* error = nullptr);
+
+  // Sends the request and waits for the reply (nullopt: no limit). A keeper that went away
+  // without answering is Error(kNoSuchServer).
+  Reply request(const Request& request,
+                std::optional<std::chrono::milliseconds> timeout = std::chrono::seconds(60));
+  // The next line the keeper sends (the launch report).
+  std::optional<std::string> receive(std::optional<std::chrono::milliseconds> timeout);
+  // Asks the keeper to stop and waits until it has (its directory gone), then for its exit.
+  void stop();
+
+  int fd() const { return fd_.get(); }
+  platform::Fd release() { return std::move(fd_); }
+
+ private:
+  platform::Fd fd_;
+  platform::LineReader reader_;
+};
+
+struct Launched {
+  KeeperStatus status;
+  KeeperConnection connection;  // the launch connection (the owner's, when spec.owned)
+  pid_t child = -1;             // the keeper, when it is our child (spec.owned); else -1
+};
+
+// Starts a keeper for `spec` (as `as`, when root hands the server to the server user) and waits
+// for its report. Throws the Error the keeper reported, or Error(kSystem) if it ended without one.
+Launched launch_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as);
+
+}  // namespace pg_unit_tests::cluster

@@ -1,0 +1,100 @@
+#include "cluster/keeper_protocol.hpp"
+
+#include <fmt/format.h>
+
+namespace pg_unit_tests::cluster {
+
+namespace {
+
+template <typename T>
+T decode(const std::string& line, const char* what) {
+  try {
+    return nlohmann::json::parse(line).get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ExitCode::kSystem,
+                fmt::format("keeper protocol: malformed {}: {}", what, e.what()));
+  }
+}
+
+}  // namespace
+
+const char* to_string(KeeperState state) {
+  switch (state) {
+    case KeeperState::kStarting:
+      return "starting";
+    case KeeperState::kPooled:
+      return "pooled";
+    case KeeperState::kOwned:
+      return "owned";
+    case KeeperState::kStopping:
+      return "stopping";
+  }
+  return "?";
+}
+
+Reply Reply::failure(ExitCode code, std::string message) {
+  Reply r;
+  r.code = static_cast<int>(code);
+  r.message = std::move(message);
+  return r;
+}
+
+Reply Reply::success(std::optional<KeeperStatus> status) {
+  Reply r;
+  r.ok = true;
+  r.code = 0;
+  r.status = std::move(status);
+  return r;
+}
+
+const Reply& Reply::check() const {
+  if (!ok) throw Error(static_cast<ExitCode>(code), message);
+  return *this;
+}
+
+std::string encode(const KeeperSpec& spec) {
+  return nlohmann::json(spec).dump();
+}
+
+std::string encode(const Request& request) {
+  return nlohmann::json(request).dump();
+}
+
+std::string encode(const Reply& reply) {
+  nlohmann::json j = {{"ok", reply.ok}};
+  if (!reply.ok) {
+    j["code"] = reply.code;
+    j["message"] = reply.message;
+  }
+  if (reply.status) j["status"] = *reply.status;
+  // Replace invalid UTF-8 (a path, a server's complaint) rather than fail to answer.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+KeeperSpec decode_spec(const std::string& line) {
+  return decode<KeeperSpec>(line, "specification");
+}
+
+Request decode_request(const std::string& line) {
+  return decode<Request>(line, "request");
+}
+
+Reply decode_reply(const std::string& line) {
+  try {
+    const auto j = nlohmann::json::parse(line);
+    Reply r;
+    r.ok = j.at("ok").get<bool>();
+    r.code = j.value("code", r.ok ? 0 : static_cast<int>(ExitCode::kSystem));
+    r.message = j.value("message", "");
+    if (j.contains("status")) r.status = j.at("status").get<KeeperStatus>();
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ExitCode::kSystem, fmt::format("keeper protocol: malformed reply: {}", e.what()));
+  }
+}
+
+std::string pool_token_name(const std::string& pool_key, const std::string& id) {
+  return fmt::format("{}{}-{}", kPoolPrefix, pool_key, id);
+}
+
+}  // namespace pg_unit_tests::cluster

@@ -1,0 +1,36 @@
+// Getting a server: prepare what it needs (installation, extensions and their overlay, template,
+// settings) into a keeper specification, then claim a pre-started spare of that configuration or
+// launch a keeper, and finish what the keeper leaves to us (TCP password, --create).
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/keeper_client.hpp"
+#include "cluster/keeper_protocol.hpp"
+#include "pg_unit_tests/server.hpp"
+
+namespace pg_unit_tests::cluster {
+
+struct Launch {
+  KeeperSpec spec;
+  std::vector<std::string> create;  // CREATE EXTENSION after the start
+  std::optional<platform::Credentials> as;
+  uid_t server_uid = 0;
+};
+
+// Prepares everything a server of these options needs; `owned`: by the caller's connection.
+Launch prepare_launch(const ServerOptions& options, bool owned);
+
+struct Started {
+  ServerInfo info;
+  std::optional<KeeperConnection> control;  // the owner's connection, when owned
+  pid_t keeper_child = -1;                  // the keeper, when it is our child
+};
+
+Started start_server(const Launch& launch);
+
+}  // namespace pg_unit_tests::cluster

@@ -1,0 +1,263 @@
+#include "cluster/template_cache.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "pg_unit_tests/error.hpp"
+#include "platform/fs.hpp"
+#include "platform/process.hpp"
+
+namespace pg_unit_tests::cluster {
+
+namespace {
+
+// Bump when the template's content or settings change, so old caches are not reused.
+constexpr int kTemplateFormat = 3;
+
+// Settings for throw-away servers: durability is off because nothing must survive a crash, and the
+// server is small so that many can run side by side. Users override any of them with -o.
+constexpr const char* kTemplateSettings = R"(
+# --- pg_unit_tests: settings for ephemeral test servers (override with -o '-c name=value') ---
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+wal_level = minimal
+max_wal_senders = 0
+shared_buffers = 16MB
+max_connections = 64
+huge_pages = off
+autovacuum = off
+dynamic_shared_memory_type = mmap
+listen_addresses = ''
+unix_socket_permissions = 0700
+checkpoint_timeout = 1d
+log_checkpoints = off
+# At start the postmaster dup()s and closes this many descriptors to count what it may use:
+# 1000 by default costs 15-30 ms of every start; 128 is plenty for a test database.
+max_files_per_process = 128
+)";
+
+// Unix sockets are protected by the 0700 directory they live in; TCP needs the password.
+constexpr const char* kHba =
+    R"(# pg_unit_tests: trust the private socket directory, passwords over TCP
+local all all trust
+host  all all 127.0.0.1/32 scram-sha-256
+host  all all ::1/128      scram-sha-256
+)";
+
+void write_plain(const fs::path& path, const std::string& content, bool append) {
+  // Not write_file_atomic: under root that would create a root-owned file in a directory of the
+  // server user; the template is published by rename(2) only once complete anyway.
+  FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
+  if (!f || std::fputs(content.c_str(), f) < 0 || std::fclose(f) != 0) {
+    throw Error(ExitCode::kFilesystem, fmt::format("could not write {}", path.string()));
+  }
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+std::string stable_hash(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+std::string template_key(const Installation& inst, const TemplateConfig& config) {
+  return stable_hash(fmt::format("{}|{}|{}|{}|{}", kTemplateFormat, inst.bindir.string(),
+                                 inst.version, config.locale, config.encoding));
+}
+
+Template ensure_template(const Installation& inst, const TemplateConfig& config,
+                         const Layout& layout, bool* built) {
+  Template t;
+  t.key = template_key(inst, config);
+  t.dir = layout.cache / ("tmpl-" + t.key);
+  if (built) *built = false;
+  std::error_code ec;
+  if (fs::is_directory(t.dir, ec)) return t;
+
+  auto lock = platform::FileLock::exclusive(layout.cache / ("tmpl-" + t.key + ".lock"));
+  if (fs::is_directory(t.dir, ec)) return t;  // another harness built it while we waited
+  // Left-overs of builds that were killed: we hold the lock, so nobody is using them.
+  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
+    if (starts_with(e.path().filename().string(), "tmpl-" + t.key + ".building-")) {
+      platform::remove_tree(e.path());
+    }
+  }
+  const fs::path tmp = layout.cache / fmt::format("tmpl-{}.building-{}", t.key, getpid());
+  std::vector<std::string> initdb = {inst.bin("initdb").string(),
+                                     "-D",
+                                     tmp.string(),
+                                     "-U",
+                                     "postgres",
+                                     "-A",
+                                     "trust",
+                                     "--no-sync",
+                                     "--no-instructions",
+                                     "-E",
+                                     config.encoding,
+                                     "--locale=" + config.locale};
+  if (inst.major >= 11) initdb.push_back("--wal-segsize=1");  // 16 MB less to copy per server
+  platform::RunResult r =
+      platform::run(initdb, layout.user.switch_to, "/", {{"LC_ALL", ""}, {"LANG", ""}});
+  if (r.status != 0) {
+    platform::remove_tree(tmp);
+    if (r.output.find("No space left") != std::string::npos) {
+      throw Error(ExitCode::kFilesystem,
+                  fmt::format("initdb in {} failed: the disk is full (free some space or set "
+                              "PG_UNIT_TESTS_DIR)",
+                              layout.cache.string()));
+    }
+    throw Error(ExitCode::kServerStart,
+                fmt::format("initdb failed (locale '{}', encoding '{}'): {}", config.locale,
+                            config.encoding, platform::last_lines(r.output, 2)));
+  }
+  // Drop the WAL that initdb left behind (the cluster was shut down cleanly): less to copy. WAL
+  // continues at 0/2000000 (segment 32 of 1 MB), where a fresh cluster with 16 MB segments already
+  // is: tests see WAL positions (test_decoding checks restart_lsn > 0/1000000).
+  r = platform::run(
+      {inst.bin("pg_resetwal").string(), "-l", "000000010000000000000020", "-D", tmp.string()},
+      layout.user.switch_to, "/");
+  if (r.status != 0) {
+    platform::remove_tree(tmp);
+    throw Error(ExitCode::kServerStart, fmt::format("pg_resetwal on the new template failed: {}",
+                                                    platform::last_lines(r.output, 2)));
+  }
+  write_plain(tmp / "postgresql.conf", kTemplateSettings, true);
+  write_plain(tmp / "pg_hba.conf", kHba, false);
+  if (rename(tmp.c_str(), t.dir.c_str()) != 0) {
+    platform::remove_tree(tmp);
+    throw Error(ExitCode::kFilesystem, fmt::format("could not publish the template {}: {}",
+                                                   t.dir.string(), std::strerror(errno)));
+  }
+  nlohmann::json meta = {{"key", t.key},
+                         {"bindir", inst.bindir.string()},
+                         {"version", inst.version},
+                         {"locale", config.locale},
+                         {"encoding", config.encoding},
+                         {"created", static_cast<long long>(time(nullptr))}};
+  write_plain(layout.cache / ("tmpl-" + t.key + ".json"), meta.dump() + "\n", false);
+  if (built) *built = true;
+  return t;
+}
+
+bool claim_spare(const platform::Dir& cache, const std::string& key, const fs::path& target) {
+  const std::string prefix = "spare-" + key + "-";
+  for (const auto& name : cache.entries()) {
+    if (!starts_with(name, prefix) || name.find('.') != std::string::npos) continue;
+    // One rename decides between claimers; another start may take this one first.
+    if (renameat(cache.fd(), name.c_str(), AT_FDCWD, target.c_str()) != 0) continue;
+    std::error_code ec;
+    if (fs::exists(target / "global" / "pg_control", ec)) return true;
+    platform::remove_tree(target);  // not a complete copy: never use it
+  }
+  return false;
+}
+
+void refill_spares(const platform::Dir& cache, const Template& tmpl, int target) {
+  auto lock = platform::FileLock::try_exclusive(cache / ("spare-" + tmpl.key + ".lock"));
+  if (!lock.held()) return;  // someone else is topping up
+  const std::string prefix = "spare-" + tmpl.key + "-";
+  int have = 0;
+  for (const auto& name : cache.entries()) {
+    if (!starts_with(name, prefix)) continue;
+    if (name.find('.') != std::string::npos) {
+      cache.remove_tree(name);  // a copy that was interrupted
+    } else {
+      ++have;
+    }
+  }
+  for (; have < target; ++have) {
+    const std::string name = prefix + platform::random_hex(6);
+    const std::string tmp = name + ".copying";
+    try {
+      platform::copy_tree(tmpl.dir, cache / tmp);
+    } catch (...) {
+      cache.remove_tree(tmp);
+      throw;
+    }
+    if (!cache.rename(tmp, name)) {
+      cache.remove_tree(tmp);
+      return;
+    }
+  }
+}
+
+std::vector<CacheEntry> cache_entries(const Layout& layout) {
+  std::vector<CacheEntry> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_directory(ec) || name.find('.') != std::string::npos) continue;
+    CacheEntry c;
+    c.path = e.path();
+    const size_t dash = name.find('-');
+    c.kind = name.substr(0, dash);
+    if (c.kind == "tmpl") {
+      c.kind = "template";
+      c.key = name.substr(dash + 1);
+      if (auto meta = platform::read_file(layout.cache / (name + ".json"))) {
+        auto j = nlohmann::json::parse(*meta, nullptr, false);
+        if (!j.is_discarded()) {
+          c.detail =
+              fmt::format("PostgreSQL {} ({}), locale {}, encoding {}", j.value("version", "?"),
+                          j.value("bindir", "?"), j.value("locale", "?"), j.value("encoding", "?"));
+        }
+      }
+    } else if (c.kind == "spare") {
+      c.key = name.substr(dash + 1, 16);
+      c.detail = "data directory copy, ready to claim";
+    } else if (c.kind == "ext") {
+      c.kind = "staging";
+      c.key = name.substr(dash + 1);
+      c.detail = "an --extension source directory's make install DESTDIR output";
+    } else if (c.kind == "overlay") {
+      c.key = name.substr(dash + 1);
+      if (auto d = platform::read_file(e.path() / "SOURCES")) {
+        c.detail = "extensions from " + *d;
+        while (!c.detail.empty() && c.detail.back() == '\n') c.detail.pop_back();
+        std::replace(c.detail.begin(), c.detail.end(), '\n', ' ');
+      }
+    } else {
+      continue;
+    }
+    c.bytes = platform::tree_size(e.path());
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const CacheEntry& a, const CacheEntry& b) { return a.path < b.path; });
+  return out;
+}
+
+std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::path>& in_use) {
+  std::error_code ec;
+  std::vector<CacheEntry> removed;
+  for (auto& c : cache_entries(layout)) {
+    if (c.kind == "overlay" &&
+        std::find(in_use.begin(), in_use.end(), c.path.string()) != in_use.end()) {
+      continue;
+    }
+    const fs::path trash = layout.cache / fmt::format(".trash-{}", platform::random_hex(6));
+    if (rename(c.path.c_str(), trash.c_str()) == 0) {
+      platform::remove_tree(trash);
+      if (c.kind == "template") fs::remove(layout.cache / ("tmpl-" + c.key + ".json"), ec);
+      if (c.kind == "staging") fs::remove(layout.cache / ("ext-" + c.key + ".fingerprint"), ec);
+      removed.push_back(std::move(c));
+    }
+  }
+  return removed;
+}
+
+}  // namespace pg_unit_tests::cluster

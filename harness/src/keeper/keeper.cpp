@@ -1,0 +1,364 @@
+#include "keeper/keeper.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "cluster/connections.hpp"
+#include "platform/fs.hpp"
+#include "platform/process.hpp"
+#include "platform/trace.hpp"
+
+namespace pg_unit_tests::keeper {
+
+using cluster::KeeperState;
+using cluster::Reply;
+using cluster::Request;
+
+namespace {
+
+// execve("/proc/self/exe") starts this very program even if its file was replaced meanwhile (a
+// rebuild while servers run).
+constexpr const char* kSelf = "/proc/self/exe";
+
+platform::Fd pidfd_of(int pid) {
+  return platform::Fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+}
+
+}  // namespace
+
+std::string Keeper::Owner::describe() const {
+  switch (kind) {
+    case Kind::kConnection:
+      return "connection";
+    case Kind::kProcess:
+      return "process";
+    case Kind::kNobody:
+      return idle_timeout > 0 ? fmt::format("nobody (idle timeout {} s)", idle_timeout)
+                              : "nobody (until stopped)";
+  }
+  return "";
+}
+
+Keeper::Keeper(cluster::KeeperSpec spec, platform::Fd launch)
+    : spec_(std::move(spec)), postgres_(spec_) {
+  fcntl(launch.get(), F_SETFL, fcntl(launch.get(), F_GETFL) | O_NONBLOCK);
+  clients_.push_back(Client{next_client_id_++, std::move(launch), {}, false});
+}
+
+int Keeper::run() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&mask, s);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  Reply report;
+  try {
+    start();
+    report = Reply::success(status());
+  } catch (const Error& e) {
+    report = Reply::failure(e.code(), e.what());
+  } catch (const std::exception& e) {
+    report = Reply::failure(ExitCode::kSystem, e.what());
+  }
+  const bool delivered = platform::send_line(clients_.front().fd.get(), cluster::encode(report));
+  if (!report.ok || (!delivered && !spec_.spare)) {
+    // Failed, or nobody is there any more to hand the server to.
+    finish();
+    return 1;
+  }
+  platform::trace("keeper: reported");
+  launch_refill();
+  serve();
+  finish();
+  return 0;
+}
+
+void Keeper::start() {
+  if (mkdir(spec_.directory.c_str(), 0700) != 0) {
+    platform::throw_filesystem_error("create", spec_.directory, errno);
+  }
+  created_ = true;
+  listener_ = platform::listen_unix(spec_.directory / cluster::kKeeperSocket);
+  // Our stderr goes to keeper.log, for PG_UNIT_TESTS_TRACE and for failures after the report.
+  const platform::Fd log(open((spec_.directory / "keeper.log").c_str(),
+                              O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (log) dup2(log.get(), 2);
+  platform::trace("keeper: directory created");
+  postgres_.prepare_data_directory();
+  postgres_.start(signal_fd_.get());
+  if (spec_.spare) {
+    postgres_.warm_up();
+    publish_spare();
+    state_ = KeeperState::kPooled;
+    pooled_since_ = Clock::now();
+  } else {
+    Request terms;
+    terms.owned = spec_.owned;
+    terms.owner_pid = spec_.owner_pid;
+    terms.idle_timeout = spec_.idle_timeout;
+    if (!own_by(terms, clients_.front().id)) {
+      throw Error(ExitCode::kUsage,
+                  fmt::format("the owner process {} is not running", spec_.owner_pid));
+    }
+  }
+}
+
+bool Keeper::own_by(const Request& terms, int client_id) {
+  Owner owner;
+  if (terms.owner_pid > 0) {
+    owner.kind = Owner::Kind::kProcess;
+    owner.pidfd = pidfd_of(terms.owner_pid);
+    if (!owner.pidfd) return false;
+  } else if (terms.owned) {
+    owner.kind = Owner::Kind::kConnection;
+    owner.client = client_id;
+  } else {
+    owner.idle_timeout = std::max(0, terms.idle_timeout);
+  }
+  owner_ = std::move(owner);
+  state_ = KeeperState::kOwned;
+  last_busy_ = Clock::now();
+  return true;
+}
+
+void Keeper::serve() {
+  while (state_ != KeeperState::kStopping) {
+    std::vector<pollfd> fds = {{signal_fd_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
+    if (owner_.pidfd) fds.push_back({owner_.pidfd.get(), POLLIN, 0});
+    const size_t first_client = fds.size();
+    std::vector<int> ids;
+    for (const auto& c : clients_) {
+      fds.push_back({c.fd.get(), POLLIN, 0});
+      ids.push_back(c.id);
+    }
+    const bool idle_watch = state_ == KeeperState::kOwned && owner_.kind == Owner::Kind::kNobody &&
+                            owner_.idle_timeout > 0;
+    const int interval_ms =
+        idle_watch ? static_cast<int>(std::clamp<long>(owner_.idle_timeout * 100L, 100L, 1000L))
+                   : 1000;
+    if (poll(fds.data(), fds.size(), interval_ms) < 0 && errno != EINTR) {
+      stop("poll failed");
+      break;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo != SIGCHLD) {
+          stop(fmt::format("signal {}", si.ssi_signo));
+        }
+      }
+      if (postgres_.exited()) stop("the server exited");
+    }
+    if (fds[1].revents & POLLIN) accept_clients();
+    if (owner_.pidfd && fds[2].revents) stop("the owner process exited");
+    for (size_t i = first_client; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      const int id = ids[i - first_client];
+      auto it = std::find_if(clients_.begin(), clients_.end(), [&](auto& c) { return c.id == id; });
+      if (it == clients_.end()) continue;
+      const bool open = read_client(*it);
+      for (size_t nl; (nl = it->input.find('\n')) != std::string::npos;) {
+        const std::string line = it->input.substr(0, nl);
+        it->input.erase(0, nl + 1);
+        handle(*it, line);
+      }
+      if (!open && !it->wants_stop_reply) drop_client(id);
+    }
+    if (state_ != KeeperState::kStopping) on_tick();
+  }
+}
+
+void Keeper::accept_clients() {
+  for (;;) {
+    platform::Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!fd) return;
+    // Only our own user and root may talk to us (the directory's 0700 already says so).
+    const auto peer = platform::peer_credentials(fd.get());
+    if (!peer || (peer->uid != geteuid() && peer->uid != 0)) continue;
+    clients_.push_back(Client{next_client_id_++, std::move(fd), {}, false});
+  }
+}
+
+bool Keeper::read_client(Client& client) {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(client.fd.get(), buf, sizeof buf);
+    if (n > 0) {
+      client.input.append(buf, static_cast<size_t>(n));
+      if (client.input.size() > (1 << 16)) return false;  // nobody sends requests that long
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && errno == EAGAIN;
+  }
+}
+
+void Keeper::drop_client(int id) {
+  std::erase_if(clients_, [&](const Client& c) { return c.id == id; });
+  if (state_ == KeeperState::kOwned && owner_.kind == Owner::Kind::kConnection &&
+      owner_.client == id) {
+    stop("the owner's connection closed");
+  }
+}
+
+void Keeper::handle(Client& client, const std::string& line) {
+  Request r;
+  try {
+    r = cluster::decode_request(line);
+  } catch (const Error& e) {
+    platform::send_line(client.fd.get(),
+                        cluster::encode(Reply::failure(ExitCode::kUsage, e.what())));
+    return;
+  }
+  Reply reply;
+  if (r.op == "status") {
+    reply = Reply::success(status());
+  } else if (r.op == "stop") {
+    client.wants_stop_reply = true;  // answered by finish(), once everything is gone
+    stop("stop requested");
+    return;
+  } else if (r.op == "claim") {
+    const bool token_taken =
+        access((spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id)).c_str(), F_OK) !=
+        0;
+    if (state_ != KeeperState::kPooled || !token_taken) {
+      reply = Reply::failure(ExitCode::kNoSuchServer,
+                             "this server is not a pre-started spare whose pool token was taken");
+    } else if (!own_by(r, client.id)) {
+      reply = Reply::failure(ExitCode::kUsage,
+                             fmt::format("the owner process {} is not running", r.owner_pid));
+      stop("claimed for an owner that is gone");
+    } else {
+      reply = Reply::success(status());
+      platform::trace("keeper: claimed");
+      launch_replacement();
+    }
+  } else {
+    reply = Reply::failure(ExitCode::kUsage, fmt::format("unknown request '{}'", r.op));
+  }
+  platform::send_line(client.fd.get(), cluster::encode(reply));
+}
+
+void Keeper::on_tick() {
+  const auto now = Clock::now();
+  // Someone removed the server's directory (rm -rf of the base): nothing can use it any more.
+  if (access(spec_.directory.c_str(), F_OK) != 0 && errno == ENOENT) {
+    stop("its directory was removed");
+    return;
+  }
+  if (state_ == KeeperState::kPooled) {
+    const auto token = spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id);
+    if (access(token.c_str(), F_OK) != 0) {
+      // Taken: the claim follows at once. If it does not (the claimer died, or the cache was
+      // removed), retire.
+      if (!token_gone_at_) token_gone_at_ = now;
+      if (now - *token_gone_at_ > cluster::kClaimGrace) stop("its pool token vanished unclaimed");
+    } else if (now - pooled_since_ >= std::chrono::seconds(spec_.spare_idle) &&
+               unlink(token.c_str()) == 0) {
+      stop("retired unclaimed");  // a claimer racing with us lost the unlink
+    }
+  } else if (owner_.kind == Owner::Kind::kNobody && owner_.idle_timeout > 0) {
+    if (cluster::count_connections(postgres_.socket_path(), spec_.tcp ? postgres_.port() : 0) > 0) {
+      last_busy_ = now;
+    } else if (now - last_busy_ >= std::chrono::seconds(owner_.idle_timeout)) {
+      stop("idle timeout");
+    }
+  }
+}
+
+void Keeper::stop(const std::string& why) {
+  if (state_ == KeeperState::kStopping) return;
+  state_ = KeeperState::kStopping;
+  stop_reason_ = why;
+  platform::trace(("keeper: stopping: " + why).c_str());
+}
+
+void Keeper::finish() noexcept {
+  state_ = KeeperState::kStopping;
+  if (spec_.spare)
+    unlink((spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id)).c_str());
+  postgres_.shutdown();
+  listener_.reset();
+  if (created_) platform::remove_tree(spec_.directory);
+  created_ = false;
+  for (auto& c : clients_) {
+    if (c.wants_stop_reply) platform::send_line(c.fd.get(), cluster::encode(Reply::success()));
+  }
+}
+
+cluster::KeeperStatus Keeper::status() const {
+  cluster::KeeperStatus st;
+  ServerInfo& i = st.info;
+  i.id = spec_.id;
+  i.directory = spec_.directory;
+  i.data_directory = postgres_.data_directory();
+  i.socket_directory = spec_.directory;
+  i.port = postgres_.port();
+  i.user = "postgres";
+  i.database = "postgres";
+  i.pid = postgres_.pid();
+  i.keeper_pid = getpid();
+  i.version = spec_.version;
+  i.host = spec_.tcp ? "127.0.0.1" : spec_.directory.string();
+  i.password = spec_.password;
+  st.state = cluster::to_string(state_);
+  st.owner = state_ == KeeperState::kOwned ? owner_.describe() : "";
+  st.overlay = spec_.overlay;
+  return st;
+}
+
+void Keeper::publish_spare() {
+  const auto token = spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id);
+  platform::Fd fd(open(token.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) platform::throw_filesystem_error("create", token, errno);
+}
+
+void Keeper::launch_replacement() const {
+  cluster::KeeperSpec next = spec_;
+  next.id = platform::random_hex(5);
+  next.directory = spec_.directory.parent_path() / next.id;
+  try {
+    auto [mine, theirs] = platform::socket_pair();
+    platform::SpawnSpec s;
+    s.argv = {kSelf, "serve", next.directory.string()};
+    s.fds.push_back({theirs.get(), cluster::kLaunchFd});
+    s.new_session = true;
+    s.detach = true;
+    s.cwd = "/";
+    platform::spawn(s);
+    platform::send_line(mine.get(), cluster::encode(next));  // nobody waits for its report
+  } catch (const Error& e) {
+    platform::trace(("keeper: no replacement spare: " + std::string(e.what())).c_str());
+  }
+}
+
+void Keeper::launch_refill() const {
+  // Off the critical path: prepare the next start's data directory at low priority, in a process
+  // of its own that finishes its copy even when this server is stopped a moment later (the next
+  // start needs it).
+  platform::SpawnSpec s;
+  s.argv = {kSelf, "refill", spec_.cache.string(), spec_.template_key, spec_.template_dir.string()};
+  s.cwd = "/";
+  s.nice = 10;
+  s.detach = true;
+  try {
+    platform::spawn(s);
+  } catch (const Error& e) {
+    platform::trace(("keeper: no refill: " + std::string(e.what())).c_str());
+  }
+}
+
+}  // namespace pg_unit_tests::keeper

@@ -1,0 +1,71 @@
+// The keeper's life: its state machine (starting, pooled, owned, stopping) and the one event loop
+// that serves keeper.sock. The protocol it speaks is in cluster/keeper_protocol.hpp.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/keeper_protocol.hpp"
+#include "keeper/postgres.hpp"
+#include "platform/fd.hpp"
+#include "platform/socket.hpp"
+
+namespace pg_unit_tests::keeper {
+
+class Keeper {
+ public:
+  Keeper(cluster::KeeperSpec spec, platform::Fd launch);
+  // Starts the server, answers the launch, serves requests until it is time to stop, stops and
+  // removes everything. Returns the process exit code.
+  int run();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  // Who decides when the server goes (see the protocol file).
+  struct Owner {
+    enum class Kind { kNobody, kConnection, kProcess } kind = Kind::kNobody;
+    int client = -1;       // kConnection: the id of the owning client
+    platform::Fd pidfd;    // kProcess
+    int idle_timeout = 0;  // kNobody: seconds without a client connection; 0 = never
+    std::string describe() const;
+  };
+
+  struct Client {
+    int id;
+    platform::Fd fd;
+    std::string input;
+    bool wants_stop_reply = false;
+  };
+
+  void start();
+  void serve();
+  void handle(Client& client, const std::string& line);
+  void accept_clients();
+  bool read_client(Client& client);  // false: EOF or error
+  void drop_client(int id);
+  void stop(const std::string& why);
+  void finish() noexcept;  // shuts postgres down, removes the directory, answers STOP requests
+  bool own_by(const cluster::Request& terms, int client_id);
+  void on_tick();
+  cluster::KeeperStatus status() const;
+  void publish_spare();
+  void launch_replacement() const;
+  void launch_refill() const;
+
+  cluster::KeeperSpec spec_;
+  cluster::KeeperState state_ = cluster::KeeperState::kStarting;
+  Owner owner_;
+  Postgres postgres_;
+  platform::Fd signal_fd_, listener_;
+  std::vector<Client> clients_;
+  int next_client_id_ = 0;
+  bool created_ = false;
+  Clock::time_point last_busy_, pooled_since_;
+  std::optional<Clock::time_point> token_gone_at_;
+  std::string stop_reason_;
+};
+
+}  // namespace pg_unit_tests::keeper
