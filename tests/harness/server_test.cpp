@@ -225,6 +225,22 @@ TEST(Server, ServesItsOwnExtensionFromTheBuildTree) {
   EXPECT_EQ(c.value("SELECT count(*) FROM pg_available_extensions WHERE name = 'plpgsql'"), "1");
 }
 
+TEST(Server, OwnExtensionFromAnExplicitDirectory) {
+  // The repository's tree, built in place: what the build tree's link points at too.
+  const fs::path tree = fs::path(PGUT_FIXTURES).parent_path().parent_path();
+  setenv("PG_UNIT_TESTS_EXTENSION_DIR", tree.c_str(), 1);
+  {
+    Server s = Server::start();
+    Connection c(s.uri());
+    EXPECT_EQ(c.value("SHOW pg_unit_tests.time_control"), "on");
+  }
+  setenv("PG_UNIT_TESTS_EXTENSION_DIR", "/nonexistent", 1);
+  const std::string msg = message_of([&] { Server::start(); });
+  unsetenv("PG_UNIT_TESTS_EXTENSION_DIR");
+  EXPECT_NE(msg.find("PG_UNIT_TESTS_EXTENSION_DIR=/nonexistent holds no build"), std::string::npos)
+      << msg;
+}
+
 TEST(Server, ServesAPgxsExtensionFromItsSourceDirectory) {
   ServerOptions o;
   o.extensions = {fs::path(PGUT_FIXTURES) / "hello_ext"};

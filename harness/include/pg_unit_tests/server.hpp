@@ -29,7 +29,8 @@ struct ServerOptions {
   // Extensions to CREATE in the default database before the server is handed out.
   std::vector<std::string> create;
   // Serve and preload this project's own extension pg_unit_tests (with time control enabled) when
-  // it can be found (build tree, or installed). Set false for a stock server.
+  // it can be found ($PG_UNIT_TESTS_EXTENSION_DIR, the build tree of the running program, or
+  // installed into PostgreSQL). Set false for a stock server.
   bool preload_pg_unit_tests = true;
   // Start every session frozen at this instant (pg_unit_tests.frozen_at); needs the extension.
   std::string freeze;

@@ -7,16 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/overlay.hpp"
+#include "cluster/own_extension.hpp"
 #include "cluster/run_dir.hpp"
 #include "cluster/settings.hpp"
 #include "cluster/template_cache.hpp"
 #include "platform/fs.hpp"
 #include "platform/trace.hpp"
 #include "pq/connection.hpp"
-
-#ifndef PGUT_BUILD_DIR
-#define PGUT_BUILD_DIR ""
-#endif
 
 namespace pg_unit_tests::cluster {
 
@@ -66,13 +63,6 @@ Installation find_installation(const std::string& pg_config, const Layout& layou
   return inst;
 }
 
-// True when this process runs from the build tree (then the extension is served from there).
-bool running_from_build_tree() {
-  const std::string build = PGUT_BUILD_DIR;
-  const std::string self = platform::self_executable().string();
-  return !build.empty() && self.compare(0, build.size(), build) == 0;
-}
-
 }  // namespace
 
 Launch prepare_launch(const ServerOptions& o, bool owned) {
@@ -89,14 +79,9 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   std::vector<ExtensionFiles> extensions;
   bool preload = false;
   if (o.preload_pg_unit_tests) {
-    auto own = own_extension_build();
-    const bool installed = fs::exists(inst.pkglibdir / "pg_unit_tests.so");
-    if (own && (running_from_build_tree() || !installed)) {
-      preload = !own->lib_files.empty();
-      extensions.push_back(std::move(*own));
-    } else {
-      preload = installed;
-    }
+    OwnExtension own = own_extension(inst);
+    preload = own.preload;
+    if (own.build) extensions.push_back(std::move(*own.build));
   }
   const auto settings = compose_settings({o.settings, preload, o.freeze});
   for (const auto& dir : o.extensions) extensions.push_back(resolve_extension(dir, inst, layout));

@@ -13,13 +13,6 @@
 #include "platform/fs.hpp"
 #include "platform/process.hpp"
 
-#ifndef PGUT_SOURCE_DIR
-#define PGUT_SOURCE_DIR ""
-#endif
-#ifndef PGUT_BUILD_DIR
-#define PGUT_BUILD_DIR ""
-#endif
-
 namespace pg_unit_tests::cluster {
 
 namespace {
@@ -33,8 +26,9 @@ fs::path mirror(const fs::path& root, const fs::path& system_path) {
   return root / system_path.relative_path();
 }
 
-// Collects the extension files of a flat directory (no recursion).
-void collect_flat(const fs::path& dir, ExtensionFiles& out) {
+}  // namespace
+
+void collect_extension_files(const fs::path& dir, ExtensionFiles& out) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
@@ -49,6 +43,8 @@ void collect_flat(const fs::path& dir, ExtensionFiles& out) {
     }
   }
 }
+
+namespace {
 
 // A fingerprint of a source tree (paths, sizes, modification times), to skip `make` when nothing
 // changed since the last successful build: make on a PGXS tree costs 100 ms even when idle.
@@ -172,13 +168,13 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
       }
       platform::write_file_atomic(stamp, tree_fingerprint(dir), 0644);
     }
-    collect_flat(mirror(staging, inst.sharedir) / "extension", out);
-    collect_flat(mirror(staging, inst.pkglibdir), out);
+    collect_extension_files(mirror(staging, inst.sharedir) / "extension", out);
+    collect_extension_files(mirror(staging, inst.pkglibdir), out);
   } else if (fs::is_directory(staged_share, ec)) {
-    collect_flat(staged_share, out);
-    collect_flat(mirror(dir, inst.pkglibdir), out);
+    collect_extension_files(staged_share, out);
+    collect_extension_files(mirror(dir, inst.pkglibdir), out);
   } else {
-    collect_flat(dir, out);
+    collect_extension_files(dir, out);
   }
   // A library without a control file is fine too: logical decoding output plugins (wal2json),
   // modules for shared_preload_libraries or LOAD.
@@ -189,27 +185,6 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
                             dir.string(), has_makefile ? " after 'make install'" : ""));
   }
   return out;
-}
-
-std::optional<ExtensionFiles> own_extension_build() {
-  const fs::path src = PGUT_SOURCE_DIR;
-  if (src.empty()) return std::nullopt;
-  ExtensionFiles out;
-  out.origin = src;
-  std::error_code ec;
-  collect_flat(src / "extension", out);
-  if (fs::exists(src / "pg_unit_tests.so", ec)) out.lib_files.push_back(src / "pg_unit_tests.so");
-  const bool has_script =
-      std::any_of(out.share_files.begin(), out.share_files.end(),
-                  [](const fs::path& p) { return has_suffix(p.string(), ".sql"); });
-  if (out.names.empty() || !has_script) return std::nullopt;
-  return out;
-}
-
-bool own_extension_available(const Installation& inst) {
-  std::error_code ec;
-  auto own = own_extension_build();
-  return (own && !own->lib_files.empty()) || fs::exists(inst.pkglibdir / "pg_unit_tests.so", ec);
 }
 
 Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFiles>& extensions,

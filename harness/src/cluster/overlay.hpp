@@ -34,11 +34,8 @@ struct ExtensionFiles {
 ExtensionFiles resolve_extension(const fs::path& dir, const Installation& inst,
                                  const Layout& layout);
 
-// This project's own extension: from the build tree the harness was built in, if it was built
-// there; nullopt if it is not built (or only installed into PostgreSQL, which needs no overlay).
-std::optional<ExtensionFiles> own_extension_build();
-// True if pg_unit_tests can be preloaded: built in the tree, or installed into `inst`.
-bool own_extension_available(const Installation& inst);
+// Adds the extension files of a flat directory (no recursion): *.control, NAME--*.sql, *.so.
+void collect_extension_files(const fs::path& dir, ExtensionFiles& out);
 
 struct Overlay {
   fs::path root;      // empty: no overlay, the system installation is used as it is
