@@ -6,7 +6,10 @@
 // for the cycles, until it is stopped and its files are removed). Baselines are measured on the
 // same file system as the harness's files (the default: /dev/shm), so the ratios compare like with
 // like.
+#include <fcntl.h>
+#include <grp.h>
 #include <libpq-fe.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,19 +27,82 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "pg_unit_tests/cache.hpp"
 #include "pg_unit_tests/installation.hpp"
 #include "pg_unit_tests/server.hpp"
-#include "platform/fs.hpp"
-#include "platform/process.hpp"
-#include "platform/user.hpp"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using pg_unit_tests::Server;
-namespace platform = pg_unit_tests::platform;
 
 namespace {
+
+// The bench uses the library's public API only; the few process and file helpers it needs for
+// the baseline are here.
+struct RunResult {
+  int status = 0;
+  std::string output;
+};
+
+// Who the baseline's servers run as: this user, or under root the harness's server user.
+struct User {
+  bool switch_to = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+std::string read_fd(int fd) {
+  std::string out;
+  char buf[8192];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR);) {
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// /proc files are read with plain read(2): a process may exit meanwhile, and iostreams throw then.
+std::string read_file(const fs::path& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out = read_fd(fd);
+  close(fd);
+  return out;
+}
+
+RunResult run(const std::vector<std::string>& argv, const User& as = {}) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = fork();  // the bench is single-threaded
+  if (pid == 0) {
+    dup2(p[1], 1);
+    dup2(p[1], 2);
+    if (as.switch_to &&
+        (setgroups(0, nullptr) != 0 || setgid(as.gid) != 0 || setuid(as.uid) != 0)) {
+      _exit(126);
+    }
+    if (chdir("/") != 0) _exit(126);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(p[1]);
+  RunResult r;
+  r.output = read_fd(p[0]);
+  close(p[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+User server_user() {
+  User u;
+  if (geteuid() != 0) return u;
+  const passwd* pw = getpwnam("pg_unit_tests");  // created by the harness's first start
+  if (!pw) throw std::runtime_error("the server user pg_unit_tests does not exist");
+  return User{true, pw->pw_uid, pw->pw_gid};
+}
 
 std::string g_cli;
 fs::path g_scratch;  // the baseline's scratch directory, removed even if the bench fails
@@ -52,7 +118,7 @@ double median(std::vector<double> v) {
 }
 
 std::string run_out(const std::vector<std::string>& argv) {
-  auto r = platform::run(argv);
+  auto r = run(argv);
   if (r.status != 0) throw std::runtime_error(fmt::format("{} failed: {}", argv[0], r.output));
   std::string out = r.output;
   while (!out.empty() && out.back() == '\n') out.pop_back();
@@ -81,7 +147,7 @@ long pss_kib(pid_t root) {
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
     const std::string n = e.path().filename().string();
     if (n.empty() || !isdigit(static_cast<unsigned char>(n[0]))) continue;
-    const std::string s = platform::read_file(e.path() / "stat").value_or("");
+    const std::string s = read_file(e.path() / "stat");
     const size_t p = s.rfind(')');
     if (p == std::string::npos || p + 2 >= s.size()) continue;
     int ppid = 0;
@@ -92,8 +158,7 @@ long pss_kib(pid_t root) {
   }
   long total = 0;
   for (pid_t pid : pids) {
-    const std::string text =
-        platform::read_file(fmt::format("/proc/{}/smaps_rollup", pid)).value_or("");
+    const std::string text = read_file(fmt::format("/proc/{}/smaps_rollup", pid));
     const size_t at = text.find("\nPss:");
     if (at != std::string::npos) total += std::atol(text.c_str() + at + 5);
   }
@@ -102,7 +167,7 @@ long pss_kib(pid_t root) {
 
 struct Baseline {
   pg_unit_tests::Installation inst;
-  platform::ServerUser user;
+  User user;
   fs::path dir;
 };
 
@@ -111,24 +176,21 @@ double baseline_cycle(const Baseline& b, bool include_stop, double* initdb_ms = 
   const fs::path data = b.dir / "data";
   const fs::path sock = b.dir;
   auto t0 = Clock::now();
-  auto r = platform::run({b.inst.bin("initdb").string(), "-D", data.string(), "-U", "postgres",
-                          "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"},
-                         b.user.switch_to, "/");
+  auto r = run({b.inst.bin("initdb").string(), "-D", data.string(), "-U", "postgres", "-A", "trust",
+                "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"},
+               b.user);
   if (r.status != 0) throw std::runtime_error("initdb: " + r.output);
   if (initdb_ms) *initdb_ms = ms_since(t0);
-  r = platform::run(
-      {b.inst.bin("pg_ctl").string(), "-D", data.string(), "-w", "-l", (b.dir / "log").string(),
-       "-o",
-       fmt::format("-c listen_addresses='' -c unix_socket_directories={} -c fsync=off",
-                   sock.string()),
-       "start"},
-      b.user.switch_to, "/");
+  r = run({b.inst.bin("pg_ctl").string(), "-D", data.string(), "-w", "-l", (b.dir / "log").string(),
+           "-o",
+           fmt::format("-c listen_addresses='' -c unix_socket_directories={} -c fsync=off",
+                       sock.string()),
+           "start"},
+          b.user);
   if (r.status != 0) throw std::runtime_error("pg_ctl start: " + r.output);
   query(fmt::format("host={} port=5432 user=postgres dbname=postgres", sock.string()));
   const double ready = ms_since(t0);
-  r = platform::run(
-      {b.inst.bin("pg_ctl").string(), "-D", data.string(), "-w", "-m", "fast", "stop"},
-      b.user.switch_to, "/");
+  r = run({b.inst.bin("pg_ctl").string(), "-D", data.string(), "-w", "-m", "fast", "stop"}, b.user);
   fs::remove_all(data);
   fs::remove(b.dir / "log");
   return include_stop ? ms_since(t0) : ready;
@@ -150,10 +212,10 @@ int run_bench(int argc, char** argv) {
   app.add_option("--servers", servers, "servers to run at once for the memory figure");
   CLI11_PARSE(app, argc, argv);
 
-  g_cli = (fs::path(platform::self_executable()).parent_path() / "pg_unit_tests").string();
-  setenv("PG_UNIT_TESTS_BIN", g_cli.c_str(), 0);
+  g_cli = (fs::read_symlink("/proc/self/exe").parent_path() / "pg_unit_tests").string();
+  run_out({g_cli, "cache", "warm"});  // under root, this also prepares the server user
 
-  Baseline b{pg_unit_tests::Installation::find(), platform::server_user(), {}};
+  Baseline b{pg_unit_tests::Installation::find(), server_user(), {}};
   {
     const char* shm = "/dev/shm";
     const fs::path parent = (access(shm, W_OK) == 0) ? shm : fs::temp_directory_path();
@@ -161,7 +223,9 @@ int run_bench(int argc, char** argv) {
     snprintf(tmpl, sizeof tmpl, "%s/pgut-bench-XXXXXX", parent.c_str());
     b.dir = mkdtemp(tmpl);
     g_scratch = b.dir;
-    if (b.user.switch_to) chown(b.dir.c_str(), b.user.uid, b.user.gid);
+    if (b.user.switch_to && chown(b.dir.c_str(), b.user.uid, b.user.gid) != 0) {
+      throw std::runtime_error("chown of the scratch directory failed");
+    }
   }
   fmt::print("PostgreSQL {} ({}), {} runs per figure, files under {}\n\n", b.inst.version,
              b.inst.bindir.string(), runs, b.dir.parent_path().string());

@@ -1,19 +1,13 @@
 #include "cli/commands.hpp"
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
-#include <ctime>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "pg_unit_tests/cache.hpp"
+#include "pg_unit_tests/command.hpp"
 #include "pg_unit_tests/error.hpp"
-#include "platform/process.hpp"
 
 namespace pg_unit_tests::cli {
 
@@ -23,14 +17,6 @@ std::string human_bytes(std::uintmax_t b) {
   if (b >= (1u << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1 << 20));
   if (b >= (1u << 10)) return fmt::format("{:.0f} KiB", static_cast<double>(b) / (1 << 10));
   return fmt::format("{} B", b);
-}
-
-volatile sig_atomic_t g_child = 0;
-
-// Forwards signals sent to us with kill(2) to the command. Signals from the terminal (Ctrl-C)
-// already reach the command, which is in our process group; forwarding those would double them.
-void forward(int sig, siginfo_t* info, void*) {
-  if (g_child > 0 && info && info->si_code <= 0) kill(g_child, sig);
 }
 
 }  // namespace
@@ -136,44 +122,11 @@ int exec(const StartArgs& args, const std::vector<std::string>& command) {
     throw Error(ExitCode::kUsage,
                 "exec needs a command after '--', as in: pg_unit_tests exec -- psql -c 'select 1'");
   }
-  const std::filesystem::path program = platform::find_on_path(command[0]);
-  if (program.empty() || access(program.c_str(), X_OK) != 0) {
-    throw Error(ExitCode::kUsage, fmt::format("exec: command '{}' not found", command[0]));
-  }
+  find_command(command[0]);  // before a server is started for nothing
   ServerOptions options = args.to_options();
   options.idle_timeout = std::chrono::seconds(0);
   Server server = Server::start(options);
-
-  struct sigaction sa {};
-  sa.sa_sigaction = forward;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  // Block the forwarded signals until the child's pid is known.
-  sigset_t block, old;
-  sigemptyset(&block);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
-    sigaction(s, &sa, nullptr);
-    sigaddset(&block, s);
-  }
-  sigprocmask(SIG_BLOCK, &block, &old);
-  platform::SpawnSpec spec;
-  spec.argv = command;
-  spec.argv[0] = program.string();
-  spec.stdin_fd = 0;
-  spec.stdout_fd = 1;
-  spec.stderr_fd = 2;
-  spec.env = server.environment();
-  pid_t child;
-  try {
-    child = platform::spawn(spec);
-  } catch (...) {
-    sigprocmask(SIG_SETMASK, &old, nullptr);
-    throw;
-  }
-  g_child = child;
-  sigprocmask(SIG_SETMASK, &old, nullptr);
-  const int status = platform::wait_for(child);
-  g_child = 0;
+  const int status = run_command(command, server.environment());
   server.stop();
   return status;
 }

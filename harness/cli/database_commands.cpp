@@ -1,16 +1,13 @@
 #include "cli/database_commands.hpp"
 
-#include <libpq-fe.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "pg_unit_tests/command.hpp"
 #include "pg_unit_tests/database.hpp"
-#include "platform/process.hpp"
 
 namespace pg_unit_tests::cli {
 namespace {
@@ -28,36 +25,6 @@ std::string resolve_uri(const std::string& uri) {
   throw Error(ExitCode::kUsage,
               "no database given: pass --uri URI (as `pg_unit_tests start` prints it) or run "
               "under `pg_unit_tests exec`, which sets DATABASE_URL");
-}
-
-// Runs command with the environment pointing at database `name` of the server; returns its
-// status (128+N for signal N).
-int run_in(const std::vector<std::string>& command, const std::string& uri,
-           const std::string& name) {
-  const std::filesystem::path program = platform::find_on_path(command[0]);
-  if (program.empty() || access(program.c_str(), X_OK) != 0) {
-    throw Error(ExitCode::kUsage, fmt::format("createdb: command '{}' not found", command[0]));
-  }
-  platform::SpawnSpec spec;
-  spec.argv = command;
-  spec.argv[0] = program.string();
-  spec.stdin_fd = 0;
-  spec.stdout_fd = 1;
-  spec.stderr_fd = 2;
-  spec.env = {{"PGDATABASE", name}, {"DATABASE_URL", uri}};
-  // The rest of the libpq variables, as `exec` sets them, from the URI.
-  if (PQconninfoOption* options = PQconninfoParse(uri.c_str(), nullptr)) {
-    for (PQconninfoOption* o = options; o->keyword; ++o) {
-      if (!o->val || !*o->val) continue;
-      const std::string key = o->keyword;
-      if (key == "host") spec.env.emplace_back("PGHOST", o->val);
-      if (key == "port") spec.env.emplace_back("PGPORT", o->val);
-      if (key == "user") spec.env.emplace_back("PGUSER", o->val);
-      if (key == "password") spec.env.emplace_back("PGPASSWORD", o->val);
-    }
-    PQconninfoFree(options);
-  }
-  return platform::wait_for(platform::spawn(spec));
 }
 
 }  // namespace
@@ -140,24 +107,16 @@ std::optional<int> DatabaseCommands::run(const std::vector<std::string>& command
       db.release();  // removed by `pg_unit_tests dropdb URI`, or with the server
       return 0;
     }
-    const int status = run_in(command, db.uri(), db.name());
+    const int status = run_command(command, connection_environment(db.uri()));
     db.drop();
     return status;
   }
   if (*dropdb_) {
-    std::string name = name_;
-    std::string uri = uri_;
-    if (name.find("://") != std::string::npos) {
-      // A URI createdb printed: its path is the database, and the server is the same.
-      uri = name;
-      const auto start = name.find('/', name.find("://") + 3);
-      const auto end = name.find('?', start);
-      name = start == std::string::npos ? "" : name.substr(start + 1, end - start - 1);
-    } else {
-      uri = resolve_uri(uri);
-    }
-    if (!drop_database(uri, name)) {
-      throw Error(ExitCode::kDatabase, fmt::format("dropdb: no database '{}'", name));
+    // A URI createdb printed names the server and the database; a name needs the server's URI.
+    const bool is_uri = name_.find("://") != std::string::npos;
+    const std::string uri = is_uri ? name_ : with_database(resolve_uri(uri_), name_);
+    if (!drop_database(uri)) {
+      throw Error(ExitCode::kDatabase, fmt::format("dropdb: no database '{}'", name_));
     }
     return 0;
   }

@@ -87,5 +87,7 @@ class Database {
 
 // DROP DATABASE name WITH (FORCE) on the server of the URI; false if there was none.
 bool drop_database(const std::string& server_uri, const std::string& name);
+// The same for the database a URI names (as Database::uri() and `createdb` give it).
+bool drop_database(const std::string& database_uri);
 
 }  // namespace pg_unit_tests

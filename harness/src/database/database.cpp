@@ -284,4 +284,14 @@ bool drop_database(const std::string& server_uri, const std::string& name) {
   return true;
 }
 
+bool drop_database(const std::string& database_uri) {
+  const pq::Options o = pq::parse_conninfo(database_uri);
+  const auto db = o.find("dbname");
+  if (db == o.end()) {
+    throw Error(ExitCode::kUsage,
+                fmt::format("'{}' names no database: give the URI createdb printed", database_uri));
+  }
+  return drop_database(database_uri, db->second);
+}
+
 }  // namespace pg_unit_tests

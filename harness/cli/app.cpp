@@ -1,0 +1,180 @@
+// The command line of pg_unit_tests (CLI11): every command and option, parsing, and dispatch to
+// commands.cpp. A thin layer over the library's public API; errors become one line and an exit
+// code. Kept apart from main() so that unit tests parse command lines without running anything.
+#include "cli/app.hpp"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "pg_unit_tests/error.hpp"
+
+namespace pg_unit_tests::cli {
+
+namespace {
+
+constexpr const char* kExitCodes = R"(
+Exit codes:
+  0  success (exec: the command's own exit status; 128+N if a signal N ended it)
+  2  usage error: unknown option or bad argument
+  3  PostgreSQL installation missing or incomplete (see --pg-config)
+  4  the server did not start (its own complaint is quoted)
+  5  an --extension directory does not build or has no control file
+  6  cache or state directory not writable, or disk full
+  7  stop, clock: no server at that URI or directory
+  8  system error: the unprivileged server user could not be prepared, fork failed
+  9  snapshot, createdb, dropdb, clock: the server refused (other sessions connected, no such
+     snapshot or template, name taken, no extension or privilege); its message is quoted
+)";
+
+void add_server_options(CLI::App* cmd, StartArgs& a) {
+  cmd->add_flag("-t,--tcp", a.tcp,
+                "also listen on 127.0.0.1 on a free port, with a random password (in the URI)");
+  cmd->add_option("-w,--idle-timeout", a.idle_timeout,
+                  "stop and remove the server after SECONDS without a connection (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("SECONDS");
+  cmd->add_option("-o,--options", a.options,
+                  "extra server settings, as for postgres: \"-c name=value -c name=value\"")
+      ->type_name("OPTIONS");
+  cmd->add_option("--locale", a.locale, "locale of the cluster (default C.UTF-8)");
+  cmd->add_option("--encoding", a.encoding, "encoding of the cluster (default UTF8)");
+  cmd->add_option("--pg-config", a.pg_config,
+                  "pg_config of the PostgreSQL installation to use (default: $PG_CONFIG, the "
+                  "newest /usr/lib/postgresql/*, pg_config on PATH)")
+      ->type_name("PATH");
+  cmd->add_option("--extension", a.extensions,
+                  "serve this PGXS extension (source, staging or flat directory) from its build "
+                  "output; repeatable")
+      ->type_name("DIR");
+  cmd->add_option("--create", a.create,
+                  "CREATE EXTENSION NAME in the database before handing it out; repeatable")
+      ->type_name("NAME");
+  cmd->add_option(
+         "--freeze", a.freeze,
+         "start every session with the clock frozen at TIMESTAMP (pg_unit_tests time control)")
+      ->type_name("TIMESTAMP");
+  cmd->add_flag("--stock", a.stock,
+                "do not preload the pg_unit_tests extension (a stock server without time control)");
+}
+
+}  // namespace
+
+App::App()
+    : app_("pg_unit_tests: real, throw-away PostgreSQL servers for tests, ready in milliseconds.",
+           "pg_unit_tests") {
+  app_.footer(kExitCodes);
+  app_.require_subcommand(1);
+  app_.set_version_flag("--version", std::string("pg_unit_tests ") + PGUT_VERSION);
+
+  start_ = app_.add_subcommand("start", "start a server and print its connection URI");
+  add_server_options(start_, start_args_);
+  start_->add_flag("--json", json_,
+                   "print a JSON object (uri, host, port, user, password, database, directories, "
+                   "pid, version) instead of the URI");
+
+  stop_ = app_.add_subcommand("stop", "stop servers and remove every file they had");
+  stop_
+      ->add_option("target", stop_targets_, "the URI that start printed, or the server's directory")
+      ->type_name("URI|DIR");
+  stop_->add_flag("--all", stop_all_,
+                  "stop every server of this user, pre-started spares included");
+
+  exec_ = app_.add_subcommand(
+      "exec",
+      "start a server, run COMMAND with PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and "
+      "DATABASE_URL set, remove the server, exit with COMMAND's status.\nUsage: pg_unit_tests "
+      "exec [OPTIONS] -- COMMAND [ARGS...]");
+  add_server_options(exec_, start_args_);
+
+  regress_ = app_.add_subcommand(
+      "regress",
+      "run a pg_regress suite (sql/, expected/, schedules) on an ephemeral server and remove it; "
+      "accepts pg_regress's options");
+  add_regress_options(regress_, regress_args_);
+
+  list_ = app_.add_subcommand("list", "list this user's running servers");
+  list_->add_flag("--json", json_, "print JSON");
+
+  auto* cache = app_.add_subcommand("cache", "the pre-initialised templates of the fast path");
+  cache->require_subcommand(1);
+  warm_ = cache->add_subcommand("warm", "prepare the template and spare copies now");
+  add_server_options(warm_, start_args_);
+  warm_
+      ->add_option(
+          "--servers", spare_servers_,
+          "also pre-start N spare servers of this configuration: a matching start or exec "
+          "claims one in milliseconds (they retire after 10 idle minutes; cache clear stops "
+          "them)")
+      ->check(CLI::Range(0, 64))
+      ->type_name("N");
+  status_ = cache->add_subcommand("status", "show what the cache holds and where");
+  status_->add_flag("--json", json_, "print JSON");
+  clear_ = cache->add_subcommand("clear", "remove templates, spares and unused overlays");
+
+  database_commands_.emplace(app_);
+  clock_command_.emplace(app_);
+}
+
+std::optional<int> App::parse(int argc, const char* const* argv, std::FILE* out, std::FILE* err) {
+  // `exec ... -- COMMAND ARGS`: everything after the first "--" is the command, untouched.
+  int parse_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      parse_argc = i;
+      for (int j = i + 1; j < argc; ++j) command_.emplace_back(argv[j]);
+      break;
+    }
+  }
+  try {
+    std::vector<std::string> args;
+    for (int i = parse_argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 wants reversed
+    app_.parse(args);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app_.help().c_str(), out);
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::fputs(app_.help("", CLI::AppFormatMode::All).c_str(), out);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    std::fprintf(out, "pg_unit_tests %s\n", PGUT_VERSION);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(err, "pg_unit_tests: %s (see pg_unit_tests --help)\n", e.what());
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  return std::nullopt;
+}
+
+int App::run(std::FILE* err) {
+  try {
+    if (*start_) return start(start_args_, json_);
+    if (*stop_) return stop(stop_targets_, stop_all_);
+    if (*exec_) return exec(start_args_, command_);
+    if (*regress_) {
+      regress_args_.command = command_;
+      return regress(regress_args_);
+    }
+    if (*list_) return list(json_);
+    if (*warm_) return cache_warm(start_args_, spare_servers_);
+    if (*status_) return cache_status(json_);
+    if (*clear_) return cache_clear();
+    if (auto status = database_commands_->run(command_)) return *status;
+    if (auto status = clock_command_->run()) return *status;
+  } catch (const Error& e) {
+    std::fprintf(err, "pg_unit_tests: %s\n", e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    std::fprintf(err, "pg_unit_tests: internal error: %s\n", e.what());
+    return static_cast<int>(ExitCode::kSystem);
+  }
+  return static_cast<int>(ExitCode::kUsage);
+}
+
+int main(int argc, char** argv) {
+  App app;
+  if (auto done = app.parse(argc, argv)) return *done;
+  return app.run();
+}
+
+}  // namespace pg_unit_tests::cli
