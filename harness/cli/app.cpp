@@ -13,19 +13,31 @@ namespace pg_unit_tests::cli {
 
 namespace {
 
-constexpr const char* kExitCodes = R"(
-Exit codes:
-  0  success (exec: the command's own exit status; 128+N if a signal N ended it)
-  2  usage error: unknown option or bad argument
-  3  PostgreSQL installation missing or incomplete (see --pg-config)
-  4  the server did not start (its own complaint is quoted)
-  5  an --extension directory does not build or has no control file
-  6  cache or state directory not writable, or disk full
-  7  stop, clock: no server at that URI or directory
-  8  system error: the unprivileged server user could not be prepared, fork failed
-  9  snapshot, createdb, dropdb, clock: the server refused (other sessions connected, no such
-     snapshot or template, name taken, no extension or privilege); its message is quoted
-)";
+// The exit-code table of --help, from the library's one table (pg_unit_tests/error.hpp).
+std::string exit_codes_footer() {
+  std::string out = "\nExit codes:\n";
+  for (const auto& [code, meaning] : kExitCodeMeanings) {
+    std::string line = fmt::format("  {:>3}  ", static_cast<int>(code));
+    const size_t indent = line.size();
+    std::string word;
+    for (const char* p = meaning;; ++p) {
+      if (*p == ' ' || *p == '\0') {
+        if (line.size() + word.size() > 98 && line.size() > indent) {
+          line.pop_back();  // the blank before the word that goes to the next line
+          out += line + "\n";
+          line = std::string(indent, ' ');
+        }
+        line += word + (*p ? " " : "");
+        word.clear();
+        if (!*p) break;
+      } else {
+        word.push_back(*p);
+      }
+    }
+    out += line + "\n";
+  }
+  return out;
+}
 
 void add_server_options(CLI::App* cmd, StartArgs& a) {
   cmd->add_flag("-t,--tcp", a.tcp,
@@ -63,7 +75,7 @@ void add_server_options(CLI::App* cmd, StartArgs& a) {
 App::App()
     : app_("pg_unit_tests: real, throw-away PostgreSQL servers for tests, ready in milliseconds.",
            "pg_unit_tests") {
-  app_.footer(kExitCodes);
+  app_.footer(exit_codes_footer());
   app_.require_subcommand(1);
   app_.set_version_flag("--version", std::string("pg_unit_tests ") + PGUT_VERSION);
 
