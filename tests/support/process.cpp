@@ -1,10 +1,14 @@
 #include "process.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/file.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -111,7 +115,36 @@ std::string read_line(int fd) {
 }
 
 std::string cli() {
+  // PGUT_TEST_CLI runs the end-to-end tests against another build (an older one, to see a test
+  // fail before its fix).
+  if (const char* other = std::getenv("PGUT_TEST_CLI"); other && *other) return other;
   return PGUT_CLI;
+}
+
+std::optional<LocalUser> hostile_user() {
+  if (geteuid() != 0) return std::nullopt;
+  constexpr const char* kName = "pgut_attacker";
+  const int lock = open("/run/lock/pgut-test-useradd.lock", O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (lock >= 0) flock(lock, LOCK_EX);
+  passwd* pw = getpwnam(kName);
+  if (!pw) {
+    run({"/usr/sbin/useradd", "--system", "--user-group", "--no-create-home", "--home-dir",
+         "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment",
+         "pg_unit_tests tests, a hostile local user", kName});
+    pw = getpwnam(kName);
+  }
+  if (lock >= 0) close(lock);
+  if (!pw) return std::nullopt;
+  return LocalUser{pw->pw_uid, pw->pw_gid};
+}
+
+int as_user(const LocalUser& user, const std::function<int()>& action) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(user.gid) != 0 || setuid(user.uid) != 0) _exit(126);
+    _exit(action());
+  }
+  return wait_exit(pid);
 }
 
 bool alive(pid_t pid) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,8 +35,18 @@ Background spawn(const std::vector<std::string>& argv,
 std::string read_line(int fd);
 int wait_exit(pid_t pid);
 
-// The CLI under test (built next to the tests).
+// The CLI under test (built next to the tests; $PGUT_TEST_CLI if set).
 std::string cli();
+
+// A second local user for tests that play a hostile user: created once (useradd --system) when
+// the tests run as root; nullopt otherwise (the test skips).
+struct LocalUser {
+  uid_t uid;
+  gid_t gid;
+};
+std::optional<LocalUser> hostile_user();
+// Runs `action` in a child process as `user`; returns its exit status.
+int as_user(const LocalUser& user, const std::function<int()>& action);
 
 // True if the process exists and is not a zombie.
 bool alive(pid_t pid);

@@ -72,11 +72,10 @@ Status status() {
 std::vector<Item> clear() {
   const Layout layout = Layout::locate();
   std::vector<Item> out;
+  if (!layout.exists()) return out;
   // Spare servers first: take their tokens (so that nobody claims them meanwhile), then stop them.
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind(cluster::kPoolPrefix, 0) != 0 || unlink(e.path().c_str()) != 0) continue;
+  for (const auto& name : layout.cache_dir->entries()) {
+    if (name.rfind(cluster::kPoolPrefix, 0) != 0 || !layout.cache_dir->unlink(name)) continue;
     const fs::path dir = layout.run / name.substr(name.rfind('-') + 1);
     if (cluster::stop_server(dir, layout)) {
       out.push_back(Item{"server", dir.filename().string(), dir.string(), 0, "spare server"});

@@ -29,7 +29,7 @@ Installation find_installation(const std::string& pg_config, const Layout& layou
   }, b{};
   if (stat(config.c_str(), &a) != 0) return Installation::describe(config, origin);
   const fs::path memo =
-      layout.cache / fmt::format("installation-{}.json",
+      layout.build / fmt::format("installation-{}.json",
                                  stable_hash(fmt::format("{}|{}.{}", config.string(),
                                                          a.st_mtim.tv_sec, a.st_mtim.tv_nsec)));
   if (auto text = platform::read_file(memo)) {
@@ -114,6 +114,7 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   l.create = o.create;
   l.as = layout.user.switch_to;
   l.server_uid = layout.user.uid;
+  l.cache_dir = layout.cache_dir;
   // Servers that differ only in what is decided at claim time (owner, idle timeout) share a pool.
   std::string identity =
       fmt::format("{}|{}|{}|{}", s.postgres.string(), s.template_key, s.version, layout.user.uid);
@@ -134,10 +135,8 @@ std::optional<Started> claim_spare_server(const Launch& l) {
   const KeeperSpec& spec = l.spec;
   if (spec.spare || spec.tcp || !l.create.empty()) return std::nullopt;
   const std::string prefix = std::string(kPoolPrefix) + spec.pool_key + "-";
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(spec.cache, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.compare(0, prefix.size(), prefix) != 0 || unlink(e.path().c_str()) != 0) continue;
+  for (const auto& name : l.cache_dir->entries()) {
+    if (name.compare(0, prefix.size(), prefix) != 0 || !l.cache_dir->unlink(name)) continue;
     const fs::path dir = spec.directory.parent_path() / name.substr(prefix.size());
     auto keeper = KeeperConnection::connect(dir, l.server_uid);
     if (!keeper) continue;  // a stale token; garbage collection takes the rest

@@ -5,12 +5,14 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cluster/keeper_client.hpp"
 #include "cluster/keeper_protocol.hpp"
+#include "platform/dir.hpp"
 #include "pg_unit_tests/server.hpp"
 
 namespace pg_unit_tests::cluster {
@@ -20,6 +22,7 @@ struct Launch {
   std::vector<std::string> create;  // CREATE EXTENSION after the start
   std::optional<platform::Credentials> as;
   uid_t server_uid = 0;
+  std::shared_ptr<const platform::Dir> cache_dir;  // where pool tokens are
 };
 
 // Prepares everything a server of these options needs; `owned`: by the caller's connection.

@@ -139,7 +139,7 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
                             fs::exists(dir / "makefile");
   const fs::path staged_share = mirror(dir, inst.sharedir) / "extension";
   if (has_makefile) {
-    const fs::path staging = layout.cache / ("ext-" + stable_hash(dir.string()));
+    const fs::path staging = layout.build / ("ext-" + stable_hash(dir.string()));
     auto lock = platform::FileLock::exclusive(staging.string() + ".lock");
     const fs::path stamp = staging.string() + ".fingerprint";
     const auto old = platform::read_file(stamp);
@@ -202,7 +202,7 @@ Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFil
     for (const auto& f : e.lib_files) lib.push_back(f), stamp += "\n" + file_stamp(f);
   }
   Overlay o;
-  o.root = layout.cache / ("overlay-" + stable_hash(identity));
+  o.root = layout.build / ("overlay-" + stable_hash(identity));
   o.postgres = mirror(o.root, inst.bindir) / "postgres";
   const fs::path stamp_file = o.root / "FINGERPRINT";
   if (auto have = platform::read_file(stamp_file); have && *have == stamp) return o;
@@ -217,7 +217,7 @@ Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFil
         fmt::format("could not create {}: {}", o.postgres.parent_path().string(), ec.message()));
   }
   // Every directory on the way must be enterable by the server user when root builds it.
-  for (fs::path p = o.postgres.parent_path(); p != layout.cache && p.has_relative_path();
+  for (fs::path p = o.postgres.parent_path(); p != layout.build && p.has_relative_path();
        p = p.parent_path()) {
     chmod(p.c_str(), 0755);
   }
@@ -233,7 +233,7 @@ Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFil
   sync_farm(inst.sharedir, mirror(o.root, inst.sharedir), {}, 0644, {"extension"});
   sync_farm(inst.sharedir / "extension", mirror(o.root, inst.sharedir) / "extension", share, 0644);
   sync_farm(inst.pkglibdir, mirror(o.root, inst.pkglibdir), lib, 0755);
-  for (fs::path p = mirror(o.root, inst.sharedir); p != layout.cache && p.has_relative_path();
+  for (fs::path p = mirror(o.root, inst.sharedir); p != layout.build && p.has_relative_path();
        p = p.parent_path()) {
     chmod(p.c_str(), 0755);
   }

@@ -20,9 +20,18 @@ namespace {
 
 std::vector<fs::path> server_directories(const Layout& layout) {
   std::vector<fs::path> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(layout.run, ec)) out.push_back(e.path());
+  if (!layout.exists()) return out;
+  for (const auto& name : layout.run_dir->entries()) {
+    if (name[0] != '.') out.push_back(layout.run / name);
+  }
   return out;
+}
+
+// Removes a directory of run/ through the run directory's descriptor.
+void remove_server_directory(const fs::path& directory, const Layout& layout) {
+  if (layout.exists() && directory.parent_path() == layout.run) {
+    layout.run_dir->remove_tree(directory.filename());
+  }
 }
 
 [[noreturn]] void no_such_server(const std::string& target) {
@@ -95,17 +104,19 @@ bool stop_server(const fs::path& directory, const Layout& layout) {
     return true;
   }
   // No keeper (killed): its postgres got SIGQUIT with it; only the files are left.
-  std::error_code ec;
-  if (!fs::exists(directory, ec)) return false;
-  platform::remove_tree(directory);
+  if (!layout.exists() || directory.parent_path() != layout.run ||
+      !layout.run_dir->exists(directory.filename())) {
+    return false;
+  }
+  remove_server_directory(directory, layout);
   return true;
 }
 
 int stop_all(const Layout& layout) {
+  if (!layout.exists()) return 0;
   // Take the spares' pool tokens first, so that nobody claims one while we stop it.
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
-    if (e.path().filename().string().rfind(kPoolPrefix, 0) == 0) fs::remove(e.path(), ec);
+  for (const auto& name : layout.cache_dir->entries()) {
+    if (name.rfind(kPoolPrefix, 0) == 0) layout.cache_dir->unlink(name);
   }
   int stopped = 0;
   for (const auto& dir : server_directories(layout)) {
@@ -113,7 +124,7 @@ int stop_all(const Layout& layout) {
       keeper->stop();
       ++stopped;
     } else {
-      platform::remove_tree(dir);
+      remove_server_directory(dir, layout);
     }
   }
   return stopped;
@@ -129,7 +140,7 @@ void collect_garbage(const Layout& layout) {
     } else if (error != ECONNREFUSED) {
       continue;  // not ours to judge
     }
-    platform::remove_tree(dir);
+    remove_server_directory(dir, layout);
   }
 }
 

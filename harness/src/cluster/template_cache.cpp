@@ -1,6 +1,7 @@
 #include "cluster/template_cache.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -50,12 +51,21 @@ host  all all 127.0.0.1/32 scram-sha-256
 host  all all ::1/128      scram-sha-256
 )";
 
-void write_plain(const fs::path& path, const std::string& content, bool append) {
-  // Not write_file_atomic: under root that would create a root-owned file in a directory of the
-  // server user; the template is published by rename(2) only once complete anyway.
-  FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
-  if (!f || std::fputs(content.c_str(), f) < 0 || std::fclose(f) != 0) {
-    throw Error(ExitCode::kFilesystem, fmt::format("could not write {}", path.string()));
+// Writes one of initdb's files in the new template as root: through the directory's descriptor,
+// never through a symlink, and only into the regular file initdb made for the server user.
+void write_config(const platform::Dir& data, const std::string& name, const std::string& content,
+                  bool append, uid_t owner) {
+  platform::Fd fd = data.open_file(name, O_WRONLY | O_NONBLOCK | (append ? O_APPEND : O_TRUNC));
+  struct stat st;
+  if (!fd || fstat(fd.get(), &st) != 0)
+    platform::throw_filesystem_error("open", data / name, errno);
+  if (!S_ISREG(st.st_mode) || st.st_uid != owner || st.st_nlink != 1) {
+    throw Error(ExitCode::kFilesystem,
+                fmt::format("{} is not the file initdb made: the template is not used",
+                            (data / name).string()));
+  }
+  if (!platform::write_all(fd.get(), content)) {
+    platform::throw_filesystem_error("write", data / name, errno);
   }
 }
 
@@ -81,22 +91,22 @@ std::string template_key(const Installation& inst, const TemplateConfig& config)
 
 Template ensure_template(const Installation& inst, const TemplateConfig& config,
                          const Layout& layout, bool* built) {
+  const platform::Dir& cache = *layout.cache_dir;
   Template t;
   t.key = template_key(inst, config);
-  t.dir = layout.cache / ("tmpl-" + t.key);
+  const std::string name = "tmpl-" + t.key;
+  t.dir = layout.cache / name;
   if (built) *built = false;
-  std::error_code ec;
-  if (fs::is_directory(t.dir, ec)) return t;
+  if (auto st = cache.stat(name); st && S_ISDIR(st->st_mode)) return t;
 
-  auto lock = platform::FileLock::exclusive(layout.cache / ("tmpl-" + t.key + ".lock"));
-  if (fs::is_directory(t.dir, ec)) return t;  // another harness built it while we waited
+  auto lock = platform::FileLock::exclusive(cache, name + ".lock");
+  if (auto st = cache.stat(name); st && S_ISDIR(st->st_mode)) return t;  // built meanwhile
   // Left-overs of builds that were killed: we hold the lock, so nobody is using them.
-  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
-    if (starts_with(e.path().filename().string(), "tmpl-" + t.key + ".building-")) {
-      platform::remove_tree(e.path());
-    }
+  for (const auto& entry : cache.entries()) {
+    if (starts_with(entry, name + ".building-")) cache.remove_tree(entry);
   }
-  const fs::path tmp = layout.cache / fmt::format("tmpl-{}.building-{}", t.key, getpid());
+  const std::string tmp_name = fmt::format("{}.building-{}", name, getpid());
+  const fs::path tmp = layout.cache / tmp_name;
   std::vector<std::string> initdb = {inst.bin("initdb").string(),
                                      "-D",
                                      tmp.string(),
@@ -113,7 +123,7 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
   platform::RunResult r =
       platform::run(initdb, layout.user.switch_to, "/", {{"LC_ALL", ""}, {"LANG", ""}});
   if (r.status != 0) {
-    platform::remove_tree(tmp);
+    cache.remove_tree(tmp_name);
     if (r.output.find("No space left") != std::string::npos) {
       throw Error(ExitCode::kFilesystem,
                   fmt::format("initdb in {} failed: the disk is full (free some space or set "
@@ -131,16 +141,23 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
       {inst.bin("pg_resetwal").string(), "-l", "000000010000000000000020", "-D", tmp.string()},
       layout.user.switch_to, "/");
   if (r.status != 0) {
-    platform::remove_tree(tmp);
+    cache.remove_tree(tmp_name);
     throw Error(ExitCode::kServerStart, fmt::format("pg_resetwal on the new template failed: {}",
                                                     platform::last_lines(r.output, 2)));
   }
-  write_plain(tmp / "postgresql.conf", kTemplateSettings, true);
-  write_plain(tmp / "pg_hba.conf", kHba, false);
-  if (rename(tmp.c_str(), t.dir.c_str()) != 0) {
-    platform::remove_tree(tmp);
-    throw Error(ExitCode::kFilesystem, fmt::format("could not publish the template {}: {}",
-                                                   t.dir.string(), std::strerror(errno)));
+  try {
+    const auto data = cache.open_dir(tmp_name);
+    if (!data) platform::throw_filesystem_error("open", tmp, ENOENT);
+    write_config(*data, "postgresql.conf", kTemplateSettings, true, layout.user.uid);
+    write_config(*data, "pg_hba.conf", kHba, false, layout.user.uid);
+  } catch (...) {
+    cache.remove_tree(tmp_name);
+    throw;
+  }
+  if (!cache.rename(tmp_name, name)) {
+    const int e = errno;
+    cache.remove_tree(tmp_name);
+    platform::throw_filesystem_error("publish the template", t.dir, e);
   }
   nlohmann::json meta = {{"key", t.key},
                          {"bindir", inst.bindir.string()},
@@ -148,7 +165,7 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
                          {"locale", config.locale},
                          {"encoding", config.encoding},
                          {"created", static_cast<long long>(time(nullptr))}};
-  write_plain(layout.cache / ("tmpl-" + t.key + ".json"), meta.dump() + "\n", false);
+  cache.write_file(name + ".json", meta.dump() + "\n", 0644);
   if (built) *built = true;
   return t;
 }
@@ -167,7 +184,7 @@ bool claim_spare(const platform::Dir& cache, const std::string& key, const fs::p
 }
 
 void refill_spares(const platform::Dir& cache, const Template& tmpl, int target) {
-  auto lock = platform::FileLock::try_exclusive(cache / ("spare-" + tmpl.key + ".lock"));
+  auto lock = platform::FileLock::try_exclusive(cache, "spare-" + tmpl.key + ".lock");
   if (!lock.held()) return;  // someone else is topping up
   const std::string prefix = "spare-" + tmpl.key + "-";
   int have = 0;
@@ -197,44 +214,46 @@ void refill_spares(const platform::Dir& cache, const Template& tmpl, int target)
 
 std::vector<CacheEntry> cache_entries(const Layout& layout) {
   std::vector<CacheEntry> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(layout.cache, ec)) {
-    const std::string name = e.path().filename().string();
-    if (!e.is_directory(ec) || name.find('.') != std::string::npos) continue;
-    CacheEntry c;
-    c.path = e.path();
-    const size_t dash = name.find('-');
-    c.kind = name.substr(0, dash);
-    if (c.kind == "tmpl") {
-      c.kind = "template";
-      c.key = name.substr(dash + 1);
-      if (auto meta = platform::read_file(layout.cache / (name + ".json"))) {
-        auto j = nlohmann::json::parse(*meta, nullptr, false);
-        if (!j.is_discarded()) {
-          c.detail =
-              fmt::format("PostgreSQL {} ({}), locale {}, encoding {}", j.value("version", "?"),
-                          j.value("bindir", "?"), j.value("locale", "?"), j.value("encoding", "?"));
+  if (!layout.exists()) return out;
+  for (const platform::Dir* dir : {layout.cache_dir.get(), layout.build_dir.get()}) {
+    for (const auto& name : dir->entries()) {
+      const auto st = dir->stat(name);
+      if (!st || !S_ISDIR(st->st_mode) || name.find('.') != std::string::npos) continue;
+      CacheEntry c;
+      c.path = dir->path() / name;
+      const size_t dash = name.find('-');
+      c.kind = name.substr(0, dash);
+      if (c.kind == "tmpl") {
+        c.kind = "template";
+        c.key = name.substr(dash + 1);
+        if (auto meta = dir->read_file(name + ".json")) {
+          auto j = nlohmann::json::parse(*meta, nullptr, false);
+          if (!j.is_discarded()) {
+            c.detail = fmt::format("PostgreSQL {} ({}), locale {}, encoding {}",
+                                   j.value("version", "?"), j.value("bindir", "?"),
+                                   j.value("locale", "?"), j.value("encoding", "?"));
+          }
         }
+      } else if (c.kind == "spare") {
+        c.key = name.substr(dash + 1, 16);
+        c.detail = "data directory copy, ready to claim";
+      } else if (c.kind == "ext") {
+        c.kind = "staging";
+        c.key = name.substr(dash + 1);
+        c.detail = "an --extension source directory's make install DESTDIR output";
+      } else if (c.kind == "overlay") {
+        c.key = name.substr(dash + 1);
+        if (auto d = platform::read_file(c.path / "SOURCES")) {
+          c.detail = "extensions from " + *d;
+          while (!c.detail.empty() && c.detail.back() == '\n') c.detail.pop_back();
+          std::replace(c.detail.begin(), c.detail.end(), '\n', ' ');
+        }
+      } else {
+        continue;
       }
-    } else if (c.kind == "spare") {
-      c.key = name.substr(dash + 1, 16);
-      c.detail = "data directory copy, ready to claim";
-    } else if (c.kind == "ext") {
-      c.kind = "staging";
-      c.key = name.substr(dash + 1);
-      c.detail = "an --extension source directory's make install DESTDIR output";
-    } else if (c.kind == "overlay") {
-      c.key = name.substr(dash + 1);
-      if (auto d = platform::read_file(e.path() / "SOURCES")) {
-        c.detail = "extensions from " + *d;
-        while (!c.detail.empty() && c.detail.back() == '\n') c.detail.pop_back();
-        std::replace(c.detail.begin(), c.detail.end(), '\n', ' ');
-      }
-    } else {
-      continue;
+      c.bytes = platform::tree_size(c.path);
+      out.push_back(std::move(c));
     }
-    c.bytes = platform::tree_size(e.path());
-    out.push_back(std::move(c));
   }
   std::sort(out.begin(), out.end(),
             [](const CacheEntry& a, const CacheEntry& b) { return a.path < b.path; });
@@ -242,18 +261,19 @@ std::vector<CacheEntry> cache_entries(const Layout& layout) {
 }
 
 std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::path>& in_use) {
-  std::error_code ec;
   std::vector<CacheEntry> removed;
   for (auto& c : cache_entries(layout)) {
-    if (c.kind == "overlay" &&
-        std::find(in_use.begin(), in_use.end(), c.path.string()) != in_use.end()) {
+    if (c.kind == "overlay" && std::find(in_use.begin(), in_use.end(), c.path) != in_use.end()) {
       continue;
     }
-    const fs::path trash = layout.cache / fmt::format(".trash-{}", platform::random_hex(6));
-    if (rename(c.path.c_str(), trash.c_str()) == 0) {
-      platform::remove_tree(trash);
-      if (c.kind == "template") fs::remove(layout.cache / ("tmpl-" + c.key + ".json"), ec);
-      if (c.kind == "staging") fs::remove(layout.cache / ("ext-" + c.key + ".fingerprint"), ec);
+    const platform::Dir& dir =
+        c.kind == "overlay" || c.kind == "staging" ? *layout.build_dir : *layout.cache_dir;
+    // Out of the way first (one rename), so that nobody starts to use it while it goes.
+    const std::string trash = fmt::format(".trash-{}", platform::random_hex(6));
+    if (dir.rename(c.path.filename(), trash)) {
+      dir.remove_tree(trash);
+      if (c.kind == "template") dir.unlink("tmpl-" + c.key + ".json");
+      if (c.kind == "staging") dir.unlink("ext-" + c.key + ".fingerprint");
       removed.push_back(std::move(c));
     }
   }

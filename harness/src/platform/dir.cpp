@@ -14,6 +14,7 @@ namespace pg_unit_tests::platform {
 namespace {
 
 constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+constexpr int kTraverseFlags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
 // ELOOP: the last component is a symlink; ENOTDIR: it is a file (or a symlink, with O_DIRECTORY).
 [[noreturn]] void not_a_directory(const fs::path& path) {
@@ -22,15 +23,20 @@ constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
 }  // namespace
 
-std::optional<Dir> Dir::open(const fs::path& absolute) {
+std::optional<Dir> Dir::open(const fs::path& absolute, bool traverse_only) {
   if (!absolute.is_absolute()) throw_filesystem_error("open", absolute, EINVAL);
-  Fd fd(::open("/", kDirFlags));
+  std::vector<fs::path> parts;
+  for (const auto& part : absolute.relative_path()) {
+    if (!part.empty() && part != ".") parts.push_back(part);
+  }
+  Fd fd(::open("/", parts.empty() && !traverse_only ? kDirFlags : kTraverseFlags));
   if (!fd) throw_filesystem_error("open", "/", errno);
   fs::path at = "/";
-  for (const auto& part : absolute.relative_path()) {
-    if (part.empty() || part == ".") continue;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto& part = parts[i];
     at /= part;
-    Fd next(openat(fd.get(), part.c_str(), kDirFlags));
+    const bool last = i + 1 == parts.size();
+    Fd next(openat(fd.get(), part.c_str(), last && !traverse_only ? kDirFlags : kTraverseFlags));
     if (!next) {
       if (errno == ENOENT) return std::nullopt;
       if (errno == ELOOP || errno == ENOTDIR) not_a_directory(at);
@@ -41,8 +47,8 @@ std::optional<Dir> Dir::open(const fs::path& absolute) {
   return Dir(std::move(fd), absolute.lexically_normal());
 }
 
-std::optional<Dir> Dir::open_dir(const std::string& name) const {
-  Fd fd(openat(fd_.get(), name.c_str(), kDirFlags));
+std::optional<Dir> Dir::open_dir(const std::string& name, bool traverse_only) const {
+  Fd fd(openat(fd_.get(), name.c_str(), traverse_only ? kTraverseFlags : kDirFlags));
   if (!fd) {
     if (errno == ENOENT) return std::nullopt;
     if (errno == ELOOP || errno == ENOTDIR) not_a_directory(path_ / name);

@@ -25,11 +25,14 @@ class Dir {
 
   // Opens an absolute path component by component with O_NOFOLLOW: a symlink anywhere on the way
   // is refused (ELOOP). nullopt if a component is missing; throws Error(kFilesystem) otherwise.
-  static std::optional<Dir> open(const fs::path& absolute);
+  // The directories on the way are opened for traversal only (O_PATH: search permission is
+  // enough), the last one for reading too unless `traverse_only`.
+  static std::optional<Dir> open(const fs::path& absolute, bool traverse_only = false);
 
   // The subdirectory `name` (one component; a symlink or a file there is an error), or nullopt if
-  // there is none. Throws Error(kFilesystem).
-  std::optional<Dir> open_dir(const std::string& name) const;
+  // there is none. Throws Error(kFilesystem). A directory opened with `traverse_only` can be
+  // stat'ed and used as the base of *at() calls, but not listed or chmod'ed.
+  std::optional<Dir> open_dir(const std::string& name, bool traverse_only = false) const;
   // Creates the subdirectory (mode, as far as the umask allows; fix it with chmod()) and opens it;
   // nullopt if something of that name exists already (it was not made by us).
   std::optional<Dir> make_dir(const std::string& name, mode_t mode) const;

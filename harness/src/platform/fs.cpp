@@ -246,6 +246,39 @@ FileLock FileLock::try_exclusive(const fs::path& path) {
   return lock;
 }
 
+namespace {
+
+FileLock lock_at(Fd fd, const fs::path& path, int operation, bool wait) {
+  if (!fd) {
+    if (!wait) return FileLock();
+    fail("open lock file", path, errno);
+  }
+  while (flock(fd.get(), operation | (wait ? 0 : LOCK_NB)) != 0) {
+    if (errno == EINTR) continue;
+    if (!wait) return FileLock();
+    fail("lock", path, errno);
+  }
+  return FileLock(std::move(fd));
+}
+
+}  // namespace
+
+FileLock FileLock::exclusive(const Dir& dir, const std::string& name) {
+  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT, 0644), dir / name, LOCK_EX, true);
+}
+
+FileLock FileLock::try_exclusive(const Dir& dir, const std::string& name) {
+  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT, 0644), dir / name, LOCK_EX, false);
+}
+
+FileLock FileLock::shared(const Dir& dir, const std::string& name) {
+  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT, 0644), dir / name, LOCK_SH, true);
+}
+
+FileLock FileLock::try_shared(const Dir& dir, const std::string& name) {
+  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT, 0644), dir / name, LOCK_SH, false);
+}
+
 std::uintmax_t tree_size(const fs::path& path) noexcept {
   std::uintmax_t total = 0;
   std::error_code ec;

@@ -45,6 +45,8 @@ std::string last_lines(const std::string& text, size_t n, const std::string& ski
 void ensure_directory(const fs::path& path, mode_t mode, std::optional<uid_t> owner = {},
                       std::optional<gid_t> group = {});
 
+class Dir;
+
 // flock(2) on a lock file, released by the destructor (and by the kernel if the process dies).
 class FileLock {
  public:
@@ -52,7 +54,16 @@ class FileLock {
   static FileLock exclusive(const fs::path& path);
   // Returns an unlocked object if someone else holds it.
   static FileLock try_exclusive(const fs::path& path);
+  // The same for the lock file `name` in `dir` (opened through its descriptor, never a symlink).
+  static FileLock exclusive(const Dir& dir, const std::string& name);
+  static FileLock try_exclusive(const Dir& dir, const std::string& name);
+  // Shared: many holders at once, none while someone holds it exclusively.
+  static FileLock shared(const Dir& dir, const std::string& name);
+  static FileLock try_shared(const Dir& dir, const std::string& name);
   bool held() const { return static_cast<bool>(fd_); }
+
+  FileLock() = default;
+  explicit FileLock(Fd fd) : fd_(std::move(fd)) {}
 
  private:
   Fd fd_;

@@ -1,0 +1,158 @@
+// The harness on a shared machine, attacked: a hostile local user plants its directories, swaps
+// paths under it while it runs, or leaves files that name other processes; a careless one points
+// `stop` at the wrong directory. Root runs the harness; the tests that need a second user create
+// one (pgut_attacker) and skip when not run as root. Set PGUT_TEST_CLI to run them against
+// another build.
+#include <fcntl.h>
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "support/process.hpp"
+
+namespace fs = std::filesystem;
+using test_support::cli;
+using test_support::run;
+
+namespace {
+
+// A scratch directory for PG_UNIT_TESTS_DIR with the given mode; servers in it are stopped and
+// it is removed afterwards.
+struct ScratchRoot {
+  fs::path path;
+  explicit ScratchRoot(mode_t mode) {
+    char tmpl[] = "/tmp/pgut-test-XXXXXX";
+    path = mkdtemp(tmpl);
+    chmod(path.c_str(), mode);
+  }
+  ~ScratchRoot() {
+    chmod(path.c_str(), 0755);
+    run({cli(), "stop", "--all"}, env());
+    test_support::remove_tree_eventually(path);
+  }
+  std::vector<std::pair<std::string, std::string>> env() const {
+    return {{"PG_UNIT_TESTS_DIR", path.string()}};
+  }
+};
+
+// The names a harness run by root might give its base directory here: by the caller's uid, and
+// (older versions) by the server user's.
+std::vector<std::string> base_names() {
+  std::vector<std::string> names = {"pg_unit_tests-0"};
+  if (const passwd* pw = getpwnam("pg_unit_tests")) {
+    names.push_back("pg_unit_tests-" + std::to_string(pw->pw_uid));
+  }
+  return names;
+}
+
+struct Owner {
+  uid_t uid;
+  mode_t mode;
+  bool operator==(const Owner&) const = default;
+};
+Owner owner_of(const fs::path& p) {
+  struct stat st {};
+  lstat(p.c_str(), &st);
+  return Owner{st.st_uid, st.st_mode & 07777};
+}
+
+}  // namespace
+
+TEST(HostileUser, PlantedBaseDirectoryIsNeverAdopted) {
+  const auto attacker = test_support::hostile_user();
+  if (!attacker) GTEST_SKIP() << "needs root (to create a second local user, pgut_attacker)";
+  ScratchRoot root(01777);  // like /dev/shm and /tmp: anyone may create entries
+  // Before root's first run, the attacker creates the base directory root's harness will use,
+  // writable by everyone, with a cache and a run directory in it.
+  ASSERT_EQ(test_support::as_user(
+                *attacker,
+                [&] {
+                  for (const auto& name : base_names()) {
+                    const fs::path base = root.path / name;
+                    for (const fs::path& d : {base, base / "cache", base / "run", base / "build"}) {
+                      if (mkdir(d.c_str(), 0777) != 0 || chmod(d.c_str(), 0777) != 0) {
+                        return 1;
+                      }
+                    }
+                  }
+                  return 0;
+                }),
+            0);
+  auto r = run({cli(), "start", "-w", "5"}, root.env());
+  EXPECT_EQ(r.status, 6) << r.out << r.err;
+  EXPECT_NE(r.err.find("remove it"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(r.out.empty()) << "a server was started in the attacker's directory: " << r.out;
+  // Nothing of the attacker's was taken over.
+  for (const auto& name : base_names()) {
+    for (const fs::path& d : {root.path / name, root.path / name / "cache"}) {
+      EXPECT_EQ(owner_of(d), (Owner{attacker->uid, 0777})) << d;
+    }
+  }
+}
+
+TEST(HostileUser, WorldWritableDirectoryIsRefused) {
+  ScratchRoot root(0777);  // writable by everyone and not sticky: anyone can swap what is inside
+  auto r = run({cli(), "start", "-w", "5"}, root.env());
+  EXPECT_EQ(r.status, 6) << r.out << r.err;
+  EXPECT_NE(r.err.find("can be written by other users"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(fs::is_empty(root.path)) << "the harness created files there";
+}
+
+// The attacker makes the base directory root will use and a symlink to a directory of root's
+// next to it, and swaps the two (renameat2 RENAME_EXCHANGE) in a loop while root's harness runs;
+// when the base is no longer the attacker's (root took it), it moves it away and plants a new
+// one, where the parent lets it. Root must never change the owner or mode of the victim.
+void race_swapper(mode_t root_mode) {
+  const auto attacker = test_support::hostile_user();
+  if (!attacker) GTEST_SKIP() << "needs root (to create a second local user, pgut_attacker)";
+  ScratchRoot root(root_mode);
+  const fs::path victim = root.path.string() + "-victim";
+  ASSERT_EQ(mkdir(victim.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(victim.c_str(), 0755), 0);
+  const pid_t swapper = fork();
+  if (swapper == 0) {
+    if (setgroups(0, nullptr) != 0 || setgid(attacker->gid) != 0 || setuid(attacker->uid) != 0) {
+      _exit(126);
+    }
+    const auto names = base_names();
+    for (const auto& name : names) symlink(victim.c_str(), (root.path / (name + ".swap")).c_str());
+    for (unsigned n = 0;; ++n) {
+      for (const auto& name : names) {
+        const fs::path base = root.path / name;
+        struct stat st;
+        if (lstat(base.c_str(), &st) != 0) {
+          mkdir(base.c_str(), 0777);
+        } else if (S_ISDIR(st.st_mode) && st.st_uid != getuid()) {
+          rename(base.c_str(), (root.path / ("taken-" + std::to_string(n))).c_str());
+        }
+        renameat2(AT_FDCWD, base.c_str(), AT_FDCWD, (root.path / (name + ".swap")).c_str(),
+                  RENAME_EXCHANGE);
+      }
+    }
+  }
+  for (int i = 0; i < 60 && owner_of(victim) == (Owner{0, 0755}); ++i) {
+    run({cli(), "start", "-w", "2"}, root.env());
+  }
+  kill(swapper, SIGKILL);
+  test_support::wait_exit(swapper);
+  EXPECT_EQ(owner_of(victim), (Owner{0, 0755})) << "root changed the owner or mode of " << victim;
+  fs::remove_all(victim);
+}
+
+TEST(HostileUser, SwappingPathsNeverRedirectsAChownOrChmod) {
+  race_swapper(0777);  // a directory writable by everyone, as a careless PG_UNIT_TESTS_DIR is
+}
