@@ -68,6 +68,17 @@ Owner owner_of(const fs::path& p) {
   return Owner{st.st_uid, st.st_mode & 07777};
 }
 
+unsigned long long start_time(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  for (int i = 3; i < 22; ++i) fields >> field;
+  unsigned long long t = 0;
+  fields >> t;
+  return t;
+}
+
 }  // namespace
 
 TEST(HostileUser, PlantedBaseDirectoryIsNeverAdopted) {
@@ -155,4 +166,58 @@ void race_swapper(mode_t root_mode) {
 
 TEST(HostileUser, SwappingPathsNeverRedirectsAChownOrChmod) {
   race_swapper(0777);  // a directory writable by everyone, as a careless PG_UNIT_TESTS_DIR is
+}
+
+TEST(HostileUser, StopSignalsNoProcessNamedInAFile) {
+  ScratchRoot root(0755);
+  // A server, so that the base and run directories exist.
+  auto r = run({cli(), "start", "--json", "-w", "30"}, root.env());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto info = nlohmann::json::parse(r.out);
+  const fs::path run_dir = fs::path(info["directory"].get<std::string>()).parent_path();
+  // A process that is not the harness's; its pid might have been a dead keeper's or postmaster's.
+  auto victim = test_support::spawn({"/bin/sleep", "60"});
+  ASSERT_GT(victim.pid, 0);
+  // What a keeper that was killed would have left behind, naming that pid (and its start time,
+  // as a reused pid would have it).
+  const fs::path dead = run_dir / "deadbeef00";
+  fs::create_directories(dead / "data");
+  std::ofstream(dead / "keeper.pid") << victim.pid << " " << start_time(victim.pid) << "\n";
+  nlohmann::json state = {{"pid", victim.pid},
+                          {"keeper_pid", victim.pid},
+                          {"data_directory", (dead / "data").string()},
+                          {"directory", dead.string()}};
+  std::ofstream(dead / "server.json") << state.dump();
+  struct stat st {};
+  stat(run_dir.c_str(), &st);
+  for (const auto& e : fs::recursive_directory_iterator(dead)) {
+    lchown(e.path().c_str(), st.st_uid, st.st_gid);
+  }
+  lchown(dead.c_str(), st.st_uid, st.st_gid);
+
+  run({cli(), "stop", dead.string()}, root.env());
+  EXPECT_TRUE(test_support::alive(victim.pid)) << "stop DIR killed an unrelated process";
+  run({cli(), "stop", "--all"}, root.env());
+  EXPECT_TRUE(test_support::alive(victim.pid)) << "stop --all killed an unrelated process";
+  run({cli(), "start", "-w", "1"}, root.env());  // collects garbage
+  EXPECT_TRUE(test_support::alive(victim.pid)) << "start killed an unrelated process";
+  kill(victim.pid, SIGKILL);
+  test_support::wait_exit(victim.pid);
+  close(victim.out_fd);
+}
+
+TEST(CarelessUser, StopRemovesNothingButServerDirectories) {
+  ScratchRoot root(0755);
+  // A directory of the user's that happens to hold a server.json.
+  const fs::path mine = root.path / "my-project";
+  fs::create_directories(mine / "sub");
+  std::ofstream(mine / "server.json") << "{}";
+  std::ofstream(mine / "precious.txt") << "keep me";
+  for (const fs::path& target : {mine, mine / "sub"}) {
+    auto r = run({cli(), "stop", target.string()}, root.env());
+    EXPECT_EQ(r.status, 7) << target << ": " << r.err;
+    EXPECT_NE(r.err.find("no running pg_unit_tests server"), std::string::npos) << r.err;
+    EXPECT_TRUE(fs::exists(mine / "precious.txt")) << "stop " << target << " removed files";
+    EXPECT_TRUE(fs::exists(mine / "sub"));
+  }
 }
