@@ -221,3 +221,14 @@ TEST(CarelessUser, StopRemovesNothingButServerDirectories) {
     EXPECT_TRUE(fs::exists(mine / "sub"));
   }
 }
+
+TEST(CarelessUser, SettingsThatWouldListenElsewhereAreRefused) {
+  ScratchRoot root(0755);
+  for (const char* setting : {"-c listen_addresses=*", "-c port=5433",
+                              "-c unix_socket_directories=/tmp", "-c hba_file=/etc/passwd"}) {
+    auto r = run({cli(), "start", "-w", "5", "-o", setting}, root.env());
+    EXPECT_EQ(r.status, 2) << setting << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("is the harness's to choose"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << "started a server with " << setting << ": " << r.out;
+  }
+}

@@ -33,8 +33,8 @@ inline constexpr ExitCodeMeaning kExitCodeMeanings[] = {
     {ExitCode::kOk, "success (exec: the command's own status; 128+N if signal N ended it)"},
     {ExitCode::kTestsFailed, "regress: a test failed"},
     {ExitCode::kUsage,
-     "usage error: unknown option, bad argument, -o that is not a setting, exec command not "
-     "found"},
+     "usage error: unknown option, bad argument, -o that is not a setting or is the harness's to "
+     "choose, exec command not found"},
     {ExitCode::kInstallation,
      "PostgreSQL installation missing or incomplete (no pg_config, no postgres/initdb binary)"},
     {ExitCode::kServerStart,

@@ -28,6 +28,38 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
+// Settings that would break the harness's promises (a private socket, TCP only on 127.0.0.1 with
+// a password) or the URI it hands out; each with what to do instead.
+struct Reserved {
+  const char* name;
+  const char* instead;
+};
+constexpr Reserved kReserved[] = {
+    {"listen_addresses", "use --tcp, which listens on 127.0.0.1 only, with a password"},
+    {"port", "the harness picks the port; the URI it prints has it"},
+    {"unix_socket_directories", "the server's socket lives in its private directory"},
+    {"unix_socket_permissions", "only the server's owner may use its socket"},
+    {"unix_socket_group", "only the server's owner may use its socket"},
+    {"hba_file",
+     "the harness decides who may connect (trust on the private socket, a password "
+     "over TCP)"},
+    {"ident_file", "the harness decides who may connect"},
+    {"data_directory", "each server has its own, made by the harness"},
+    {"config_file", "use -o '-c name=value' for each setting"},
+};
+
+void refuse_reserved(const Setting& s) {
+  // An empty listen_addresses (no TCP) asks for nothing the harness does not do anyway.
+  if (s.name == "listen_addresses" && s.value.empty()) return;
+  for (const auto& r : kReserved) {
+    if (s.name == r.name) {
+      throw Error(
+          ExitCode::kUsage,
+          fmt::format("the server setting {} is the harness's to choose: {}", s.name, r.instead));
+    }
+  }
+}
+
 }  // namespace
 
 Setting parse_setting(const std::string& text) {
@@ -76,6 +108,8 @@ std::vector<Setting> compose_settings(const SettingsRequest& request) {
   if (request.preload_own) preload.emplace_back(kOwnLibrary);
   for (const auto& text : request.user) {
     Setting s = parse_setting(text);
+    refuse_reserved(s);
+    if (s.name == "listen_addresses") continue;  // empty: what the harness does without --tcp
     if (s.name == "shared_preload_libraries") {
       for (auto& lib : split_library_list(s.value)) {
         if (std::find(preload.begin(), preload.end(), lib) == preload.end()) {

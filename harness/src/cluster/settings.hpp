@@ -31,7 +31,10 @@ struct SettingsRequest {
 // The settings of a server, in the order postgres gets them: shared_preload_libraries (ours first,
 // then the user's, each once), time control, the frozen clock, then the user's other settings in
 // their order (a later one wins, as on postgres's command line). Throws Error(kUsage) for a
-// malformed setting, Error(kExtension) for a freeze without the extension.
+// malformed setting or one that is the harness's to choose (listen_addresses, port, the socket's
+// directory and permissions, hba_file, ident_file, data_directory, config_file: they would break
+// the promise of a private socket and loopback-only TCP, or the URI), Error(kExtension) for a
+// freeze without the extension.
 std::vector<Setting> compose_settings(const SettingsRequest& request);
 
 }  // namespace pg_unit_tests::cluster

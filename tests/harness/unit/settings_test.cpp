@@ -81,3 +81,21 @@ TEST(Settings, FreezeNeedsTheExtension) {
                                       "pg_unit_tests.frozen_at=2024-01-01 00:00:00+00"}));
   EXPECT_EQ(code_of([] { compose_settings({{}, false, "2024-01-01"}); }), ExitCode::kExtension);
 }
+
+TEST(Settings, WhatIsTheHarnesssToChooseIsRefusedByName) {
+  for (const char* s :
+       {"listen_addresses=*", "LISTEN_ADDRESSES=0.0.0.0", "port=5433",
+        "unix_socket_directories=/tmp", "unix_socket_permissions=0777", "unix_socket_group=users",
+        "hba_file=/tmp/hba", "ident_file=/x", "data_directory=/x", "config_file=/x"}) {
+    try {
+      compose_settings({{s}, false, ""});
+      ADD_FAILURE() << "accepted " << s;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ExitCode::kUsage) << s;
+      const std::string name = parse_setting(s).name;
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+  // No TCP is what the harness does anyway.
+  EXPECT_TRUE(arguments({{"listen_addresses="}, false, ""}).empty());
+}
