@@ -92,6 +92,13 @@ TEST(Cli, ExecSetsTheEnvironmentAndReturnsTheCommandsStatus) {
   EXPECT_FALSE(fs::exists(host)) << host;
 }
 
+TEST(Cli, ExecServerReachesItselfThroughItsOwnLibpqEnvironment) {
+  auto r = run({cli(), "exec", "--", "psql", "-XAtq", "-c", "CREATE EXTENSION dblink", "-c",
+                "SELECT x FROM dblink('dbname=postgres', 'SELECT 40 + 2') AS t(x int)"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(trim(r.out), "42") << r.err;
+}
+
 TEST(Cli, ExecTcpHasPassword) {
   auto r =
       run({cli(), "exec", "-t", "--", "/bin/sh", "-c",

@@ -369,6 +369,25 @@ TEST(Server, IdleTimeoutWaitsForConnectedClients) {
   EXPECT_TRUE(test_support::eventually([&] { return !fs::exists(info.directory); }));
 }
 
+TEST(Server, BackendsThatConnectToTheirOwnServerReachIt) {
+  // dblink and postgres_fdw's "loopback" server connect with the server's own libpq environment.
+  for (bool tcp : {false, true}) {
+    ServerOptions o;
+    o.tcp = tcp;
+    Server s = Server::start(o);
+    Connection c(s.uri());
+    ASSERT_TRUE(c.ok()) << c.error();
+    c.query("CREATE EXTENSION dblink");
+    EXPECT_EQ(c.value("SELECT x FROM dblink('dbname=postgres', 'SELECT 42') AS t(x int)"), "42");
+    c.query("CREATE EXTENSION postgres_fdw");
+    c.query("CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'postgres')");
+    c.query("CREATE USER MAPPING FOR CURRENT_USER SERVER loopback");
+    c.query("CREATE TABLE local_t (x int); INSERT INTO local_t VALUES (7)");
+    c.query("CREATE FOREIGN TABLE remote_t (x int) SERVER loopback OPTIONS (table_name 'local_t')");
+    EXPECT_EQ(c.value("SELECT x FROM remote_t"), "7");
+  }
+}
+
 TEST(Server, ListShowsRunningServers) {
   Server s = Server::start();
   bool found = false;

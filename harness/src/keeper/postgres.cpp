@@ -107,8 +107,18 @@ bool Postgres::launch(int signal_fd) {
   s.stderr_fd = log.get();
   s.parent_death_signal = SIGQUIT;  // if the keeper dies, the server goes too
   s.cwd = "/";
-  // The server must not see our locale settings (lc_messages etc. come from the template).
-  s.env = {{"LC_ALL", ""}, {"PGOPTIONS", ""}};
+  // The server must not see our locale settings (lc_messages etc. come from the template). Its
+  // libpq environment points at itself, as pg_regress's temporary instance does, so that a backend
+  // that connects to its own server (dblink, postgres_fdw's loopback) reaches this one.
+  s.env = {{"LC_ALL", ""},
+           {"PGOPTIONS", ""},
+           {"PGHOST", spec_.directory.string()},
+           {"PGPORT", std::to_string(port_)},
+           {"PGUSER", "postgres"},
+           {"PGHOSTADDR", ""},
+           {"PGSERVICE", ""},
+           {"PGDATABASE", ""},
+           {"PGPASSWORD", ""}};
   try {
     pid_ = platform::spawn(s);
   } catch (const Error& e) {
