@@ -48,9 +48,11 @@ namespace snapshot {
 // connected to that database, or the snapshot exists.
 void save(const std::string& uri, const std::string& name,
           CloneStrategy strategy = CloneStrategy::kAuto);
-// Replaces the database the URI names with a copy of the snapshot: the copy is made first, then
-// the old database is dropped and the copy renamed, so a failure leaves the old one in place.
-// Refuses when another session is connected to it (the sessions are named).
+// Replaces the database the URI names with a copy of the snapshot: the copy is made first, then the
+// two names are swapped in one transaction and the old database dropped, so a failure, or the
+// caller killed at any moment, leaves the old database or the restored one, never none (copies a
+// killed restore left are removed by the next restore or list). Refuses when another session is
+// connected to it (the sessions are named).
 void restore(const std::string& uri, const std::string& name,
              CloneStrategy strategy = CloneStrategy::kAuto);
 std::vector<DatabaseSnapshot> list(const std::string& uri);
@@ -85,7 +87,9 @@ class Database {
   std::string uri_;
 };
 
-// DROP DATABASE name WITH (FORCE) on the server of the URI; false if there was none.
+// DROP DATABASE name WITH (FORCE) on the server of the URI, for a database that Database::create
+// (`createdb`) handed out and released; false if there was none. Any other name (postgres, a
+// template, a database of your own) is refused with Error(kDatabase), and nothing is dropped.
 bool drop_database(const std::string& server_uri, const std::string& name);
 // The same for the database a URI names (as Database::uri() and `createdb` give it).
 bool drop_database(const std::string& database_uri);

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <memory>
 #include <random>
+#include <regex>
 #include <utility>
 
 #include <fmt/format.h>
@@ -20,6 +21,12 @@ namespace pg_unit_tests {
 namespace {
 
 constexpr const char* kSnapshotPrefix = "pgut_snapshot_";
+// The databases createdb hands out (pgut_test_<pid>_<n>_<salt>): the only ones dropdb drops.
+constexpr const char* kTestPrefix = "pgut_test_";
+// A restore's temporary databases, pgut_restore_<tag> and pgut_old_<tag>, belong to the session
+// whose application_name is kRestoreSession<tag>: while it lives, they are in use; once it is
+// gone (the restore was killed), they are left-overs that the next restore or list removes.
+constexpr const char* kRestoreSession = "pg_unit_tests restore ";
 
 using Conn = pq::Connection;
 
@@ -31,8 +38,10 @@ std::string database_of(const std::string& uri) {
 
 // A maintenance connection: to "postgres", or to template1 when the database we work on is
 // postgres itself (nobody may be connected to a database being copied or replaced).
-Conn admin_for(const std::string& uri, const std::string& busy) {
-  return Conn(uri, busy == "postgres" ? "template1" : "postgres");
+Conn admin_for(const std::string& uri, const std::string& busy,
+               const std::string& application_name = {}) {
+  return Conn(uri, busy == "postgres" ? "template1" : "postgres", ExitCode::kNoSuchServer,
+              application_name);
 }
 
 // Throws unless nobody but us is connected to `db`; names who is.
@@ -110,6 +119,29 @@ std::string unique_name(const std::string& prefix) {
   return fmt::format("{}{}_{}_{:x}", prefix, getpid(), counter.fetch_add(1), salt & 0xffffu);
 }
 
+bool handed_out_by_createdb(const std::string& name) {
+  static const std::regex pattern("^pgut_test_[0-9]+_[0-9]+_[0-9a-f]+$");
+  return std::regex_match(name, pattern);
+}
+
+// Drops what restores that were killed left (their session is gone); see kRestoreSession.
+void drop_leftovers(Conn& admin) {
+  const auto rows = admin.query(
+      "SELECT d.datname FROM pg_database AS d "
+      "WHERE d.datname ~ '^pgut_(restore|old)_' AND NOT EXISTS ("
+      "  SELECT FROM pg_stat_activity AS a "
+      "  WHERE a.application_name = $1 || substring(d.datname FROM '^pgut_(?:restore|old)_(.*)$'))",
+      {kRestoreSession});
+  for (const auto& r : rows) {
+    try {
+      admin.query(
+          fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", admin.quote_identifier(r[0])));
+    } catch (const pq::ServerError&) {
+      // Another restore removes it meanwhile, or it is in use after all: the next one will.
+    }
+  }
+}
+
 }  // namespace
 
 CloneStrategy parse_clone_strategy(const std::string& text) {
@@ -154,7 +186,9 @@ void save(const std::string& uri, const std::string& name, CloneStrategy strateg
 void restore(const std::string& uri, const std::string& name, CloneStrategy strategy) {
   require_snapshot_name(name);
   const std::string target = database_of(uri);
-  Conn admin = admin_for(uri, target);
+  const std::string tag = unique_name("");
+  Conn admin = admin_for(uri, target, kRestoreSession + tag);
+  drop_leftovers(admin);
   const std::string snapshot_db = kSnapshotPrefix + name;
   if (!database_exists(admin, snapshot_db)) {
     throw Error(ExitCode::kDatabase,
@@ -166,22 +200,30 @@ void restore(const std::string& uri, const std::string& name, CloneStrategy stra
   require_no_sessions(admin, target, why);
   const std::string owner =
       admin.value("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1", {target});
-  // Copy first, then swap: if the copy fails, the database is still there.
-  const std::string fresh = unique_name("pgut_restore_");
+  // Copy first, then swap both names in one transaction: whenever this is killed, the database
+  // is there, the old one or the restored one; the copies it leaves are its session's, which
+  // the next restore (or list) removes.
+  const std::string fresh = "pgut_restore_" + tag, old = "pgut_old_" + tag;
   clone(admin, fresh, snapshot_db, strategy, owner);
   try {
-    admin.query(fmt::format("DROP DATABASE {}", admin.quote_identifier(target)));
+    admin.query("BEGIN");
+    admin.query(fmt::format("ALTER DATABASE {} RENAME TO {}", admin.quote_identifier(target),
+                            admin.quote_identifier(old)));
+    admin.query(fmt::format("ALTER DATABASE {} RENAME TO {}", admin.quote_identifier(fresh),
+                            admin.quote_identifier(target)));
+    admin.query("COMMIT");
   } catch (const pq::ServerError& e) {
+    admin.query("ROLLBACK");
     admin.query(fmt::format("DROP DATABASE IF EXISTS {}", admin.quote_identifier(fresh)));
     if (e.sqlstate == "55006") require_no_sessions(admin, target, why);
     throw;
   }
-  admin.query(fmt::format("ALTER DATABASE {} RENAME TO {}", admin.quote_identifier(fresh),
-                          admin.quote_identifier(target)));
+  admin.query(fmt::format("DROP DATABASE {} WITH (FORCE)", admin.quote_identifier(old)));
 }
 
 std::vector<DatabaseSnapshot> list(const std::string& uri) {
   Conn c(uri, "");
+  drop_leftovers(c);
   auto rows = c.query(
       "SELECT substr(d.datname, length($1) + 1), d.datname, "
       "coalesce(substr(shobj_description(d.oid, 'pg_database'), 27), ''), "
@@ -224,7 +266,7 @@ Database Database::create(const std::string& server_uri, const std::string& temp
     }
   }
   Database db;
-  db.name_ = unique_name("pgut_test_");
+  db.name_ = unique_name(kTestPrefix);
   require_no_sessions(admin, source, "cannot use it as a template");
   clone(admin, db.name_, source, strategy);
   db.uri_ = with_database(server_uri, db.name_);
@@ -278,7 +320,13 @@ std::string Database::release() {
 
 bool drop_database(const std::string& server_uri, const std::string& name) {
   if (name.empty()) throw Error(ExitCode::kUsage, "dropdb needs a database name");
-  Conn admin(server_uri, name == "postgres" ? "template1" : "postgres");
+  if (!handed_out_by_createdb(name)) {
+    throw Error(ExitCode::kDatabase,
+                fmt::format("dropdb drops only databases that createdb handed out ({}…), and '{}' "
+                            "is not one: drop it yourself (DROP DATABASE) if you mean to",
+                            kTestPrefix, name));
+  }
+  Conn admin(server_uri, "postgres");
   if (!database_exists(admin, name)) return false;
   admin.query(fmt::format("DROP DATABASE {} WITH (FORCE)", admin.quote_identifier(name)));
   return true;

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <memory>
+#include <vector>
 #include <utility>
 
 #include <fmt/format.h>
@@ -35,11 +36,17 @@ std::string error_text(const PGresult* result) {
   return text;
 }
 
-Connection::Connection(const std::string& conninfo, const std::string& dbname,
-                       ExitCode on_failure) {
-  const char* keys[] = {"dbname", dbname.empty() ? nullptr : "dbname", nullptr};
-  const char* values[] = {conninfo.c_str(), dbname.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keys, values, 1);
+Connection::Connection(const std::string& conninfo, const std::string& dbname, ExitCode on_failure,
+                       const std::string& application_name) {
+  // Later keywords override what the expanded conninfo (the first dbname) sets.
+  std::vector<const char*> keys = {"dbname"}, values = {conninfo.c_str()};
+  if (!dbname.empty()) keys.push_back("dbname"), values.push_back(dbname.c_str());
+  if (!application_name.empty()) {
+    keys.push_back("application_name"), values.push_back(application_name.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
   if (PQstatus(conn_) != CONNECTION_OK) {
     const std::string message = first_line(PQerrorMessage(conn_));
     PQfinish(std::exchange(conn_, nullptr));

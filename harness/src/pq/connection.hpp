@@ -26,7 +26,8 @@ class Connection {
   // Connects with a URI or keyword/value string; a non-empty `dbname` replaces its database.
   // Failure throws Error(on_failure) with libpq's first line, prefixed by `what` when given.
   explicit Connection(const std::string& conninfo, const std::string& dbname = {},
-                      ExitCode on_failure = ExitCode::kNoSuchServer);
+                      ExitCode on_failure = ExitCode::kNoSuchServer,
+                      const std::string& application_name = {});
   explicit Connection(PGconn* adopted) : conn_(adopted) {}
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&& other) noexcept;
