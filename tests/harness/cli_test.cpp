@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -253,6 +255,43 @@ TEST(Cache, TwoHarnessesWarmingAtOnceCorruptNothing) {
     Connection c(u);
     EXPECT_TRUE(c.ok()) << c.error();
     EXPECT_EQ(c.value("SELECT count(*) > 0 FROM pg_class"), "t");
+  }
+}
+
+TEST(Cache, ClearWhileServersStartLosesNoStart) {
+  ScratchDir dir;
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  ASSERT_EQ(run({cli(), "cache", "warm", "--servers", "2"}, env).status, 0);
+  // Starts (some claiming spares, some copying the template, some needing the overlay) and
+  // clears, all at once.
+  std::vector<std::thread> clears;
+  std::atomic<bool> done{false};
+  for (int i = 0; i < 2; ++i) {
+    clears.emplace_back([&] {
+      while (!done) run({cli(), "cache", "clear"}, env);
+    });
+  }
+  std::vector<test_support::Output> starts(12);
+  std::vector<std::thread> starters;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    starters.emplace_back([&, i] { starts[i] = run({cli(), "start", "-w", "20"}, env); });
+  }
+  for (auto& t : starters) t.join();
+  done = true;
+  for (auto& t : clears) t.join();
+  for (const auto& r : starts) {
+    EXPECT_EQ(r.status, 0) << r.err;
+    Connection c(trim(r.out));
+    EXPECT_TRUE(c.ok()) << c.error();
+  }
+  // The pool does not refill what the last clear removed.
+  EXPECT_EQ(run({cli(), "cache", "clear"}, env).status, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto j = nlohmann::json::parse(run({cli(), "cache", "status", "--json"}, env).out);
+  for (const auto& item : j["items"]) {
+    EXPECT_NE(item["kind"], "spare") << item;
+    EXPECT_NE(item["kind"], "server") << item;
   }
 }
 

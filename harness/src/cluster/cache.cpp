@@ -73,6 +73,8 @@ std::vector<Item> clear() {
   const Layout layout = Layout::locate();
   std::vector<Item> out;
   if (!layout.exists()) return out;
+  // No start, spare copy or pre-started spare is under way meanwhile, and none begins.
+  const auto lock = platform::FileLock::exclusive(*layout.cache_dir, cluster::kCacheLock);
   // Spare servers first: take their tokens (so that nobody claims them meanwhile), then stop them.
   for (const auto& name : layout.cache_dir->entries()) {
     if (name.rfind(cluster::kPoolPrefix, 0) != 0 || !layout.cache_dir->unlink(name)) continue;

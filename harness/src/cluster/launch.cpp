@@ -68,6 +68,8 @@ Installation find_installation(const std::string& pg_config, const Layout& layou
 Launch prepare_launch(const ServerOptions& o, bool owned) {
   platform::trace("prepare");
   Layout layout = Layout::prepare();
+  auto cache_lock = std::make_shared<platform::FileLock>(
+      platform::FileLock::shared(*layout.cache_dir, kCacheLock));
   collect_garbage(layout);
   platform::trace("layout ready, garbage collected");
   Installation inst = find_installation(o.pg_config, layout);
@@ -115,6 +117,7 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   l.as = layout.user.switch_to;
   l.server_uid = layout.user.uid;
   l.cache_dir = layout.cache_dir;
+  l.cache_lock = std::move(cache_lock);
   // Servers that differ only in what is decided at claim time (owner, idle timeout) share a pool.
   std::string identity =
       fmt::format("{}|{}|{}|{}", s.postgres.string(), s.template_key, s.version, layout.user.uid);

@@ -13,6 +13,7 @@
 #include "cluster/keeper_client.hpp"
 #include "cluster/keeper_protocol.hpp"
 #include "platform/dir.hpp"
+#include "platform/fs.hpp"
 #include "pg_unit_tests/server.hpp"
 
 namespace pg_unit_tests::cluster {
@@ -23,6 +24,8 @@ struct Launch {
   std::optional<platform::Credentials> as;
   uid_t server_uid = 0;
   std::shared_ptr<const platform::Dir> cache_dir;  // where pool tokens are
+  // Held (shared) until the server is started: `cache clear` waits for it (template_cache.hpp).
+  std::shared_ptr<platform::FileLock> cache_lock;
 };
 
 // Prepares everything a server of these options needs; `owned`: by the caller's connection.

@@ -30,6 +30,12 @@ struct Template {
 // Spare copies kept ready per template.
 inline constexpr int kSpareTarget = 2;
 
+// The lock that keeps `cache clear` and everything that uses the cache apart: a start holds it
+// shared from preparing until its keeper reported (a running server needs neither template nor
+// spare any more, and clear spares the overlays of running servers); spare copies and pre-started
+// spares are made under it shared, and give up when clear holds it; clear holds it exclusively.
+inline constexpr const char* kCacheLock = "cache.lock";
+
 std::string template_key(const Installation& inst, const TemplateConfig& config);
 
 // Returns the template for this configuration, building it (initdb, trim) under a lock if missing.

@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include "cluster/connections.hpp"
+#include "cluster/template_cache.hpp"
+#include "platform/dir.hpp"
 #include "platform/fs.hpp"
 #include "platform/process.hpp"
 #include "platform/trace.hpp"
@@ -97,6 +99,15 @@ void Keeper::start() {
                               O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (log) dup2(log.get(), 2);
   platform::trace("keeper: directory created");
+  // A pre-started spare is not made while `cache clear` runs (it would refill the pool that clear
+  // empties); a start's keeper needs no lock of its own: its starter holds one.
+  platform::FileLock cache_lock;
+  if (spec_.spare) {
+    if (auto cache = platform::Dir::open(spec_.cache)) {
+      cache_lock = platform::FileLock::try_shared(*cache, cluster::kCacheLock);
+    }
+    if (!cache_lock.held()) throw Error(ExitCode::kFilesystem, "the cache is being cleared");
+  }
   postgres_.prepare_data_directory();
   postgres_.start(signal_fd_.get());
   if (spec_.spare) {

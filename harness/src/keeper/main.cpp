@@ -16,6 +16,7 @@
 #include "cluster/template_cache.hpp"
 #include "keeper/keeper.hpp"
 #include "platform/dir.hpp"
+#include "platform/fs.hpp"
 #include "platform/socket.hpp"
 #include "platform/trace.hpp"
 
@@ -49,6 +50,9 @@ int refill(const char* cache_path, const char* key, const char* template_dir) {
   try {
     const auto cache = platform::Dir::open(cache_path);
     if (!cache) return 1;
+    // Not while `cache clear` runs: what it removes stays removed.
+    const auto lock = platform::FileLock::try_shared(*cache, cluster::kCacheLock);
+    if (!lock.held()) return 0;
     cluster::refill_spares(*cache, cluster::Template{key, template_dir});
     return 0;
   } catch (const std::exception& e) {

@@ -264,19 +264,23 @@ FileLock lock_at(Fd fd, const fs::path& path, int operation, bool wait) {
 }  // namespace
 
 FileLock FileLock::exclusive(const Dir& dir, const std::string& name) {
-  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT, 0644), dir / name, LOCK_EX, true);
+  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT | O_NONBLOCK, 0644), dir / name, LOCK_EX,
+                 true);
 }
 
 FileLock FileLock::try_exclusive(const Dir& dir, const std::string& name) {
-  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT, 0644), dir / name, LOCK_EX, false);
+  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT | O_NONBLOCK, 0644), dir / name, LOCK_EX,
+                 false);
 }
 
 FileLock FileLock::shared(const Dir& dir, const std::string& name) {
-  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT, 0644), dir / name, LOCK_SH, true);
+  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT | O_NONBLOCK, 0644), dir / name, LOCK_SH,
+                 true);
 }
 
 FileLock FileLock::try_shared(const Dir& dir, const std::string& name) {
-  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT, 0644), dir / name, LOCK_SH, false);
+  return lock_at(dir.open_file(name, O_RDONLY | O_CREAT | O_NONBLOCK, 0644), dir / name, LOCK_SH,
+                 false);
 }
 
 std::uintmax_t tree_size(const fs::path& path) noexcept {
