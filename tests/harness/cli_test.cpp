@@ -330,6 +330,27 @@ TEST(Cache, FullDiskDuringCopyLeavesNothingHalfWritten) {
   umount2(small.c_str(), MNT_DETACH);
 }
 
+TEST(Cache, FullDiskWhileCopyingThePostgresBinarySaysDiskFull) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  ScratchDir dir;
+  const fs::path small = dir.path / "small";
+  fs::create_directory(small);
+  // Too small for the overlay's copy of the postgres binary (about 9 MB).
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=8m,mode=0755") != 0) {
+    GTEST_SKIP() << "cannot mount tmpfs here";
+  }
+  auto r = run({cli(), "start", "-w", "5"}, {{"PG_UNIT_TESTS_DIR", small.string()}});
+  EXPECT_EQ(r.status, 6) << r.out << r.err;
+  EXPECT_NE(r.err.find("disk is full"), std::string::npos) << r.err;
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(small)) {
+    files +=
+        e.is_regular_file() && e.path().extension() != ".lock" && e.path().extension() != ".json";
+  }
+  EXPECT_EQ(files, 0u) << "a half-built overlay was left";
+  umount2(small.c_str(), MNT_DETACH);
+}
+
 namespace {
 // No server and no keeper of the base directory runs (their command lines name run/<id>/), and
 // soon no process mentions it at all (a spare copy of the template that a keeper started goes on

@@ -76,16 +76,11 @@ void copy_file_atomic(const fs::path& from, const fs::path& to, mode_t mode) {
   const fs::path tmp = to.string() + fmt::format(".tmp-{}", getpid());
   std::error_code ec;
   fs::remove(tmp, ec);
-  fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
-  if (ec) {
-    throw Error(ExitCode::kFilesystem, fmt::format("could not copy {} to {}: {}", from.string(),
-                                                   tmp.string(), ec.message()));
-  }
-  chmod(tmp.c_str(), mode);
+  platform::copy_file(from, tmp, mode);  // (std::filesystem says "Input/output error" for ENOSPC)
   fs::rename(tmp, to, ec);
   if (ec) {
     fs::remove(tmp, ec);
-    throw Error(ExitCode::kFilesystem, fmt::format("could not write {}", to.string()));
+    platform::throw_filesystem_error("write", to, ec.value());
   }
 }
 
@@ -187,6 +182,10 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
   return out;
 }
 
+void build_overlay(const Installation& inst, const Overlay& o, const std::vector<fs::path>& share,
+                   const std::vector<fs::path>& lib, const std::string& sources,
+                   const Layout& layout);
+
 Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFiles>& extensions,
                         const Layout& layout) {
   if (extensions.empty()) return Overlay{{}, inst.bin("postgres")};
@@ -208,7 +207,23 @@ Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFil
   if (auto have = platform::read_file(stamp_file); have && *have == stamp) return o;
 
   auto lock = platform::FileLock::exclusive(o.root.string() + ".lock");
-  if (auto have = platform::read_file(stamp_file); have && *have == stamp) return o;
+  const auto have = platform::read_file(stamp_file);
+  if (have && *have == stamp) return o;
+  try {
+    build_overlay(inst, o, share, lib, sources, layout);
+  } catch (...) {
+    // A new overlay that could not be completed (a full disk) is removed; one that running
+    // servers use is kept as it was and completed next time.
+    if (!have) platform::remove_tree(o.root);
+    throw;
+  }
+  platform::write_file_atomic(stamp_file, stamp, 0644);
+  return o;
+}
+
+void build_overlay(const Installation& inst, const Overlay& o, const std::vector<fs::path>& share,
+                   const std::vector<fs::path>& lib, const std::string& sources,
+                   const Layout& layout) {
   std::error_code ec;
   fs::create_directories(o.postgres.parent_path(), ec);
   if (ec) {
@@ -238,8 +253,6 @@ Overlay prepare_overlay(const Installation& inst, const std::vector<ExtensionFil
     chmod(p.c_str(), 0755);
   }
   platform::write_file_atomic(o.root / "SOURCES", sources, 0644);
-  platform::write_file_atomic(stamp_file, stamp, 0644);
-  return o;
 }
 
 }  // namespace pg_unit_tests::cluster

@@ -35,12 +35,21 @@ namespace {
   throw_filesystem_error(what, path, err);
 }
 
-void copy_file(int from_dir, int to_dir, const char* name, mode_t mode, off_t size,
-               const fs::path& where) {
-  Fd in(openat(from_dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!in) fail("read", where / name, errno);
+void copy_file(int from_dir, const char* from_name, int to_dir, const char* name, mode_t mode,
+               off_t size, const fs::path& where) {
+  Fd in(openat(from_dir, from_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!in) fail("read", where / from_name, errno);
   Fd out(openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777));
   if (!out) fail("create", where / name, errno);
+  // A copy that fails is removed: a half-written file is never left.
+  struct Remover {
+    int dir;
+    const char* name;
+    bool armed = true;
+    ~Remover() {
+      if (armed) unlinkat(dir, name, 0);
+    }
+  } remover{to_dir, name};
   off_t left = size;
   while (left > 0) {
     ssize_t n =
@@ -65,6 +74,7 @@ void copy_file(int from_dir, int to_dir, const char* name, mode_t mode, off_t si
   }
   // The umask may have narrowed the mode given to openat.
   fchmod(out.get(), mode & 07777);
+  remover.armed = false;
 }
 
 // Walks with *at() calls on directory descriptors: about twice as fast as std::filesystem::copy
@@ -94,7 +104,7 @@ void copy_dir(int from_parent, const char* from_name, int to_parent, const char*
     if (S_ISDIR(st.st_mode)) {
       copy_dir(from.get(), e->d_name, to.get(), e->d_name, st.st_mode, here);
     } else if (S_ISREG(st.st_mode)) {
-      copy_file(from.get(), to.get(), e->d_name, st.st_mode, st.st_size, here);
+      copy_file(from.get(), e->d_name, to.get(), e->d_name, st.st_mode, st.st_size, here);
     } else if (S_ISLNK(st.st_mode)) {
       char target[4096];
       ssize_t n = readlinkat(from.get(), e->d_name, target, sizeof target - 1);
@@ -112,6 +122,20 @@ void copy_tree(const fs::path& from, const fs::path& to) {
   struct stat st;
   if (stat(from.c_str(), &st) != 0) fail("read", from, errno);
   copy_dir(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), st.st_mode, {});
+}
+
+void copy_file(const fs::path& from, const fs::path& to, mode_t mode) {
+  const auto parent_of = [](const fs::path& p) {
+    return p.parent_path().empty() ? fs::path(".") : p.parent_path();
+  };
+  const Fd from_dir(open(parent_of(from).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!from_dir) fail("read", from, errno);
+  const Fd to_dir(open(parent_of(to).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!to_dir) fail("write", to, errno);
+  struct stat st;
+  if (fstatat(from_dir.get(), from.filename().c_str(), &st, 0) != 0) fail("read", from, errno);
+  copy_file(from_dir.get(), from.filename().c_str(), to_dir.get(), to.filename().c_str(), mode,
+            st.st_size, parent_of(to));
 }
 
 bool remove_tree(const fs::path& path) noexcept {

@@ -18,6 +18,10 @@ namespace fs = std::filesystem;
 // Error(kFilesystem) naming the file and the reason (ENOSPC: "the disk is full").
 void copy_tree(const fs::path& from, const fs::path& to);
 
+// Copies one regular file to `to` (which must not exist) with `mode`. Throws Error(kFilesystem):
+// ENOSPC is "the disk is full".
+void copy_file(const fs::path& from, const fs::path& to, mode_t mode);
+
 // Removes a tree through descriptors (symlinks inside are removed, never followed); missing is
 // fine. Never throws; false if something could not be removed.
 bool remove_tree(const fs::path& path) noexcept;
