@@ -123,6 +123,7 @@ int exec(const StartArgs& args, const std::vector<std::string>& command) {
                 "exec needs a command after '--', as in: pg_unit_tests exec -- psql -c 'select 1'");
   }
   find_command(command[0]);  // before a server is started for nothing
+  const InterruptibleStart interruptible;
   ServerOptions options = args.to_options();
   options.idle_timeout = std::chrono::seconds(0);
   Server server = Server::start(options);

@@ -1,6 +1,9 @@
 // The CLI's commands, each a few lines over the library.
 #pragma once
 
+#include <signal.h>
+
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,6 +25,30 @@ struct StartArgs {
 // Splits a postgres-style option string ("-c a=b -c 'c=d e'") into name=value settings. Throws
 // Error(kUsage) for anything that is not a setting.
 std::vector<std::string> parse_option_string(const std::string& options);
+
+// While exec or regress starts its server (and, for regress, runs the suite), SIGINT, SIGTERM,
+// SIGHUP and SIGQUIT end the process as their default action does, even when it was started with
+// them ignored (a shell's background job ignores SIGINT): the server it owns goes with it, and
+// nothing runs after an interrupted start. The handler resets itself and raises the signal again.
+class InterruptibleStart {
+ public:
+  InterruptibleStart() {
+    struct sigaction sa {};
+    sa.sa_handler = [](int sig) { raise(sig); };
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &sa, &previous_[i]);
+  }
+  InterruptibleStart(const InterruptibleStart&) = delete;
+  InterruptibleStart& operator=(const InterruptibleStart&) = delete;
+  ~InterruptibleStart() {
+    for (size_t i = 0; i < std::size(kSignals); ++i) sigaction(kSignals[i], &previous_[i], nullptr);
+  }
+
+ private:
+  static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  struct sigaction previous_[std::size(kSignals)];
+};
 
 int start(const StartArgs& args, bool json);
 int stop(const std::vector<std::string>& targets, bool all);

@@ -175,6 +175,7 @@ regress::Options library_options(const RegressArgs& args) {
 }
 
 int regress(RegressArgs& args) {
+  const InterruptibleStart interruptible;
   try {
     const regress::Options options = library_options(args);
     if (args.tap_tests) return regress::run_tap_tests(options);
