@@ -132,6 +132,36 @@ TEST(Cli, ExecInterruptedLikeCtrlC) {
   close(bg.out_fd);
 }
 
+TEST(Cli, InterruptDuringTheStartStopsExecAndRegress) {
+  // Started with SIGINT ignored, as a shell's background job is; SIGTERM as kill(1) sends it.
+  for (const int sig : {SIGINT, SIGTERM}) {
+    for (const std::string command : {"exec", "regress"}) {
+      ScratchDir dir;  // an empty cache: the start runs initdb, so the signal comes during it
+      const std::vector<std::pair<std::string, std::string>> env = {
+          {"PG_UNIT_TESTS_DIR", dir.path.string()}};
+      std::vector<std::string> argv = {"/bin/sh", "-c", "trap '' INT; exec \"$@\"", "sh", cli()};
+      if (command == "exec") {
+        argv.insert(argv.end(), {"exec", "--", "/bin/sh", "-c", "echo RAN"});
+      } else {
+        argv.insert(argv.end(), {"regress", "--inputdir=" PGUT_FIXTURES "/regress/suite",
+                                 "--outputdir=" + dir.path.string(), "plain"});
+      }
+      auto bg = test_support::spawn(argv, env);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      kill(bg.pid, sig);
+      EXPECT_EQ(test_support::wait_exit(bg.pid), 128 + sig) << command << " signal " << sig;
+      std::string out;
+      for (std::string line; !(line = test_support::read_line(bg.out_fd)).empty();) out += line;
+      close(bg.out_fd);
+      EXPECT_EQ(out.find("RAN"), std::string::npos) << "the command ran after an interrupt";
+      EXPECT_EQ(out.find("ok"), std::string::npos) << "the suite ran after an interrupt: " << out;
+      EXPECT_TRUE(test_support::eventually([&] {
+        return nlohmann::json::parse(run({cli(), "list", "--json"}, env).out).empty();
+      }));
+    }
+  }
+}
+
 TEST(Cli, KilledHarnessLeavesNothingBehind) {
   auto bg = test_support::spawn(
       {cli(), "exec", "--", "/bin/sh", "-c", "echo $PGHOST; echo $$; exec sleep 30"});
@@ -143,7 +173,10 @@ TEST(Cli, KilledHarnessLeavesNothingBehind) {
   // The keeper notices that its owner is gone and removes the server within moments.
   EXPECT_TRUE(test_support::eventually([&] { return !fs::exists(host); }, std::chrono::seconds(5)));
   EXPECT_TRUE(test_support::processes_matching(host).empty());
-  kill(command, SIGKILL);  // the orphaned command is the test's to clean up
+  // The command does not outlive it either.
+  EXPECT_TRUE(test_support::eventually([&] { return !test_support::alive(command); },
+                                       std::chrono::seconds(5)));
+  kill(command, SIGKILL);
   close(bg.out_fd);
 }
 
