@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -75,6 +77,7 @@ int Keeper::run() {
   } catch (const std::exception& e) {
     report = Reply::failure(ExitCode::kSystem, e.what());
   }
+  if (report.ok) launch_guardian();
   const bool delivered = platform::send_line(clients_.front().fd.get(), cluster::encode(report));
   if (!report.ok || (!delivered && !spec_.spare)) {
     // Failed, or nobody is there any more to hand the server to.
@@ -299,15 +302,78 @@ void Keeper::stop(const std::string& why) {
 
 void Keeper::finish() noexcept {
   state_ = KeeperState::kStopping;
-  if (spec_.spare)
+  if (spec_.spare) {
     unlink((spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id)).c_str());
+  }
   postgres_.shutdown();
   listener_.reset();
   if (created_) platform::remove_tree(spec_.directory);
   created_ = false;
+  // Our guardian sees that everything is gone and ends (before we answer, so that nothing of the
+  // server runs when the answer arrives).
+  guardian_pipe_.reset();
+  if (guardian_ > 0) platform::wait_for(std::exchange(guardian_, -1));
   for (auto& c : clients_) {
     if (c.wants_stop_reply) platform::send_line(c.fd.get(), cluster::encode(Reply::success()));
   }
+}
+
+void Keeper::launch_guardian() {
+  // A keeper killed (SIGKILL, the OOM killer) cannot clean up; its postgres goes with it
+  // (PR_SET_PDEATHSIG), and this small process removes the directory then. It waits on a pipe
+  // whose write end only we hold, and on a pidfd of postgres taken while postgres is our child.
+  // Forked, not started as a program: it must exist before we report (a keeper killed right
+  // after must not leave its directory), and the keeper is single-threaded, so a fork is safe.
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return;
+  platform::Fd read_end(p[0]);
+  guardian_pipe_.reset(p[1]);
+  const platform::Fd postmaster = pidfd_of(postgres_.pid());
+  const std::string token =
+      spec_.spare ? (spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id)).string()
+                  : std::string();
+  const std::string directory = spec_.directory.string();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // Out of the way first, so that placing one cannot clobber the other.
+    const int pipe_fd = fcntl(read_end.get(), F_DUPFD, 10);
+    const int pid_fd = postmaster ? fcntl(postmaster.get(), F_DUPFD, 10) : -1;
+    dup2(pipe_fd, 3);
+    if (pid_fd >= 0) {
+      dup2(pid_fd, 4);
+    } else {
+      close(4);
+    }
+    close_range(5, ~0U, 0);  // no client connection (an owner's EOF) may stay open here
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    prctl(PR_SET_NAME, "pgut-guardian");
+    _exit(guard(directory.c_str(), token.c_str(), 3, 4));
+  }
+  if (pid > 0) {
+    guardian_ = pid;
+  } else {
+    guardian_pipe_.reset();
+  }
+}
+
+int guard(const char* directory, const char* token, int pipe_fd, int postmaster_fd) {
+  // Until the keeper ends, its end of the pipe stays open (nothing is ever written).
+  char c;
+  while (read(pipe_fd, &c, 1) < 0 && errno == EINTR) {
+  }
+  if (access(directory, F_OK) != 0) return 0;  // the keeper removed everything itself
+  // The keeper died: its postgres got SIGQUIT with it. Wait for it to exit (the pidfd names that
+  // very process), make sure, and remove what is left.
+  pollfd p{postmaster_fd, POLLIN, 0};
+  if (fcntl(postmaster_fd, F_GETFD) >= 0 && poll(&p, 1, 10000) == 0) {
+    syscall(SYS_pidfd_send_signal, postmaster_fd, SIGKILL, nullptr, 0);
+    poll(&p, 1, 5000);
+  }
+  if (*token) unlink(token);
+  platform::remove_tree(directory);
+  return 0;
 }
 
 cluster::KeeperStatus Keeper::status() const {

@@ -54,6 +54,7 @@ class Keeper {
   void publish_spare();
   void launch_replacement() const;
   void launch_refill() const;
+  void launch_guardian();
 
   cluster::KeeperSpec spec_;
   cluster::KeeperState state_ = cluster::KeeperState::kStarting;
@@ -63,9 +64,14 @@ class Keeper {
   std::vector<Client> clients_;
   int next_client_id_ = 0;
   bool created_ = false;
+  pid_t guardian_ = -1;
+  platform::Fd guardian_pipe_;  // its write end; closed when we are done
   Clock::time_point last_busy_, pooled_since_;
   std::optional<Clock::time_point> token_gone_at_;
   std::string stop_reason_;
 };
+
+// The guardian's whole job (see Keeper::launch_guardian): returns its exit code.
+int guard(const char* directory, const char* token, int pipe_fd, int postmaster_fd);
 
 }  // namespace pg_unit_tests::keeper
