@@ -39,13 +39,35 @@ std::string exit_codes_footer() {
   return out;
 }
 
-void add_server_options(CLI::App* cmd, StartArgs& a) {
+// -w: a whole number of seconds; CLI11's range check would print the range as a 300-digit float.
+const CLI::Validator kSeconds(
+    [](std::string& text) -> std::string {
+      size_t used = 0;
+      long v = -1;
+      try {
+        v = std::stol(text, &used);
+      } catch (const std::exception&) {
+      }
+      if (used != text.size() || v < 0 || text.empty()) {
+        return fmt::format(
+            "'{}' is not a number of seconds: give a whole number, 0 or more (0: "
+            "never)",
+            text);
+      }
+      return {};
+    },
+    "SECONDS");
+
+// The options of a server; `idle_timeout` only where the server outlives the command (start).
+void add_server_options(CLI::App* cmd, StartArgs& a, bool idle_timeout) {
   cmd->add_flag("-t,--tcp", a.tcp,
                 "also listen on 127.0.0.1 on a free port, with a random password (in the URI)");
-  cmd->add_option("-w,--idle-timeout", a.idle_timeout,
-                  "stop and remove the server after SECONDS without a connection (0: never)")
-      ->check(CLI::NonNegativeNumber)
-      ->type_name("SECONDS");
+  if (idle_timeout) {
+    cmd->add_option("-w,--idle-timeout", a.idle_timeout,
+                    "stop and remove the server after SECONDS without a connection (0: never)")
+        ->check(kSeconds)
+        ->type_name("SECONDS");
+  }
   cmd->add_option("-o,--options", a.options,
                   "extra server settings, as for postgres: \"-c name=value -c name=value\"")
       ->type_name("OPTIONS");
@@ -80,7 +102,7 @@ App::App()
   app_.set_version_flag("--version", std::string("pg_unit_tests ") + PGUT_VERSION);
 
   start_ = app_.add_subcommand("start", "start a server and print its connection URI");
-  add_server_options(start_, start_args_);
+  add_server_options(start_, start_args_, true);
   start_->add_flag("--json", json_,
                    "print a JSON object (uri, host, port, user, password, database, directories, "
                    "pid, version) instead of the URI");
@@ -94,10 +116,11 @@ App::App()
 
   exec_ = app_.add_subcommand(
       "exec",
-      "start a server, run COMMAND with PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and "
-      "DATABASE_URL set, remove the server, exit with COMMAND's status.\nUsage: pg_unit_tests "
-      "exec [OPTIONS] -- COMMAND [ARGS...]");
-  add_server_options(exec_, start_args_);
+      "start a server, run COMMAND with PGHOST, PGPORT, PGUSER, PGDATABASE, DATABASE_URL (and "
+      "PGPASSWORD with --tcp) set, remove the server, exit with COMMAND's status.\nUsage: "
+      "pg_unit_tests exec [OPTIONS] -- COMMAND [ARGS...]");
+  add_server_options(exec_, start_args_, false);
+  exec_->allow_extras();  // a command without "--" gets its own message (parse())
 
   regress_ = app_.add_subcommand(
       "regress",
@@ -111,7 +134,7 @@ App::App()
   auto* cache = app_.add_subcommand("cache", "the pre-initialised templates of the fast path");
   cache->require_subcommand(1);
   warm_ = cache->add_subcommand("warm", "prepare the template and spare copies now");
-  add_server_options(warm_, start_args_);
+  add_server_options(warm_, start_args_, false);
   warm_
       ->add_option(
           "--servers", spare_servers_,
@@ -138,10 +161,31 @@ std::optional<int> App::parse(int argc, const char* const* argv, std::FILE* out,
       break;
     }
   }
+  auto usage = [&](const std::string& message) {
+    std::fprintf(err, "pg_unit_tests: %s (see pg_unit_tests --help)\n", message.c_str());
+    return static_cast<int>(ExitCode::kUsage);
+  };
+  // An unknown command: CLI11 would only say that a subcommand is required.
+  if (parse_argc >= 2 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app_.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known |= sub->get_name() == argv[1];
+    }
+    if (!known)
+      return usage(fmt::format("unknown command '{}': the commands are {}", argv[1], names));
+  }
   try {
     std::vector<std::string> args;
     for (int i = parse_argc - 1; i >= 1; --i) args.emplace_back(argv[i]);  // CLI11 wants reversed
     app_.parse(args);
+    if (*exec_ && !exec_->remaining().empty()) {
+      const std::string first = exec_->remaining().front();
+      if (first[0] == '-') return usage(fmt::format("exec: unknown option {}", first));
+      return usage(
+          fmt::format("exec takes its command after '--', as in: pg_unit_tests exec -- {}", first));
+    }
   } catch (const CLI::CallForHelp&) {
     std::fputs(app_.help().c_str(), out);
     return 0;

@@ -124,9 +124,7 @@ int exec(const StartArgs& args, const std::vector<std::string>& command) {
   }
   find_command(command[0]);  // before a server is started for nothing
   const InterruptibleStart interruptible;
-  ServerOptions options = args.to_options();
-  options.idle_timeout = std::chrono::seconds(0);
-  Server server = Server::start(options);
+  Server server = Server::start(args.to_options());
   const int status = run_command(command, server.environment());
   server.stop();
   return status;

@@ -92,3 +92,43 @@ TEST(CommandLine, UnknownOptionIsOneLineAndExitTwo) {
   EXPECT_NE(p.err.find("--no-such-option"), std::string::npos) << p.err;
   EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << p.err;
 }
+
+TEST(CommandLine, IdleTimeoutSaysTheValidRangeInWords) {
+  for (const char* bad : {"-5", "abc", "1.5", ""}) {
+    App app;
+    auto p = parse(app, {"start", "-w", bad});
+    EXPECT_EQ(p.done, 2) << bad;
+    EXPECT_NE(p.err.find("give a whole number, 0 or more (0: never)"), std::string::npos) << p.err;
+    EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << p.err;
+  }
+  App app;
+  EXPECT_FALSE(parse(app, {"start", "-w", "0"}).done);
+}
+
+TEST(CommandLine, UnknownCommandListsTheCommands) {
+  App app;
+  auto p = parse(app, {"strat"});
+  EXPECT_EQ(p.done, 2);
+  EXPECT_NE(p.err.find("unknown command 'strat'"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("start, stop, exec, regress, list, cache"), std::string::npos) << p.err;
+}
+
+TEST(CommandLine, ExecWithoutDoubleDashSuggestsIt) {
+  App app;
+  auto p = parse(app, {"exec", "--tcp", "pytest", "-x"});
+  EXPECT_EQ(p.done, 2);
+  EXPECT_NE(p.err.find("exec takes its command after '--', as in: pg_unit_tests exec -- pytest"),
+            std::string::npos)
+      << p.err;
+}
+
+TEST(CommandLine, IdleTimeoutOnlyWhereItMeansSomething) {
+  // exec's server goes with exec, and cache warm starts none that waits for clients.
+  for (std::vector<std::string> args : {std::vector<std::string>{"exec", "-w", "3", "--", "true"},
+                                        std::vector<std::string>{"cache", "warm", "-w", "3"}}) {
+    App app;
+    auto p = parse(app, args);
+    EXPECT_EQ(p.done, 2) << args[0];
+    EXPECT_NE(p.err.find("-w"), std::string::npos) << p.err;
+  }
+}
