@@ -233,6 +233,11 @@ TEST(Cli, BadInputGetsOneLineAndADistinctExitCode) {
       {{"stop", "postgresql://postgres@/postgres?host=%2Fnowhere"}, 7, "no running"},
       {{"exec"}, 2, "needs a command"},
       {{"exec", "--", "/no/such/command"}, 2, "not found"},
+      {{"exec", "--", PGUT_FIXTURES "/hello_ext/Makefile"}, 2, "is not executable"},
+      {{"start", "--stock", "--freeze", "2024-01-01"}, 2, "which --stock leaves out"},
+      {{"start", "--create", "no_such_extension"},
+       5,
+       "HINT: The extension must first be installed"},
   };
   for (const auto& c : cases) {
     std::vector<std::string> argv = {cli()};
@@ -243,6 +248,28 @@ TEST(Cli, BadInputGetsOneLineAndADistinctExitCode) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
   }
+}
+
+TEST(Cli, FailedExtensionBuildQuotesTheErrorAndKeepsTheLog) {
+  auto r = run({cli(), "start", "--extension", PGUT_FIXTURES "/broken_ext"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_NE(r.err.find("error: unknown type name"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("*** "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("^~"), std::string::npos) << "caret lines quoted: " << r.err;
+  const auto at = r.err.find("(the whole output: ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const std::string log = r.err.substr(at + 19, r.err.find(')', at) - at - 19);
+  EXPECT_TRUE(fs::exists(log)) << log;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(Cli, BaseDirectoryThatDoesNotExistIsAnError) {
+  auto r = run({cli(), "start"}, {{"PG_UNIT_TESTS_DIR", "/tmp/pgut-no-such-directory"}});
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_NE(r.err.find("PG_UNIT_TESTS_DIR=/tmp/pgut-no-such-directory is not a directory"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists("/tmp/pgut-no-such-directory")) << "created it";
 }
 
 TEST(Cli, HelpListsExitCodes) {

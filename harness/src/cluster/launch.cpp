@@ -78,6 +78,11 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   if (!o.locale.empty()) tc.locale = o.locale;
   if (!o.encoding.empty()) tc.encoding = o.encoding;
 
+  if (!o.preload_pg_unit_tests && !o.freeze.empty()) {
+    throw Error(ExitCode::kUsage,
+                "--freeze needs the pg_unit_tests extension, which --stock leaves out: give one "
+                "of them, not both");
+  }
   std::vector<ExtensionFiles> extensions;
   bool preload = false;
   if (o.preload_pg_unit_tests) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -64,6 +65,38 @@ std::string tree_fingerprint(const fs::path& dir) {
                         st.st_mtim.tv_nsec);
   }
   return stable_hash(text);
+}
+
+// What a failed build says, for one line: the compiler's first "error:" lines and make's
+// "*** ..." line (not the source excerpts and caret lines around them); the last lines if there
+// are none of those.
+std::string build_complaint(const std::string& output) {
+  std::vector<std::string> picked;
+  std::string make_line;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.find("error:") != std::string::npos || line.find("Error:") != std::string::npos) {
+      if (picked.size() < 2) picked.push_back(line);
+    } else if (make_line.empty() && line.find("*** ") != std::string::npos) {
+      make_line = line;
+    }
+  }
+  if (!make_line.empty()) picked.push_back(make_line);
+  if (picked.empty()) return platform::last_lines(output, 2, "make");
+  std::string out;
+  for (const auto& l : picked) out += (out.empty() ? "" : " / ") + l;
+  return out;
+}
+
+// Keeps a failed build's whole output in `log`; the part of the message that names it.
+std::string keep_log(const fs::path& log, const std::string& output) {
+  try {
+    platform::write_file_atomic(log, output, 0644);
+    return fmt::format(" (the whole output: {})", log.string());
+  } catch (const Error&) {
+    return {};
+  }
 }
 
 std::string file_stamp(const fs::path& p) {
@@ -142,13 +175,15 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
       const std::vector<std::pair<std::string, std::string>> env = {
           {"PG_CONFIG", inst.pg_config.string()}};
       const std::string pg_config_arg = "PG_CONFIG=" + inst.pg_config.string();
+      // The whole output stays in a log next to the staging; the error names it.
+      const fs::path log = staging.string() + ".log";
       platform::RunResult r =
           platform::run({"/usr/bin/env", "make", "-C", dir.string(), pg_config_arg}, {}, dir, env);
       if (r.status != 0) {
         throw Error(ExitCode::kExtension,
                     fmt::format("the extension in {} does not build ('make' failed: {}): fix the "
-                                "build, then run again",
-                                dir.string(), platform::last_lines(r.output, 2, "make")));
+                                "build, then run again{}",
+                                dir.string(), build_complaint(r.output), keep_log(log, r.output)));
       }
       platform::remove_tree(staging);
       r = platform::run({"/usr/bin/env", "make", "-C", dir.string(), pg_config_arg,
@@ -158,9 +193,11 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
         platform::remove_tree(staging);
         throw Error(ExitCode::kExtension,
                     fmt::format("the extension in {} builds, but 'make install DESTDIR=...' "
-                                "failed: {}",
-                                dir.string(), platform::last_lines(r.output, 2, "make")));
+                                "failed: {}{}",
+                                dir.string(), build_complaint(r.output), keep_log(log, r.output)));
       }
+      std::error_code ignored;
+      fs::remove(log, ignored);
       platform::write_file_atomic(stamp, tree_fingerprint(dir), 0644);
     }
     collect_extension_files(mirror(staging, inst.sharedir) / "extension", out);

@@ -26,7 +26,7 @@ std::string error_text(const PGresult* result) {
   for (auto [field, label] :
        {std::pair{PG_DIAG_MESSAGE_DETAIL, "DETAIL: "}, std::pair{PG_DIAG_MESSAGE_HINT, "HINT: "}}) {
     if (const char* v = PQresultErrorField(result, field); v && *v) {
-      more += (more.empty() ? "" : "; ") + std::string(label) + v;
+      more += (more.empty() ? "" : " ") + std::string(label) + v;
     }
   }
   if (!more.empty()) text += " (" + more + ")";

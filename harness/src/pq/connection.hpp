@@ -54,7 +54,7 @@ class Connection {
   PGconn* conn_ = nullptr;
 };
 
-// The message of a failed result on one line: "primary (DETAIL: ...; HINT: ...)".
+// The message of a failed result on one line: "primary (DETAIL: ... HINT: ...)".
 std::string error_text(const PGresult* result);
 // The first line of a libpq message, without its "ERROR:  " or "FATAL:  " prefix.
 std::string first_line(const std::string& message);
