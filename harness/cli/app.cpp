@@ -67,6 +67,11 @@ void add_server_options(CLI::App* cmd, StartArgs& a, bool idle_timeout) {
                     "stop and remove the server after SECONDS without a connection (0: never)")
         ->check(kSeconds)
         ->type_name("SECONDS");
+    cmd->add_option("--owner", a.owner,
+                    "stop and remove the server when the process PID ends (instead of after the "
+                    "idle timeout), as for a test runner that starts one server for its run")
+        ->check(CLI::PositiveNumber)
+        ->type_name("PID");
   }
   cmd->add_option("-o,--options", a.options,
                   "extra server settings, as for postgres: \"-c name=value -c name=value\"")

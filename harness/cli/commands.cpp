@@ -25,6 +25,7 @@ ServerOptions StartArgs::to_options() const {
   ServerOptions o;
   o.tcp = tcp;
   o.idle_timeout = std::chrono::seconds(idle_timeout);
+  o.owner_pid = owner;
   for (const auto& s : options) {
     for (auto& setting : parse_option_string(s)) o.settings.push_back(std::move(setting));
   }

@@ -14,6 +14,7 @@ namespace pg_unit_tests::cli {
 struct StartArgs {
   bool tcp = false;
   long idle_timeout = 60;
+  int owner = 0;                     // start --owner PID
   std::vector<std::string> options;  // -o strings, each "-c a=b -c c=d"
   std::string locale, encoding, pg_config, freeze;
   std::vector<std::string> extensions, create;

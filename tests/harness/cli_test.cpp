@@ -65,6 +65,24 @@ TEST(Cli, StartPrintsAUriThatStopRemoves) {
   EXPECT_FALSE(fs::exists(dir));
 }
 
+TEST(Cli, StartOwnedByAProcessGoesWithIt) {
+  auto owner = test_support::spawn({"/bin/sleep", "60"});
+  auto r = run({cli(), "start", "--json", "--owner", std::to_string(owner.pid)});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const fs::path dir = j["directory"].get<std::string>();
+  Connection c(j["uri"].get<std::string>());
+  EXPECT_TRUE(c.ok()) << c.error();
+  kill(owner.pid, SIGKILL);
+  test_support::wait_exit(owner.pid);
+  close(owner.out_fd);
+  EXPECT_TRUE(test_support::eventually([&] { return !fs::exists(dir); }, std::chrono::seconds(5)));
+  // An owner that is not running is said so.
+  r = run({cli(), "start", "--owner", std::to_string(owner.pid)});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("is not running"), std::string::npos) << r.err;
+}
+
 TEST(Cli, StartJson) {
   auto r = run({cli(), "start", "--json", "--tcp"});
   ASSERT_EQ(r.status, 0) << r.err;

@@ -34,6 +34,9 @@ struct ServerOptions {
   bool preload_pg_unit_tests = true;
   // Start every session frozen at this instant (pg_unit_tests.frozen_at); needs the extension.
   std::string freeze;
+  // Only for detached servers: stop the server when the process with this pid ends (its keeper
+  // watches it through a pidfd), instead of after idle_timeout. 0: no such owner.
+  int owner_pid = 0;
 };
 
 // What a running server is: everything a client needs to connect, and where it lives.

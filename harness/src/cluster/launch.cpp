@@ -118,6 +118,7 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   if (o.tcp) s.password = platform::random_hex(16);
   s.idle_timeout = static_cast<int>(o.idle_timeout.count());
   s.owned = owned;
+  if (!owned) s.owner_pid = o.owner_pid;
   l.create = o.create;
   l.as = layout.user.switch_to;
   l.server_uid = layout.user.uid;
