@@ -30,10 +30,10 @@ fs::path keeper_executable() {
     return env;
   }
   const fs::path self = platform::self_executable();
-  const fs::path beside =
+  fs::path beside =
       (self.parent_path() / PGUT_KEEPER_RELATIVE_DIR / kKeeperExecutable).lexically_normal();
   if (access(beside.c_str(), X_OK) == 0) return beside;
-  const fs::path installed = fs::path(PGUT_KEEPER_INSTALL_DIR) / kKeeperExecutable;
+  fs::path installed = fs::path(PGUT_KEEPER_INSTALL_DIR) / kKeeperExecutable;
   if (*PGUT_KEEPER_INSTALL_DIR && access(installed.c_str(), X_OK) == 0) return installed;
   throw Error(ExitCode::kInstallation,
               fmt::format("the program that runs each server ({}) was not found at {}{}: install "

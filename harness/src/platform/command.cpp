@@ -51,8 +51,9 @@ std::string find_command(const std::string& name) {
     for (size_t start = 0; start <= path.size();) {
       size_t end = path.find(':', start);
       if (end == std::string::npos) end = path.size();
-      const std::string dir = end > start ? path.substr(start, end - start) : ".";
-      if (consider(dir + "/" + name)) return dir + "/" + name;
+      std::string candidate = end > start ? path.substr(start, end - start) : ".";
+      candidate.append("/").append(name);
+      if (consider(candidate)) return candidate;
       start = end + 1;
     }
   }
