@@ -97,7 +97,7 @@ int run_tap_tests(const Options& o) {
     extensions.push_back(cluster::resolve_extension(dir, inst, layout));
   }
   cluster::Layout overlay_layout = layout;
-  if (as) overlay_layout.cache = tmp_check;
+  if (as) overlay_layout.build = tmp_check;
   const cluster::Overlay overlay = cluster::prepare_overlay(inst, extensions, overlay_layout);
   const fs::path bindir =
       overlay.root.empty() ? inst.bindir : overlay.root / inst.bindir.relative_path();
