@@ -12,19 +12,16 @@
 #include <nlohmann/json.hpp>
 
 #include "support/pq.hpp"
+#include "support/errors.hpp"
 #include "support/process.hpp"
 
 namespace fs = std::filesystem;
 using test_support::cli;
 using test_support::Connection;
 using test_support::run;
+using test_support::trim;
 
 namespace {
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
 
 // A private PG_UNIT_TESTS_DIR for tests that need a cache of their own; removed afterwards.
 struct ScratchDir {
@@ -190,7 +187,9 @@ TEST(Cli, KilledHarnessLeavesNothingBehind) {
   test_support::wait_exit(bg.pid);
   // The keeper notices that its owner is gone and removes the server within moments.
   EXPECT_TRUE(test_support::eventually([&] { return !fs::exists(host); }, std::chrono::seconds(5)));
-  EXPECT_TRUE(test_support::processes_matching(host).empty());
+  // The keeper ends right after its last act, the removal of the directory.
+  EXPECT_TRUE(test_support::eventually(
+      [&] { return test_support::processes_matching(host).empty(); }, std::chrono::seconds(5)));
   // The command does not outlive it either.
   EXPECT_TRUE(test_support::eventually([&] { return !test_support::alive(command); },
                                        std::chrono::seconds(5)));

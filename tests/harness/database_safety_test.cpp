@@ -12,6 +12,7 @@
 #include "pg_unit_tests/database.hpp"
 #include "pg_unit_tests/server.hpp"
 #include "support/pq.hpp"
+#include "support/errors.hpp"
 #include "support/process.hpp"
 
 using pg_unit_tests::Server;
@@ -19,13 +20,7 @@ using pg_unit_tests::with_database;
 using test_support::cli;
 using test_support::Connection;
 using test_support::run;
-
-namespace {
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-}  // namespace
+using test_support::trim;
 
 TEST(NothingLost, DropdbDropsOnlyWhatCreatedbHandedOut) {
   Server server = Server::start();

@@ -10,34 +10,18 @@
 
 #include "pg_unit_tests/server.hpp"
 #include "support/pq.hpp"
+#include "support/errors.hpp"
 #include "support/process.hpp"
 
 namespace fs = std::filesystem;
-using pg_unit_tests::Error;
 using pg_unit_tests::ExitCode;
 using pg_unit_tests::Server;
 using pg_unit_tests::ServerOptions;
+using test_support::code_of;
 using test_support::Connection;
+using test_support::message_of;
 
 namespace {
-
-ExitCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ExitCode::kOk;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return {};
-}
 
 // Points the harness at a private base directory for one test (each test runs in its own process).
 struct PrivateBase {

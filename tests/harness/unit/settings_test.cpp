@@ -4,21 +4,14 @@
 #include <gtest/gtest.h>
 
 #include "pg_unit_tests/error.hpp"
+#include "support/errors.hpp"
 
 using pg_unit_tests::Error;
 using pg_unit_tests::ExitCode;
 using namespace pg_unit_tests::cluster;
+using test_support::code_of;
 
 namespace {
-ExitCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return ExitCode::kOk;
-}
-
 std::vector<std::string> arguments(const SettingsRequest& r) {
   std::vector<std::string> out;
   for (const auto& s : compose_settings(r)) out.push_back(s.argument());
