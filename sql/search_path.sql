@@ -63,3 +63,48 @@ SELECT extnamespace::regnamespace AS lo_schema FROM pg_extension WHERE extname =
 DROP EXTENSION lo;
 \set VERBOSITY terse
 RESET search_path;
+
+-- The guard costs DDL nothing it does not need: commands that create no object never call it (its
+-- event trigger lists the creating commands), and those that do return at once while unit_tests is
+-- not on the search_path (an unqualified name cannot land there then; a name qualified with
+-- unit_tests is taken as meant). track_functions counts the calls (within one transaction: the
+-- counts of earlier ones may be flushed at any time).
+SET track_functions = 'all';
+CREATE TABLE public.guarded (i int);
+BEGIN;
+SELECT coalesce(sum(calls), 0) AS calls_before FROM pg_stat_xact_user_functions
+ WHERE funcid = 'unit_tests._refuse_foreign_objects'::regproc \gset
+ALTER TABLE public.guarded ADD COLUMN j int;
+COMMENT ON TABLE public.guarded IS 'guarded';
+GRANT SELECT ON public.guarded TO PUBLIC;
+CREATE TEMP TABLE scratch (i int);
+DROP TABLE scratch;
+TRUNCATE public.guarded;
+DROP TABLE public.guarded;
+-- one call: CREATE TEMP TABLE
+SELECT coalesce(sum(calls), 0) - :calls_before AS guard_calls FROM pg_stat_xact_user_functions
+ WHERE funcid = 'unit_tests._refuse_foreign_objects'::regproc;
+COMMIT;
+CREATE TABLE unit_tests.meant (i int);
+DROP TABLE unit_tests.meant;
+-- While unit_tests is on the path (shadowed, or in a function's SET clause), every creating
+-- command is checked: temporary objects pass, anything landing in unit_tests is refused.
+SELECT unit_tests.shadow_search_path() IS NOT NULL AS shadowed;
+CREATE TEMP TABLE scratch (i int);
+CREATE TEMP VIEW scratch_view AS SELECT 1 AS one;
+CREATE TEMP SEQUENCE scratch_seq;
+CREATE TEMP TABLE scratch_copy AS SELECT * FROM scratch;
+DROP TABLE scratch, scratch_copy;
+DROP VIEW scratch_view;
+DROP SEQUENCE scratch_seq;
+CREATE TABLE landed AS SELECT 1 AS one;
+SELECT 1 AS one INTO landed;
+CREATE VIEW landed AS SELECT 1 AS one;
+CREATE SCHEMA pgut_elsewhere CREATE TABLE t (i int);
+DROP SCHEMA pgut_elsewhere CASCADE;
+RESET search_path;
+CREATE FUNCTION public.make_landed() RETURNS void LANGUAGE plpgsql SET search_path = unit_tests, public
+  AS $$ BEGIN CREATE TABLE landed (i int); END $$;
+SELECT public.make_landed();
+DROP FUNCTION public.make_landed();
+RESET track_functions;

@@ -73,16 +73,20 @@ COMMENT ON FUNCTION unit_tests.shadow_search_path(regrole) IS
 -- With unit_tests first on the path, an unqualified CREATE would make the object in unit_tests (for
 -- a role allowed to: superusers), where nobody looks for it (and DROP EXTENSION leaves it behind,
 -- with the schema). So would CREATE EXTENSION of a relocatable extension without SCHEMA: its
--- script's commands are in_extension, but not ours. This event trigger refuses any object created
--- in unit_tests other than by the extension's own scripts, with the fix in the hint.
-CREATE FUNCTION unit_tests._refuse_foreign_objects() RETURNS event_trigger
-  LANGUAGE plpgsql
+-- script's commands are in_extension, but not ours. The event trigger refuses any object created
+-- in unit_tests, other than by an extension's script, while unit_tests is on the search_path, with
+-- the fix in the hint. It fires for the commands that create objects only, and its C function
+-- (extension/src/search_path/guard.cpp) returns at once unless unit_tests is on the path: every
+-- DDL statement of the database pays for it.
+
+-- The objects of the current command that landed in unit_tests (the first one), for the event
+-- trigger; pg_event_trigger_ddl_commands() works only while one runs.
+CREATE FUNCTION unit_tests._foreign_objects(OUT command_tag text, OUT object_identity text)
+  RETURNS SETOF record
+  LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-  made record;
-BEGIN
-  SELECT d.command_tag, d.object_identity INTO made
+  SELECT d.command_tag, d.object_identity
     FROM pg_event_trigger_ddl_commands() AS d
    WHERE (d.schema_name = 'unit_tests' AND NOT d.in_extension
           AND (d.command_tag LIKE 'CREATE %' OR d.command_tag = 'SELECT INTO'))
@@ -90,15 +94,20 @@ BEGIN
           AND EXISTS (SELECT FROM pg_extension AS e
                        WHERE e.oid = d.objid AND e.extname <> 'pg_unit_tests'
                          AND e.extnamespace = 'unit_tests'::regnamespace))
-   LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION '% % would be created in schema unit_tests, which belongs to the extension pg_unit_tests',
-        made.command_tag, made.object_identity
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = 'unit_tests.shadow_search_path() puts unit_tests first on search_path, so unqualified names are created there: '
-                   'qualify the name (CREATE TABLE public.t ..., CREATE EXTENSION e SCHEMA public), or create your objects before shadowing the path.';
-  END IF;
-END
+   LIMIT 1
 $$;
+
+CREATE FUNCTION unit_tests._refuse_foreign_objects() RETURNS event_trigger
+  LANGUAGE c AS 'MODULE_PATHNAME', 'pgut_refuse_foreign_objects';
+-- Every command tag that makes an object in a schema (ALTER ... SET SCHEMA moves one there: that
+-- names unit_tests, and is taken as meant).
 CREATE EVENT TRIGGER pg_unit_tests_foreign_objects ON ddl_command_end
+  WHEN TAG IN ('CREATE AGGREGATE', 'CREATE COLLATION', 'CREATE CONVERSION', 'CREATE DOMAIN',
+               'CREATE EXTENSION', 'CREATE FOREIGN TABLE', 'CREATE FUNCTION', 'CREATE INDEX',
+               'CREATE MATERIALIZED VIEW', 'CREATE OPERATOR', 'CREATE OPERATOR CLASS',
+               'CREATE OPERATOR FAMILY', 'CREATE PROCEDURE', 'CREATE SCHEMA', 'CREATE SEQUENCE',
+               'CREATE STATISTICS', 'CREATE TABLE', 'CREATE TABLE AS', 'CREATE TEXT SEARCH CONFIGURATION',
+               'CREATE TEXT SEARCH DICTIONARY', 'CREATE TEXT SEARCH PARSER',
+               'CREATE TEXT SEARCH TEMPLATE', 'CREATE TYPE', 'CREATE VIEW', 'IMPORT FOREIGN SCHEMA',
+               'SELECT INTO')
   EXECUTE FUNCTION unit_tests._refuse_foreign_objects();

@@ -21,6 +21,8 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "common/int.h"
