@@ -139,6 +139,12 @@ CREATE FUNCTION unit_tests._snapshot_quiet(relids oid[]) RETURNS integer
 CREATE FUNCTION unit_tests._snapshot_unseen(rel regclass, relids oid[] DEFAULT NULL) RETURNS oid
   LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_unseen';
 
+-- Empties the log's file when this transaction commits, if the log is empty and unused then
+-- (extension/src/snapshot/compact.cpp).
+CREATE FUNCTION unit_tests._snapshot_compact_at_commit() RETURNS void
+  LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pgut_snapshot_compact_at_commit';
+REVOKE ALL ON FUNCTION unit_tests._snapshot_compact_at_commit() FROM PUBLIC;
+
 -- Forgets the logged changes no snapshot needs any more. SECURITY DEFINER: it must see every
 -- role's snapshots. It returns nothing, so it tells its caller nothing about them, and it deletes
 -- only entries that no snapshot can need (at or below every sync point of the table, or of a
@@ -157,20 +163,12 @@ BEGIN
    WHERE c.relid = p.rel AND (p.low IS NULL OR c.seq <= p.low);
   -- The log has no index and is read whole by every restore; the entries deleted above stay in
   -- its file until a VACUUM, and the harness's servers run without autovacuum. So a log grown
-  -- large (a test that loaded many rows) starts over empty once nothing in it is needed, if
-  -- nobody else holds it (NOWAIT: a writer's entries are uncommitted until it ends) and the
-  -- emptiness is seen after the lock (READ COMMITTED only: a TRUNCATE is not MVCC-safe).
+  -- large (a test that loaded many rows) starts over empty once nothing in it is needed: when the
+  -- caller's transaction commits, for the commit only (a lock on the log, held here until the
+  -- caller's transaction ends, would stop every tracked write for as long as the caller likes).
   IF pg_relation_size('unit_tests._snapshot_changes') > 1048576
-     AND current_setting('transaction_isolation') = 'read committed'
      AND NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_changes) THEN
-    BEGIN
-      LOCK TABLE unit_tests._snapshot_changes IN ACCESS EXCLUSIVE MODE NOWAIT;
-      IF NOT EXISTS (SELECT 1 FROM unit_tests._snapshot_changes) THEN
-        TRUNCATE unit_tests._snapshot_changes;
-      END IF;
-    EXCEPTION WHEN lock_not_available THEN
-      NULL;  -- someone is writing: the next restore tries again
-    END;
+    PERFORM unit_tests._snapshot_compact_at_commit();
   END IF;
 END
 $$;

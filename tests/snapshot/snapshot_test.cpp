@@ -164,6 +164,59 @@ TEST(DataSnapshot, DriftFromAnotherSessionIsSeenAfterARestore) {
   EXPECT_EQ(a.value("SELECT count(*) FROM child"), "300");
 }
 
+// A large write log starts over empty once nothing in it is needed, which takes an ACCESS
+// EXCLUSIVE lock on it: every tracked write of the database waits for that lock. It is taken when
+// the caller's transaction commits, never held while the caller keeps its transaction open or its
+// statement running (any role may call restore()).
+TEST(DataSnapshot, EmptyingTheWriteLogNeverBlocksOtherWritersDuringTheCallersTransaction) {
+  Server server = start();
+  Connection a(server.uri());
+  fixture(a);
+  a.query("CREATE SCHEMA other");
+  a.query("CREATE TABLE other.t (i int)");
+  a.query("SELECT unit_tests.snapshot('s', ARRAY['public'])");
+  a.query("SELECT unit_tests.snapshot('o', ARRAY['other'])");
+  const std::string pid = a.value("SELECT pg_backend_pid()");
+  const std::string log_locked =
+      "SELECT count(*) FROM pg_locks WHERE pid = " + pid +
+      " AND relation = 'unit_tests._snapshot_changes'::regclass AND mode = 'AccessExclusiveLock'";
+  const std::string log_size = "SELECT pg_relation_size('unit_tests._snapshot_changes') > 1048576";
+  Connection writer(server.uri());
+  writer.query("SET lock_timeout = '5s'");  // a failure, not a hang, if the log is locked
+  Connection observer(server.uri());
+
+  // restore() in an open transaction.
+  a.query("INSERT INTO child (parent) SELECT 1 FROM generate_series(1, 30000)");
+  EXPECT_EQ(a.value(log_size), "t");
+  a.query("BEGIN");
+  EXPECT_EQ(a.value("SELECT unit_tests.restore('s')"), "1");
+  EXPECT_EQ(observer.value(log_locked), "0");
+  EXPECT_EQ(writer.error_of("INSERT INTO other.t VALUES (1)"), "");
+  EXPECT_EQ(a.value(log_size), "t");
+  a.query("COMMIT");
+  // The writer's entry was committed: the log is in use, so it stays.
+  EXPECT_EQ(a.value(log_size), "t");
+  EXPECT_EQ(a.value("SELECT unit_tests.restore('o')"), "1");
+  EXPECT_EQ(a.value("SELECT pg_relation_size('unit_tests._snapshot_changes')"), "0");
+
+  // restore() in a statement that then waits (for an advisory lock another session holds).
+  a.query("INSERT INTO child (parent) SELECT 1 FROM generate_series(1, 30000)");
+  observer.query("SELECT pg_advisory_lock(42)");
+  send(a, "SELECT unit_tests.restore('s'), pg_advisory_lock(42)");
+  wait_until_waiting_for_a_lock(observer, {pid});
+  EXPECT_EQ(observer.value("SELECT count(*) FROM pg_locks WHERE pid = " + pid +
+                           " AND relation = 'child'::regclass AND mode = 'ExclusiveLock'"),
+            "1");  // restore() has run
+  EXPECT_EQ(observer.value(log_locked), "0");
+  EXPECT_EQ(writer.error_of("INSERT INTO other.t VALUES (2)"), "");
+  writer.query("SELECT unit_tests.restore('o')");  // the writer's own entries, pruned
+  observer.query("SELECT pg_advisory_unlock(42)");
+  EXPECT_EQ(outcome(a), "1");
+  EXPECT_EQ(a.value("SELECT pg_relation_size('unit_tests._snapshot_changes')"), "0");
+  EXPECT_EQ(a.value("SELECT unit_tests.restore('s')"), "0");
+  EXPECT_EQ(a.value("SELECT count(*) FROM child"), "300");
+}
+
 TEST(DataSnapshot, RestoreInATransactionIsAtomicForOtherSessions) {
   Server server = start();
   Connection a(server.uri());

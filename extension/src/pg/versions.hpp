@@ -48,6 +48,16 @@ inline int decode_time_only(char** field, int* ftype, int nf, int* dtype, struct
 #endif
 }
 
+// Gives a relation a new, empty file, as TRUNCATE does (the old one is deleted at commit); the
+// caller holds an ACCESS EXCLUSIVE lock on it. 16 renamed relfilenodes relfilenumbers.
+inline void set_new_relation_file(Relation relation) {
+#if PG_VERSION_NUM >= 160000
+  RelationSetNewRelfilenumber(relation, relation->rd_rel->relpersistence);
+#else
+  RelationSetNewRelfilenode(relation, relation->rd_rel->relpersistence);
+#endif
+}
+
 // Does the date/time token (lower case, from ParseDateTime) name a time zone abbreviation? The
 // decoders look abbreviations up before their own keywords, so an abbreviation shadows one. 16
 // moved the token type into an out-parameter.
