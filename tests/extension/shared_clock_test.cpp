@@ -241,3 +241,44 @@ TEST(SharedClock, ParallelWorkersSeeTheDatabaseClock) {
     if (line[0].find("Workers Launched") != std::string::npos) launched = true;
   EXPECT_TRUE(launched);
 }
+
+// advance() of a shared clock is a read-modify-write that other sessions race with: two sessions
+// that advance the database clock together must add up (each used to read the clock, then write
+// its own sum: the other's advance in between was lost). Both start at once behind an advisory
+// lock the test holds, then each runs 20000 advances in one statement; the verdict counts
+// advances, it does not depend on how the two interleave.
+TEST(SharedClock, ConcurrentAdvancesOfTheDatabaseClockAddUp) {
+  Server server = start();
+  auto test = connect(server.uri());
+  test->query("SELECT unit_tests.freeze('2020-01-01 00:00:00+00', scope => 'database')");
+  test->query("SELECT pg_advisory_lock(7)");
+  std::vector<std::unique_ptr<Connection>> racers;
+  std::vector<std::string> pids;
+  for (int i = 0; i < 2; i++) {
+    racers.push_back(connect(server.uri()));
+    pids.push_back(racers.back()->value("SELECT pg_backend_pid()"));
+    ASSERT_EQ(PQsendQuery(racers.back()->get(),
+                          "SELECT pg_advisory_lock_shared(7); "
+                          "SELECT count(unit_tests.advance('1 millisecond', scope => 'database')) "
+                          "FROM generate_series(1, 20000)"),
+              1);
+  }
+  EXPECT_TRUE(test_support::eventually([&] {
+    return test->value(
+               "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+               "AND pid IN (" +
+               pids[0] + ", " + pids[1] + ")") == "2";
+  }));
+  test->query("SELECT pg_advisory_unlock(7)");
+  for (auto& racer : racers) {
+    std::string last;
+    while (PGresult* r = PQgetResult(racer->get())) {
+      EXPECT_NE(PQresultStatus(r), PGRES_FATAL_ERROR) << PQresultErrorMessage(r);
+      if (PQresultStatus(r) == PGRES_TUPLES_OK) last = PQgetvalue(r, 0, 0);
+      PQclear(r);
+    }
+    EXPECT_EQ(last, "20000");
+  }
+  // 40000 milliseconds.
+  EXPECT_EQ(test->value("SELECT now()"), "2020-01-01 00:00:40+00");
+}

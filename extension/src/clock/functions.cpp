@@ -157,6 +157,10 @@ Clock frozen_at(TimestampTz at) {
   return clock;
 }
 
+Oid shared_oid(const Target& target) {
+  return target.scope == Scope::server ? InvalidOid : target.database;
+}
+
 void apply(const Target& target, const Clock* clock) {
   if (target.scope == Scope::session) {
     char buf[MAXDATELEN + 1];
@@ -172,8 +176,8 @@ void apply(const Target& target, const Clock* clock) {
     }
     return;
   }
-  TimestampTz when =
-      shared::change(target.scope == Scope::server ? InvalidOid : target.database, clock);
+  TimestampTz when;
+  shared::change(shared_oid(target), clock, nullptr, &when);
   note_own_change(when);
 }
 
@@ -202,34 +206,10 @@ void advance_error_context(void*) {
       "unit_tests.advance: the clock would leave the timestamp range (4713 BC to 294276 AD)");
 }
 
-Datum advance(FunctionCallInfo fcinfo) {
-  require_time_control();
-  Target target = target_args(fcinfo, 1, "unit_tests.advance");
-  require_privilege(target);
-  if (PG_ARGISNULL(0))
-    throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED,
-                    "unit_tests.advance: the interval must not be NULL",
-                    "Pass an interval such as '1 day'.");
-  // The clock to move: the one this session sees (for its own clock), or the shared one.
-  Clock clock;
-  if (target.scope == Scope::session) {
-    clock = effective().clock;
-    if (clock.mode == Mode::real)
-      throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                      "unit_tests.advance: time is real, there is no mocked clock to advance",
-                      "Call unit_tests.freeze() or unit_tests.travel(timestamp) first.");
-  } else if (!shared::latest(target.scope == Scope::server ? InvalidOid : target.database,
-                             &clock)) {
-    throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-                    target.scope == Scope::server
-                        ? "unit_tests.advance: the server's clock is not set"
-                        : "unit_tests.advance: the database's clock is not set",
-                    "Freeze it or make it travel first.");
-  }
-  Datum by = PG_GETARG_DATUM(0);
+// The clock advanced by `by` (calendar arithmetic in the session's time zone, like timestamptz +
+// interval; its range error gets a context line saying which call failed).
+Clock advanced(const Clock& clock, Datum by) {
   TimestampTz base = mocked_transaction(clock);
-  // Calendar arithmetic in the session's time zone, like timestamptz + interval; its range error
-  // gets a context line saying which call failed.
   ErrorContextCallback context;
   context.callback = advance_error_context;
   context.arg = nullptr;
@@ -241,9 +221,48 @@ Datum advance(FunctionCallInfo fcinfo) {
   if (TIMESTAMP_NOT_FINITE(moved) || !IS_VALID_TIMESTAMP(moved))
     throw pg::Error(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE,
                     "unit_tests.advance: the clock would leave the timestamp range");
-  Clock next = clock.mode == Mode::frozen ? frozen_at(moved) : travelled_to(moved);
-  apply(target, &next);
-  PG_RETURN_TIMESTAMPTZ(moved);
+  return clock.mode == Mode::frozen ? frozen_at(moved) : travelled_to(moved);
+}
+
+Datum advance(FunctionCallInfo fcinfo) {
+  require_time_control();
+  Target target = target_args(fcinfo, 1, "unit_tests.advance");
+  require_privilege(target);
+  if (PG_ARGISNULL(0))
+    throw pg::Error(ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                    "unit_tests.advance: the interval must not be NULL",
+                    "Pass an interval such as '1 day'.");
+  Datum by = PG_GETARG_DATUM(0);
+  if (target.scope == Scope::session) {
+    Clock clock = effective().clock;
+    if (clock.mode == Mode::real)
+      throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                      "unit_tests.advance: time is real, there is no mocked clock to advance",
+                      "Call unit_tests.freeze() or unit_tests.travel(timestamp) first.");
+    Clock next = advanced(clock, by);
+    apply(target, &next);
+    PG_RETURN_TIMESTAMPTZ(mocked_transaction(next));
+  }
+  // A shared clock is a read-modify-write that other sessions race with: the new clock is
+  // written only if nobody changed it since it was read, else read again, so that concurrent
+  // advances add up. Nothing runs under the shared lock but the compare and the copy.
+  for (;;) {
+    Clock clock;
+    uint64 version = 0;
+    if (!shared::latest(shared_oid(target), &clock, &version))
+      throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                      target.scope == Scope::server
+                          ? "unit_tests.advance: the server's clock is not set"
+                          : "unit_tests.advance: the database's clock is not set",
+                      "Freeze it or make it travel first.");
+    Clock next = advanced(clock, by);
+    TimestampTz when;
+    if (shared::change(shared_oid(target), &next, &version, &when)) {
+      note_own_change(when);
+      PG_RETURN_TIMESTAMPTZ(mocked_transaction(next));
+    }
+    CHECK_FOR_INTERRUPTS();
+  }
 }
 
 Datum unfreeze(FunctionCallInfo fcinfo) {

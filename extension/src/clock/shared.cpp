@@ -15,7 +15,8 @@ constexpr const char* kTranche = "pg_unit_tests";
 
 struct Version {
   TimestampTz changed_at;
-  bool set;  // false: released
+  uint64 generation;  // the global generation this change made: unique: what change() compares
+  bool set;           // false: released
   Clock clock;
   Oid changed_by;
 };
@@ -205,7 +206,7 @@ void view(Oid database, TimestampTz as_of, View* out) {
   out->has_database = local.has_database && clock_at(local.database_history, as_of, &out->database);
 }
 
-bool latest(Oid database, Clock* out) {
+bool latest(Oid database, Clock* out, uint64* generation) {
   if (memory == nullptr) return false;
   bool found = false;
   LWLockAcquire(memory->lock, LW_SHARED);
@@ -216,13 +217,14 @@ bool latest(Oid database, Clock* out) {
   }
   if (h != nullptr && h->count > 0 && h->versions[0].set) {
     *out = h->versions[0].clock;
+    *generation = h->versions[0].generation;
     found = true;
   }
   LWLockRelease(memory->lock);
   return found;
 }
 
-TimestampTz change(Oid database, const Clock* clock) {
+bool change(Oid database, const Clock* clock, const uint64* expected, TimestampTz* when) {
   if (memory == nullptr)
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "the database and server clocks need the extension preloaded");
@@ -231,7 +233,7 @@ TimestampTz change(Oid database, const Clock* clock) {
     History* h = &memory->server;
     if (database != InvalidOid) {
       DatabaseClock* d = find(database);
-      if (d == nullptr && clock != nullptr) {
+      if (d == nullptr && clock != nullptr && expected == nullptr) {
         d = free_entry();
         if (d != nullptr) {
           d->database = database;
@@ -239,6 +241,12 @@ TimestampTz change(Oid database, const Clock* clock) {
         }
       }
       h = d != nullptr ? &d->history : nullptr;
+    }
+    // Compare and set: the clock is still the version the caller read (no change since).
+    if (expected != nullptr && (h == nullptr || h->count == 0 || !h->versions[0].set ||
+                                h->versions[0].generation != *expected)) {
+      LWLockRelease(memory->lock);
+      return false;
     }
     if (h == nullptr && clock != nullptr) {
       LWLockRelease(memory->lock);
@@ -253,6 +261,7 @@ TimestampTz change(Oid database, const Clock* clock) {
     if (h != nullptr) {
       Version v{};
       v.changed_at = now;
+      v.generation = pg_atomic_add_fetch_u64(&memory->generation, 1);
       v.set = clock != nullptr;
       if (clock != nullptr) v.clock = *clock;
       v.changed_by = GetUserId();
@@ -261,10 +270,10 @@ TimestampTz change(Oid database, const Clock* clock) {
         pg_atomic_write_u32(&memory->used.server, 1);
       else
         pg_atomic_write_u32(&memory->used.database[database % detail::kDatabaseBuckets], 1);
-      pg_atomic_fetch_add_u64(&memory->generation, 1);
     }
     LWLockRelease(memory->lock);
-    return now;
+    *when = now;
+    return true;
   }
 }
 

@@ -31,11 +31,13 @@ struct View {
 };
 void view(Oid database, TimestampTz as_of, View* out);
 
-// Sets (or, with clock == nullptr, releases) the clock of a database (InvalidOid: the server's).
-// Returns the instant of the change. Errors when every database clock slot is taken.
-TimestampTz change(Oid database, const Clock* clock);
-// The latest clock of a database (InvalidOid: the server's); false if none is set.
-bool latest(Oid database, Clock* out);
+// Sets (or, with clock == nullptr, releases) the clock of a database (InvalidOid: the server's);
+// *when is the instant of the change. With `expected` (a generation from latest()), only if the
+// clock is still that version, else false and nothing changes: a read-modify-write (advance) is
+// atomic, retried by the caller. Errors when every database clock slot is taken.
+bool change(Oid database, const Clock* clock, const uint64* expected, TimestampTz* when);
+// The latest clock of a database (InvalidOid: the server's) and its version; false if none is set.
+bool latest(Oid database, Clock* out, uint64* generation);
 
 // This client backend's published settings.
 void claim_slot();
