@@ -282,3 +282,30 @@ TEST(SharedClock, ConcurrentAdvancesOfTheDatabaseClockAddUp) {
   // 40000 milliseconds.
   EXPECT_EQ(test->value("SELECT now()"), "2020-01-01 00:00:40+00");
 }
+
+// A dropped database's clock is forgotten: it is no longer listed, and a database created later
+// with the same OID (OIDs wrap around; CREATE DATABASE ... OID makes it certain here) starts on
+// real time.
+TEST(SharedClock, ADroppedDatabasesClockIsForgotten) {
+  Server server = start();
+  auto test = connect(server.uri());
+  test->query("CREATE DATABASE doomed OID = 65000");
+  auto doomed = connect(pg_unit_tests::with_database(server.uri(), "doomed"));
+  test->query(
+      "SELECT unit_tests.freeze('2020-02-02 02:02:02+00', scope => 'database', database => "
+      "'doomed')");
+  EXPECT_EQ(doomed->value("SELECT now()"), "2020-02-02 02:02:02+00");
+  doomed.reset();
+  // A DROP DATABASE that fails after its drop hook ran (a template database) keeps the clock.
+  test->query("ALTER DATABASE doomed IS_TEMPLATE true");
+  EXPECT_NE(test->error_of("DROP DATABASE doomed"), "");
+  EXPECT_EQ(test->value("SELECT count(*) FROM unit_tests.clocks WHERE kind = 'database'"), "1");
+  test->query("ALTER DATABASE doomed IS_TEMPLATE false");
+  // (The session above may still be ending.)
+  EXPECT_TRUE(
+      test_support::eventually([&] { return test->error_of("DROP DATABASE doomed").empty(); }));
+  EXPECT_EQ(test->value("SELECT count(*) FROM unit_tests.clocks WHERE kind = 'database'"), "0");
+  test->query("CREATE DATABASE reborn OID = 65000");
+  EXPECT_TRUE(is_real(
+      connect(pg_unit_tests::with_database(server.uri(), "reborn"))->value("SELECT now()")));
+}

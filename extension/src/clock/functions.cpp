@@ -102,6 +102,13 @@ Target target_args(FunctionCallInfo fcinfo, int scope_arg, const char* function)
     if (named) {
       const char* name = NameStr(*PG_GETARG_NAME(scope_arg + 1));
       target.database = get_database_oid(name, true);
+      // Locked as a connecting session locks it, until this transaction ends: a concurrent DROP
+      // DATABASE waits, so the clock is never set for a database whose drop has committed (the
+      // drop forgets the clock, shared.cpp). Looked up again under the lock, as PostgreSQL does.
+      if (target.database != InvalidOid) {
+        LockSharedObject(DatabaseRelationId, target.database, 0, AccessShareLock);
+        if (get_database_oid(name, true) != target.database) target.database = InvalidOid;
+      }
       if (target.database == InvalidOid)
         throw pg::Error(ERRCODE_UNDEFINED_DATABASE,
                         std::string(function) + ": database \"" + name + "\" does not exist");

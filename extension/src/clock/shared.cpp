@@ -53,6 +53,12 @@ struct Memory {
 Memory* memory = nullptr;
 shmem_request_hook_type prev_request = nullptr;
 shmem_startup_hook_type prev_startup = nullptr;
+object_access_hook_type prev_object_access = nullptr;
+
+// The database this backend's transaction drops (DROP DATABASE runs in a transaction of its own):
+// its clock is forgotten when that transaction commits.
+Oid dropping = InvalidOid;
+bool xact_callback_registered = false;
 
 // This backend's copies of its database's and the server's histories, as of `generation`.
 struct LocalCopy {
@@ -132,6 +138,40 @@ bool forget_dropped_databases() {
   return freed;
 }
 
+// Forgets the clock of a database that no longer exists. Only ever called for a dropped one, so no
+// session of it remains to read the entry.
+void forget(Oid database) {
+  LWLockAcquire(memory->lock, LW_EXCLUSIVE);
+  DatabaseClock* d = find(database);
+  if (d != nullptr) {
+    d->database = InvalidOid;
+    d->history = History{};
+    pg_atomic_fetch_add_u64(&memory->generation, 1);
+  }
+  LWLockRelease(memory->lock);
+}
+
+// A dropped database's clock must not outlive it: it would be listed for a database that is gone,
+// take one of the kMaxDatabases entries, and apply to a later database given the same OID. The
+// drop hook runs while DROP DATABASE may still fail (a template database, other sessions
+// connected), so the clock is forgotten at the commit.
+void on_xact(XactEvent event, void*) {
+  if (dropping == InvalidOid) return;
+  if (event == XACT_EVENT_COMMIT && memory != nullptr) forget(dropping);
+  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+    dropping = InvalidOid;
+}
+
+void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void* arg) {
+  if (prev_object_access) prev_object_access(access, class_id, object_id, sub_id, arg);
+  if (access != OAT_DROP || class_id != DatabaseRelationId) return;
+  if (!xact_callback_registered) {
+    RegisterXactCallback(on_xact, nullptr);
+    xact_callback_registered = true;
+  }
+  dropping = object_id;
+}
+
 void request() {
   if (prev_request) prev_request();
   RequestAddinShmemSpace(memory_size());
@@ -185,6 +225,8 @@ void request_memory() {
   shmem_request_hook = request;
   prev_startup = shmem_startup_hook;
   shmem_startup_hook = startup;
+  prev_object_access = object_access_hook;
+  object_access_hook = on_object_access;
 }
 
 void view(Oid database, TimestampTz as_of, View* out) {

@@ -10,9 +10,9 @@
 //
 // Nothing is held across statements: the lock is taken for a copy, so a session that dies (or is
 // killed) leaves no lock behind. The clocks belong to the database and the server, not to the
-// session that set them: they stay until released, whoever set them and whether or not that
-// session still exists. A server crash restart (a backend killed with SIGKILL) reinitialises
-// shared memory and with it every clock.
+// session that set them: they stay until released (or their database is dropped), whoever set them
+// and whether or not that session still exists. A server crash restart (a backend killed with
+// SIGKILL) reinitialises shared memory and with it every clock.
 #pragma once
 
 #include "clock/state.hpp"
