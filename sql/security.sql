@@ -6,14 +6,15 @@ CREATE EXTENSION IF NOT EXISTS pg_unit_tests;
 RESET client_min_messages;
 \set VERBOSITY terse
 
--- Every function of the extension pins its search_path or has a body bound when the extension was
+-- Every function of the extension pins its search_path (pg_catalog, then pg_temp last, so no
+-- temporary object shadows a relation) or has a body bound when the extension was
 -- created (C functions resolve nothing by name).
 SELECT p.oid::regprocedure AS unpinned
   FROM pg_proc AS p JOIN pg_depend AS d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
  WHERE d.refobjid = (SELECT e.oid FROM pg_extension AS e WHERE e.extname = 'pg_unit_tests')
    AND p.prolang <> (SELECT l.oid FROM pg_language AS l WHERE l.lanname = 'c')
    AND p.prosqlbody IS NULL
-   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c ~ '^search_path=pg_catalog(, pg_temp)?$')
+   AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c = 'search_path=pg_catalog, pg_temp')
  ORDER BY 1;
 
 -- What the superuser will run: tables of a schema of tests, written before the trap is laid.

@@ -84,7 +84,7 @@ GRANT SELECT ON unit_tests.clocks TO PUBLIC;
 -- ALTER ROLE ... SET and PGOPTIONS. Only superusers may grant it.
 CREATE FUNCTION unit_tests.grant_time_control("to" regrole) RETURNS void
   LANGUAGE plpgsql VOLATILE
-  SET search_path = pg_catalog
+  SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF "to" IS NULL THEN
@@ -99,7 +99,7 @@ COMMENT ON FUNCTION unit_tests.grant_time_control(regrole) IS
 
 CREATE FUNCTION unit_tests.revoke_time_control("from" regrole) RETURNS void
   LANGUAGE plpgsql VOLATILE
-  SET search_path = pg_catalog
+  SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF "from" IS NULL THEN
