@@ -15,7 +15,7 @@ Every session of the database (or, with --server, of every database) reads the n
 its next statement on; a session's own clock (unit_tests.freeze() in that session) wins over it.
 The database needs the extension: CREATE EXTENSION pg_unit_tests (pg_unit_tests start --create
 pg_unit_tests). Exit codes: 0 done, 2 bad usage, 7 no server at the URI, 9 the server refused
-(no extension, no privilege, a value it cannot read: its message is quoted).
+(no such database, no extension, no privilege, a value it cannot read: its message is quoted).
 )";
 
 }  // namespace

@@ -126,6 +126,10 @@ TEST(ClockCli, BadInputGetsOneLineAndAnExitCode) {
       {{"freeze", "--uri", pg_unit_tests::with_database(uri, "bare")},
        9,
        "extension pg_unit_tests is not installed in database \"bare\""},
+      // The server is there, the URI's database is not: the server refused, in its words.
+      {{"freeze", "--uri", pg_unit_tests::with_database(uri, "nosuch")},
+       9,
+       "the server refused the connection: database \"nosuch\" does not exist"},
       {{"freeze", "--uri", "postgresql://postgres@/postgres?host=/nonexistent"},
        7,
        "cannot connect"},

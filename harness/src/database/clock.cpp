@@ -39,15 +39,28 @@ Rows run(PGconn* conn, const char* sql, const std::vector<const char*>& params =
   return rows;
 }
 
+// What the server said when it refused a connection (libpq puts "connection to server ... failed:
+// FATAL:  " before it).
+std::string refusal(const char* text) {
+  std::string line = first_line(text);
+  const auto fatal = line.find("FATAL:  ");
+  return fatal == std::string::npos ? line : line.substr(fatal + 8);
+}
+
 // A session in the URI's database that prints timestamps in ISO form and UTC, with the extension.
 // Every name is qualified: other roles may create functions and operators in that database.
 Connection connect(const std::string& uri) {
   Connection conn(PQconnectdb(uri.c_str()), &PQfinish);
-  if (PQstatus(conn.get()) != CONNECTION_OK)
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    // A server that answers but refuses (no such database, authentication) is not "no server".
+    if (PQping(uri.c_str()) == PQPING_OK)
+      throw Error(ExitCode::kDatabase, fmt::format("clock: the server refused the connection: {}",
+                                                   refusal(PQerrorMessage(conn.get()))));
     throw Error(ExitCode::kNoSuchServer,
                 fmt::format("clock: cannot connect to {}: {} (is the server running? see "
                             "pg_unit_tests list)",
                             uri, first_line(PQerrorMessage(conn.get()))));
+  }
   run(conn.get(), "SET TIME ZONE 'UTC'");
   run(conn.get(), "SET datestyle = 'ISO'");
   if (run(conn.get(),
