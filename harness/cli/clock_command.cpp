@@ -14,8 +14,10 @@ constexpr const char* kFooter = R"(
 Every session of the database (or, with --server, of every database) reads the new clock from
 its next statement on; a session's own clock (unit_tests.freeze() in that session) wins over it.
 The database needs the extension: CREATE EXTENSION pg_unit_tests (pg_unit_tests start --create
-pg_unit_tests). Exit codes: 0 done, 2 bad usage, 7 no server at the URI, 9 the server refused
-(no such database, no extension, no privilege, a value it cannot read: its message is quoted).
+pg_unit_tests). Times without an offset, 'today' and intervals are read in the TimeZone of that
+database's sessions (PGTZ overrides it); the new instant is printed in UTC. Exit codes: 0 done,
+2 bad usage, 7 no server at the URI, 9 the server refused (no such database, no extension, no
+privilege, a value it cannot read: its message is quoted).
 )";
 
 }  // namespace

@@ -146,3 +146,32 @@ TEST(ClockCli, BadInputGetsOneLineAndAnExitCode) {
   // Nothing was set on the way.
   EXPECT_EQ(admin.value("SELECT count(*) FROM unit_tests.clocks"), "0");
 }
+
+// 'today', a timestamp without an offset and an interval's days are read in the TimeZone the
+// database's sessions have (here the database's own setting, 14 hours ahead of UTC), as the
+// application would read them; the new instant is printed in UTC.
+TEST(ClockCli, TodayAndLocalTimesAreTheDatabasesTimeZone) {
+  Server server = start();
+  Connection admin(server.uri());
+  admin.query("CREATE DATABASE kiritimati");
+  admin.query("ALTER DATABASE kiritimati SET timezone = 'Pacific/Kiritimati'");
+  const std::string uri = server.uri();
+  const std::string app_uri = pg_unit_tests::with_database(uri, "kiritimati");
+  Connection app(app_uri);
+  Output out = clock({"freeze", "today", "--uri", uri, "--database", "kiritimati"});
+  ASSERT_EQ(out.status, 0) << out.err;  // read in the URI's database: UTC
+  EXPECT_EQ(app.value("SELECT to_char(now(), 'HH24:MI:SS TZH')"), "14:00:00 +14");
+
+  app.query("CREATE EXTENSION pg_unit_tests");
+  out = clock({"freeze", "today", "--uri", app_uri});
+  ASSERT_EQ(out.status, 0) << out.err;
+  EXPECT_EQ(app.value("SELECT to_char(now(), 'HH24:MI:SS TZH')"), "00:00:00 +14");
+  EXPECT_EQ(out.out.substr(10), " 10:00:00+00\n") << out.out;
+  out = clock({"freeze", "2024-03-01 09:00", "--uri", app_uri});
+  ASSERT_EQ(out.status, 0) << out.err;
+  EXPECT_EQ(out.out, "2024-02-29 19:00:00+00\n");
+  // PGTZ, libpq's own variable, chooses another zone.
+  out = clock({"freeze", "2024-03-01 09:00", "--uri", app_uri}, {{"PGTZ", "UTC"}});
+  ASSERT_EQ(out.status, 0) << out.err;
+  EXPECT_EQ(out.out, "2024-03-01 09:00:00+00\n");
+}

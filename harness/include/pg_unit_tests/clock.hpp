@@ -31,8 +31,9 @@ struct Target {
 };
 
 // Each returns the instant the target's clock shows now, as PostgreSQL prints a timestamptz in
-// UTC ("2024-02-29 12:00:00+00"). A URI whose server answers but refuses the connection (no such
-// database) is kDatabase.
+// UTC ("2024-02-29 12:00:00+00"). Inputs without an offset ("today", "2024-03-01 09:00", an
+// interval's days) are read in the TimeZone a session of the URI's database gets (PGTZ overrides
+// it). A URI whose server answers but refuses the connection (no such database) is kDatabase.
 
 // Stops the clock at `at` (any timestamptz input: "2024-02-29T12:00:00Z"; "now": where the clock
 // is now).

@@ -47,8 +47,11 @@ std::string refusal(const char* text) {
   return fatal == std::string::npos ? line : line.substr(fatal + 8);
 }
 
-// A session in the URI's database that prints timestamps in ISO form and UTC, with the extension.
-// Every name is qualified: other roles may create functions and operators in that database.
+// A session in the URI's database, with the extension, that writes timestamps in ISO form. Its
+// TimeZone is the one the database's sessions get by default (the server's, or ALTER DATABASE/ROLE
+// ... SET timezone; PGTZ overrides it): a timestamp without an offset, 'today' or an interval's
+// days and months mean what they mean to the application. Every name is qualified: other roles may
+// create functions and operators in that database.
 Connection connect(const std::string& uri) {
   Connection conn(PQconnectdb(uri.c_str()), &PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
@@ -61,7 +64,6 @@ Connection connect(const std::string& uri) {
                             "pg_unit_tests list)",
                             uri, first_line(PQerrorMessage(conn.get()))));
   }
-  run(conn.get(), "SET TIME ZONE 'UTC'");
   run(conn.get(), "SET datestyle = 'ISO'");
   if (run(conn.get(),
           "SELECT pg_catalog.count(*) FROM pg_catalog.pg_extension "
@@ -90,7 +92,12 @@ std::string call(const std::string& uri, const char* function, const char* value
   params.push_back(target.server || target.database.empty() ? nullptr : target.database.c_str());
   sql +=
       fmt::format("scope => ${}, database => ${}::name)::text", params.size() - 1, params.size());
-  return run(conn.get(), sql.c_str(), params)[0][0];
+  const std::string instant = run(conn.get(), sql.c_str(), params)[0][0];
+  if (instant.empty()) return instant;
+  // Printed in UTC whatever the zone was: the text carries its offset, so this is exact.
+  run(conn.get(), "SET TIME ZONE 'UTC'");
+  return run(conn.get(), "SELECT $1::pg_catalog.timestamptz::pg_catalog.text",
+             {instant.c_str()})[0][0];
 }
 
 }  // namespace
@@ -113,6 +120,7 @@ void release(const std::string& uri, const Target& target) {
 
 std::vector<ClockRow> list(const std::string& uri) {
   Connection conn = connect(uri);
+  run(conn.get(), "SET TIME ZONE 'UTC'");
   Rows rows = run(conn.get(),
                   "SELECT kind, coalesce(pid::text, ''), coalesce(database::text, ''), "
                   "coalesce(usename::text, ''), coalesce(application_name, ''), mode, "
