@@ -39,6 +39,15 @@
 
 CREATE SEQUENCE unit_tests._snapshot_write_seq;
 
+-- This installation's identity, random. The change-tracking triggers carry it as their argument
+-- and log only while it matches: pg_dump carries the triggers (they are the tables' own objects)
+-- but not the snapshots (the extension's tables, like this one), so in a database restored from a
+-- dump the triggers that came along log nothing, and snapshot() replaces them. A copy of the files
+-- (CREATE DATABASE ... TEMPLATE, pg_upgrade) keeps the identity with the snapshots: they go on.
+CREATE TABLE unit_tests._snapshot_installation (token text NOT NULL);
+INSERT INTO unit_tests._snapshot_installation VALUES (gen_random_uuid()::text);
+GRANT SELECT ON unit_tests._snapshot_installation TO PUBLIC;
+
 CREATE TABLE unit_tests._snapshots (
   id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name text NOT NULL,
@@ -501,12 +510,16 @@ RETURN concat_ws('; ',
                             ', ' ORDER BY i.inhseqno)
             FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhrelid = rel));
 
--- Whether both change-tracking triggers of a table are there and fire always.
+-- Whether both change-tracking triggers of a table are there, fire always, and are this
+-- installation's (not restored from a dump).
 CREATE FUNCTION unit_tests._snapshot_tracked(rel oid) RETURNS boolean
   LANGUAGE sql STABLE
 RETURN (SELECT count(*) = 2 FROM pg_trigger AS g
          WHERE g.tgrelid = rel AND g.tgenabled = 'A'
            AND g.tgfoid = 'unit_tests._snapshot_track()'::regprocedure
+           AND g.tgnargs = 1
+           AND g.tgargs = convert_to((SELECT i.token FROM unit_tests._snapshot_installation AS i), 'UTF8')
+                          || '\x00'::bytea
            AND ((g.tgname = 'pg_unit_tests_snapshot' AND g.tgtype = 29)              -- ROW, AFTER INSERT/DELETE/UPDATE
              OR (g.tgname = 'pg_unit_tests_snapshot_truncate' AND g.tgtype = 32)));  -- STATEMENT, AFTER TRUNCATE
 
@@ -656,12 +669,12 @@ BEGIN
       EXECUTE format('DROP TRIGGER %I ON %s', g.tgname, r.relid::regclass);
     END LOOP;
     EXECUTE format('CREATE TRIGGER pg_unit_tests_snapshot AFTER INSERT OR UPDATE OR DELETE '
-                   'ON %1$s FOR EACH ROW EXECUTE FUNCTION unit_tests._snapshot_track(); '
+                   'ON %1$s FOR EACH ROW EXECUTE FUNCTION unit_tests._snapshot_track(%2$L); '
                    'CREATE TRIGGER pg_unit_tests_snapshot_truncate AFTER TRUNCATE '
-                   'ON %1$s FOR EACH STATEMENT EXECUTE FUNCTION unit_tests._snapshot_track(); '
+                   'ON %1$s FOR EACH STATEMENT EXECUTE FUNCTION unit_tests._snapshot_track(%2$L); '
                    'ALTER TABLE %1$s ENABLE ALWAYS TRIGGER pg_unit_tests_snapshot, '
                    'ENABLE ALWAYS TRIGGER pg_unit_tests_snapshot_truncate',
-                   r.relid::regclass);
+                   r.relid::regclass, (SELECT i.token FROM unit_tests._snapshot_installation AS i));
   END LOOP;
 
   -- (ON CONFLICT: the same name committed by a concurrent call on other tables.)

@@ -4,11 +4,14 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "pg_unit_tests/database.hpp"
+#include "pg_unit_tests/installation.hpp"
 #include "pg_unit_tests/server.hpp"
 #include "support/pq.hpp"
 #include "support/process.hpp"
@@ -520,4 +523,60 @@ TEST(DatabaseCli, SnapshotSaveRestoreListDrop) {
   EXPECT_EQ(r.status, 2);
   r = run({cli(), "snapshot", "list"}, {{"DATABASE_URL", ""}});
   EXPECT_EQ(r.status, 2);
+}
+
+// pg_dump carries the change-tracking triggers of the tables (they are the tables' own objects)
+// but not the snapshots (the extension's tables). In a database restored from such a dump the
+// triggers must not log every write for snapshots that are not there, and a snapshot taken there
+// must work; a copy made from the database as a template keeps its snapshots, and they keep
+// working.
+TEST(DataSnapshot, TriggersRestoredFromADumpLogNothingAndSnapshotsWorkAgain) {
+  Server server = start();
+  Connection admin(server.uri());
+  admin.query("CREATE DATABASE origin");
+  const std::string origin_uri = pg_unit_tests::with_database(server.uri(), "origin");
+  auto a = std::make_unique<Connection>(origin_uri);
+  a->query("CREATE EXTENSION pg_unit_tests");
+  fixture(*a);
+  a->query("SELECT unit_tests.snapshot('s')");
+  const std::string original = contents(*a);
+  const auto installation = pg_unit_tests::Installation::find();
+  char dir_template[] = "/tmp/pgut-dump-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dump = std::string(dir_template) + "/db.dump";
+  auto out = run({installation.bin("pg_dump").string(), "-Fc", "-f", dump, "-d", origin_uri});
+  ASSERT_EQ(out.status, 0) << out.err;
+  admin.query("CREATE DATABASE restored");
+  const std::string restored_uri = pg_unit_tests::with_database(server.uri(), "restored");
+  out = run({installation.bin("pg_restore").string(), "-d", restored_uri, dump});
+  std::filesystem::remove_all(dir_template);
+  ASSERT_EQ(out.status, 0) << out.err;
+
+  Connection b(restored_uri);
+  EXPECT_EQ(b.value("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pg_unit_tests_snapshot%'"),
+            "4");
+  b.query("INSERT INTO parent VALUES (1000, 'new')");
+  b.query("UPDATE child SET parent = 2 WHERE id < 10");
+  b.query("TRUNCATE child");
+  EXPECT_EQ(b.value("SELECT count(*) FROM unit_tests._snapshot_changes"), "0");
+  // A snapshot there tracks the tables again.
+  b.query("INSERT INTO child (parent) SELECT 1 + g % 100 FROM generate_series(1, 300) AS g");
+  const std::string before = contents(b);
+  b.query("SELECT unit_tests.snapshot('s')");
+  b.query("DELETE FROM child WHERE id % 3 = 0");
+  b.query("UPDATE parent SET name = 'changed'");
+  EXPECT_EQ(b.value("SELECT unit_tests.restore('s')"), "2");
+  EXPECT_EQ(contents(b), before);
+  b.query("SELECT unit_tests.drop_snapshot('s')");
+  EXPECT_EQ(b.value("SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pg_unit_tests_snapshot%'"),
+            "0");
+
+  // A copy made with CREATE DATABASE ... TEMPLATE has the snapshot too, and its triggers track.
+  a.reset();
+  EXPECT_TRUE(test_support::eventually(
+      [&] { return admin.error_of("CREATE DATABASE copied TEMPLATE origin").empty(); }));
+  Connection c(pg_unit_tests::with_database(server.uri(), "copied"));
+  c.query("DELETE FROM child WHERE id % 2 = 0");
+  EXPECT_EQ(c.value("SELECT unit_tests.restore('s')"), "1");
+  EXPECT_EQ(contents(c), original);
 }

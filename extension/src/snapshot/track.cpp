@@ -13,6 +13,12 @@
 // privilege, so the writer needs none on the log (the PL/pgSQL version was SECURITY DEFINER).
 // No C++ object is alive here: every call may ereport.
 //
+// Each trigger carries this installation's identity (unit_tests._snapshot_installation, random)
+// as its argument. A trigger restored from a dump has another one (or, restored into a new cluster,
+// one no installation has): pg_dump carries the triggers but not the snapshots, so such a trigger
+// logs nothing (snapshot() replaces it). The identity is read once per backend and function, with a
+// plain heap scan of the one-row table.
+//
 // unit_tests._snapshot_quiet(relids) is restore()'s switch for its own writes: while it is on, the
 // trigger logs nothing for those tables in this backend. restore() turns it on for the tables no
 // other snapshot tracks (the others need to see restore's writes) and off when it is done; the
@@ -21,6 +27,8 @@
 // disable the trigger anyway).
 #include "pg/boundary.hpp"
 #include "pg/versions.hpp"
+
+#include <cstring>
 
 namespace pgut::snapshot {
 namespace {
@@ -67,6 +75,45 @@ void append(Oid relid, const ItemPointerData* old_ctid, const ItemPointerData* n
   simple_heap_insert(log, tuple);
   heap_freetuple(tuple);
   table_close(log, NoLock);  // the lock is kept until the end of the transaction
+}
+
+// This installation's identity, as read for the trigger function `function` (another function: the
+// extension was created again). Plain storage in TopMemoryContext, no C++ object.
+struct Installation {
+  Oid function = InvalidOid;
+  char* token = nullptr;
+};
+Installation installation;
+
+const char* installation_token(Oid function) {
+  if (installation.function == function && installation.token != nullptr) return installation.token;
+  Oid schema = get_namespace_oid(kSchema, false);
+  Relation table = table_open(lookup("_snapshot_installation", schema), AccessShareLock);
+  // Written once, by CREATE EXTENSION: committed, or this transaction's own.
+  TableScanDesc scan = table_beginscan(table, SnapshotSelf, 0, nullptr);
+  HeapTuple tuple = heap_getnext(scan, ForwardScanDirection);
+  char* token = nullptr;
+  if (tuple != nullptr && RelationGetDescr(table)->natts == 1 &&
+      TupleDescAttr(RelationGetDescr(table), 0)->atttypid == TEXTOID) {
+    bool null = true;
+    Datum value = heap_getattr(tuple, 1, RelationGetDescr(table), &null);
+    if (!null) {
+      MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+      token = TextDatumGetCString(value);
+      MemoryContextSwitchTo(old);
+    }
+  }
+  table_endscan(scan);
+  table_close(table, AccessShareLock);
+  if (token == nullptr)
+    throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "pg_unit_tests: unit_tests._snapshot_installation was altered",
+                    "Reinstall the extension: DROP EXTENSION pg_unit_tests CASCADE; CREATE "
+                    "EXTENSION pg_unit_tests;");
+  if (installation.token != nullptr) pfree(installation.token);
+  installation.token = token;
+  installation.function = function;
+  return token;
 }
 
 // The tables whose writes this backend does not log (restore() in progress): plain storage in
@@ -170,6 +217,10 @@ Datum track(FunctionCallInfo fcinfo) {
   }
   if (quiet.count > 0 && is_quiet(RelationGetRelid(data->tg_relation)))
     return PointerGetDatum(nullptr);
+  const Trigger* trigger = data->tg_trigger;
+  if (trigger->tgnargs != 1 ||
+      std::strcmp(trigger->tgargs[0], installation_token(fcinfo->flinfo->fn_oid)) != 0)
+    return PointerGetDatum(nullptr);  // restored from a dump: no snapshot here needs it
   append(RelationGetRelid(data->tg_relation), has_old ? &old_ctid : nullptr,
          has_new ? &new_ctid : nullptr);
   return PointerGetDatum(nullptr);
