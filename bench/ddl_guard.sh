@@ -11,20 +11,22 @@
 #   shadowed   the guard, in a session whose path is shadowed (unit_tests, pg_catalog, public)
 #   plpgsql    the guard disabled and, in its place, the first design: a PL/pgSQL function on every
 #              DDL command that queries pg_event_trigger_ddl_commands()
-# Throughput: pgbench runs `BEGIN; CREATE TEMP TABLE; DROP TABLE; COMMIT` (1 client), ROUNDS rounds
-# of SECONDS-second runs whose order rotates every round; medians.
-# Instructions: callgrind counts the instructions of exec_simple_query (every statement a session
-# runs, from parse to end) in one backend per way, under a postmaster run by valgrind (event
-# triggers never fire in a single-user backend). Two sessions per way, of N1 and N2 iterations:
+# The transaction: BEGIN; CREATE TABLE; ALTER TABLE ADD COLUMN; CREATE TEMP TABLE; DROP TABLE (both);
+# COMMIT: DDL that creates objects, DDL that does not, and a temporary table.
+# Throughput: pgbench runs it (1 client), ROUNDS rounds of RUN_SECONDS-second runs whose order
+# rotates every round; medians (noisy on a shared machine: the instruction counts are the figure).
+# Instructions: callgrind counts every instruction of one backend (Debian's postgres is stripped:
+# no function to narrow it to), under a postmaster run by valgrind (event triggers never fire in a
+# single-user backend). Two sessions per way, of N1 and N2 iterations:
 # the difference, divided by the transactions between them, is the cost of one transaction with
 # the caches warm. Deterministic, whatever else the machine is doing; skipped without valgrind.
 #
-# Knobs (environment): ROUNDS (6), SECONDS (3), N1 (50), N2 (250), PGUT_CLI (the harness CLI),
+# Knobs (environment): ROUNDS (6), RUN_SECONDS (3), N1 (50), N2 (250), PGUT_CLI (the harness CLI),
 # ONLY=instructions (the callgrind counts alone).
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-6}
-SECONDS_RUN=${SECONDS:-3}
+SECONDS_RUN=${RUN_SECONDS:-3}
 N1=${N1:-50}
 N2=${N2:-250}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,16 +44,25 @@ work=$(mktemp -d /tmp/pgut-bench.XXXXXX)
 uri=""
 vg_pid=""
 cleanup() {
-  [[ -n $vg_pid ]] && kill -INT "$vg_pid" 2>/dev/null && wait "$vg_pid" 2>/dev/null || true
+  [[ -n $vg_pid ]] && stop_valgrind
   [[ -n $uri ]] && "$CLI" stop "$uri" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
+# The postmaster under valgrind (runuser does not pass signals on): pg_ctl finds it by its data
+# directory, which this script created.
+stop_valgrind() {
+  "${run_as[@]}" "$BINDIR/pg_ctl" -D "$cg/data" -m fast -w stop >/dev/null 2>&1 || true
+  wait "$vg_pid" 2>/dev/null || true
+  vg_pid=""
+}
+run_as=()
+cg=""
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 uri=$("$CLI" start -w 0 --create pg_unit_tests -o "-c jit=off")
 echo "# bench/ddl_guard.sh: PostgreSQL $("$BINDIR/postgres" --version | awk '{print $3}'), $(nproc) cores," \
-  "ROUNDS=$ROUNDS SECONDS=$SECONDS_RUN N1=$N1 N2=$N2"
+  "ROUNDS=$ROUNDS RUN_SECONDS=$SECONDS_RUN N1=$N1 N2=$N2"
 
 # The first design, for comparison: PL/pgSQL on every DDL command.
 plpgsql_guard() {
@@ -96,7 +107,8 @@ use() {  # $1 uri, $2 way
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 plpgsql_guard "$uri"
-printf 'BEGIN;\nCREATE TEMP TABLE bench_t (i int);\nDROP TABLE bench_t;\nCOMMIT;\n' >"$work/ddl.sql"
+printf '%s\n' 'BEGIN;' 'CREATE TABLE public.bench_t (i int);' 'ALTER TABLE public.bench_t ADD COLUMN j int;' \
+  'CREATE TEMP TABLE bench_tmp (i int);' 'DROP TABLE public.bench_t, bench_tmp;' 'COMMIT;' >"$work/ddl.sql"
 
 if [[ ${ONLY:-} != instructions ]]; then
   declare -A tps
@@ -111,7 +123,7 @@ if [[ ${ONLY:-} != instructions ]]; then
     echo "# pgbench round $((round + 1))/$ROUNDS done" >&2
   done
   echo
-  echo "## pgbench: BEGIN; CREATE TEMP TABLE; DROP TABLE; COMMIT (1 client, $ROUNDS rounds of ${SECONDS_RUN}s," \
+  echo "## pgbench: the DDL transaction (1 client, $ROUNDS rounds of ${SECONDS_RUN}s," \
     "order rotated), median tps (ratio to none)"
   base=$(echo "${tps[none]}" | median)
   for way in "${ways[@]}"; do
@@ -133,9 +145,8 @@ if command -v valgrind >/dev/null 2>&1; then
   mkdir -p "$cg"
   cp -a "$tmpl" "$cg/data"
   chown -R "$owner" "$cg"
-  run_as=()
   [[ $(id -u) -eq 0 ]] && run_as=(runuser -u "$owner" --)
-  "${run_as[@]}" valgrind --tool=callgrind --toggle-collect=exec_simple_query \
+  "${run_as[@]}" valgrind --tool=callgrind \
     --callgrind-out-file="$cg/cg.%p" "$bin" -D "$cg/data" -k "$cg" -c listen_addresses= \
     -c port=5499 -c jit=off -c autovacuum=off -c fsync=off \
     -c shared_preload_libraries=pg_unit_tests -c pg_unit_tests.time_control=on \
@@ -171,14 +182,11 @@ if command -v valgrind >/dev/null 2>&1; then
     ir[$way]=$(echo "($second - $first) / ($N2 - $N1)" | bc -l)
   done
   echo
-  echo "## instructions (callgrind, exec_simple_query) per transaction BEGIN; CREATE TEMP TABLE;" \
-    "DROP TABLE; COMMIT (ratio to none)"
+  echo "## instructions (callgrind, whole backend) per DDL transaction (ratio to none)"
   for way in "${ways[@]}"; do
     printf '%-10s %10.0f (%.4f)\n' "$way" "${ir[$way]}" "$(echo "${ir[$way]} / ${ir[none]}" | bc -l)"
   done
-  kill -INT "$vg_pid"
-  wait "$vg_pid" 2>/dev/null || true
-  vg_pid=""
+  stop_valgrind
 else
   echo "(valgrind not installed: no instruction counts)"
 fi
