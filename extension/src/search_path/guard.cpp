@@ -40,7 +40,7 @@ bool on_search_path(Oid schema) {
 
 // CREATE TEMP TABLE / TABLE AS / VIEW / SEQUENCE: the relation and everything made with it (row
 // type, indexes, sequences of serial columns, statistics copied by LIKE) are temporary.
-bool creates_only_temporary(const Node* statement) {
+bool creates_only_temporary(Node* statement) {
   const RangeVar* made = nullptr;
   if (IsA(statement, CreateStmt))
     made = castNode(CreateStmt, statement)->relation;
