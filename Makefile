@@ -27,7 +27,7 @@ all install:
 	@exit 2
 endif
 
-.PHONY: all install extension harness install-harness deps demo test check-harness check-sanitize check-regress lint format
+.PHONY: all install extension harness install-harness deps demo test check-harness check-sanitize check-regress check-bindings lint format
 
 # --- the harness (library, CLI, tests, benchmarks) --------------------------------------------
 # HARNESS=no builds and installs the extension alone (plain PGXS).
@@ -78,6 +78,13 @@ check-sanitize: $(BUILD_DIR)/CMakeCache.txt
 	  -DPG_CONFIG=$(PG_CONFIG) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 	$(CMAKE) --build $(BUILD_DIR)-asan -j $(JOBS)
 	cd $(BUILD_DIR)-asan && ctest --output-on-failure -j $(JOBS)
+
+# The Python, Node, Go and Java packages (bindings/) and their examples, with their own runners;
+# `make check-bindings-python` (node, go, java) runs one.
+check-bindings: harness
+	bindings/check.sh
+check-bindings-%: harness
+	bindings/check.sh $*
 
 lint: harness
 	scripts/lint.sh $(BUILD_DIR)

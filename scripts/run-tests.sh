@@ -37,6 +37,9 @@ suite "lint (clang-format, clang-tidy)" scripts/lint.sh build
 suite "harness and extension tests (GoogleTest)" "$make" --no-print-directory check-harness
 suite "extension regression suite (pg_unit_tests regress)" "$make" --no-print-directory check-regress
 suite "harness tests under ASan/UBSan" "$make" --no-print-directory check-sanitize
+for language in python node go java; do
+  suite "language package: $language" "$make" --no-print-directory "check-bindings-$language"
+done
 suite "leftovers: no server process or directory remains" scripts/check-clean.sh
 
 echo
