@@ -21,6 +21,14 @@ for p in "${packages[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
+# Toolchains of the language packages (bindings/), from Debian only where the command is missing:
+# machines of this kind come with Python, Node.js, Go, a JDK and Maven installed outside Debian.
+command -v python3 >/dev/null && python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3 python3-venv)
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+command -v go >/dev/null || missing+=(golang-go)
+command -v javac >/dev/null || missing+=(default-jdk-headless)
+command -v mvn >/dev/null || missing+=(maven)
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#packages[@]} packages are installed"
   exit 0
