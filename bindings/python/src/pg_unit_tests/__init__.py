@@ -36,32 +36,38 @@ __version__ = "0.1.0"
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _env(uri: str, host: str, port: int, user: str, password: str, dbname: str) -> dict[str, str]:
-    env = {"PGHOST": host, "PGPORT": str(port), "PGUSER": user, "PGDATABASE": dbname, "DATABASE_URL": uri}
-    if password:
-        env["PGPASSWORD"] = password
-    return env
-
-
 @dataclass(frozen=True)
-class Server:
-    """A running server (``pg_unit_tests start --json``). Stop it with :meth:`stop` or ``with``."""
-
+class _Connection:
     uri: str
     host: str
     port: int
     user: str
     password: str
     dbname: str
-    id: str = ""
-    directory: str = ""
-    version: str = ""
     cli: str = field(default="", repr=False)
 
     @property
     def env(self) -> dict[str, str]:
         """``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE`` and ``DATABASE_URL``."""
-        return _env(self.uri, self.host, self.port, self.user, self.password, self.dbname)
+        env = {
+            "PGHOST": self.host,
+            "PGPORT": str(self.port),
+            "PGUSER": self.user,
+            "PGDATABASE": self.dbname,
+            "DATABASE_URL": self.uri,
+        }
+        if self.password:
+            env["PGPASSWORD"] = self.password
+        return env
+
+
+@dataclass(frozen=True)
+class Server(_Connection):
+    """A running server (``pg_unit_tests start --json``). Stop it with :meth:`stop` or ``with``."""
+
+    id: str = ""
+    directory: str = ""
+    version: str = ""
 
     def create_database(self, template: str | None = None) -> Database:
         """A fresh database cloned from ``template`` (default: the server's migrated database)."""
@@ -79,21 +85,8 @@ class Server:
 
 
 @dataclass(frozen=True)
-class Database:
+class Database(_Connection):
     """A database of its own on a server (``pg_unit_tests createdb``). Drop it with :meth:`drop`."""
-
-    uri: str
-    host: str
-    port: int
-    user: str
-    password: str
-    dbname: str
-    cli: str = field(default="", repr=False)
-
-    @property
-    def env(self) -> dict[str, str]:
-        """``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD``, ``PGDATABASE`` and ``DATABASE_URL``."""
-        return _env(self.uri, self.host, self.port, self.user, self.password, self.dbname)
 
     def clock(self) -> Clock:
         """The clock of every session of this database."""
