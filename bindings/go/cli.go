@@ -74,13 +74,6 @@ func run(ctx context.Context, cli string, args ...string) (string, error) {
 	return "", &Error{Message: message, ExitCode: code, Command: append([]string{cli}, args...), Stderr: stderr.String()}
 }
 
-// rejected: a CLI older than the option says so as a usage error naming it.
-func rejected(err error, option, phrase string) bool {
-	var e *Error
-	return errors.As(err, &e) && e.ExitCode == 2 && strings.Contains(e.Message, option) &&
-		strings.Contains(e.Message, phrase)
-}
-
 // quoteSetting makes one -o word: the CLI's -o parser (pg_ctl style) unescapes \\ and \" inside
 // double quotes.
 func quoteSetting(setting string) string {
@@ -135,15 +128,10 @@ func cliStart(ctx context.Context, cli string, o Options, owner int) (startJSON,
 		}
 		return json.Unmarshal([]byte(out), &info)
 	}
-	if owner == 0 {
-		return info, decode(run(ctx, cli, args...))
+	if owner != 0 {
+		// The server goes when the owner process ends, however it ends; no idle timeout applies.
+		args = append(args, fmt.Sprintf("--owner=%d", owner))
 	}
-	// Tied to the owner's life, so no idle timeout can stop it under a long test run.
-	err := decode(run(ctx, cli, append(args, fmt.Sprintf("--owner=%d", owner), "--idle-timeout=0")...))
-	if !rejected(err, "--owner", "not expected") {
-		return info, err
-	}
-	// A CLI from before --owner: Stop ends the server, its idle timeout a leak.
 	return info, decode(run(ctx, cli, args...))
 }
 
@@ -152,19 +140,9 @@ func cliStop(ctx context.Context, cli, uri string) error {
 	return err
 }
 
-// cliCreatedb returns the URI of a fresh database on the server, from template, else the server's
-// migrated database.
-func cliCreatedb(ctx context.Context, cli, serverURI, template, defaultTemplate string) (string, error) {
-	args := []string{"createdb", "--uri=" + serverURI}
-	if template != "" {
-		out, err := run(ctx, cli, append(args, "--template="+template)...)
-		return strings.TrimSpace(out), err
-	}
-	out, err := run(ctx, cli, args...)
-	if rejected(err, "--template", "required") {
-		// A CLI from before the pool of clones needs the template named.
-		out, err = run(ctx, cli, append(args, "--template="+defaultTemplate)...)
-	}
+// cliCreatedb returns the URI of a fresh database cloned from template on the server.
+func cliCreatedb(ctx context.Context, cli, serverURI, template string) (string, error) {
+	out, err := run(ctx, cli, "createdb", "--uri="+serverURI, "--template="+template)
 	return strings.TrimSpace(out), err
 }
 

@@ -88,7 +88,10 @@ func (s *Instance) Stop() error {
 // CreateDatabase returns the DSN of a fresh database on the server, cloned from template (empty:
 // the server's migrated database).
 func (s *Instance) CreateDatabase(ctx context.Context, template string) (string, error) {
-	return cliCreatedb(ctx, s.cli, s.URI, template, s.Database)
+	if template == "" {
+		template = s.Database
+	}
+	return cliCreatedb(ctx, s.cli, s.URI, template)
 }
 
 // DropDatabase drops a database that CreateDatabase handed out, ending its sessions.

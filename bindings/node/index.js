@@ -43,7 +43,7 @@ async function createDatabase(server, options = {}) {
   }
   const path = cli.find(options.cli || (isServer ? server.cli : undefined));
   const serverDatabase = isServer ? server.database : parseUri(serverUri).database || 'postgres';
-  const uri = await cli.createdb(path, serverUri, options.template, serverDatabase);
+  const uri = await cli.createdb(path, serverUri, options.template || serverDatabase);
   const { host, port, user, password, database } = parseUri(uri);
   const db = {
     uri, host, port, user, password, database,

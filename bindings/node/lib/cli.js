@@ -45,12 +45,6 @@ function run(cli, args) {
   });
 }
 
-// A CLI older than the option says so as a usage error naming it.
-function rejected(error, option, phrase) {
-  return error instanceof PgUnitTestsError && error.exitCode === 2 &&
-    error.message.includes(option) && error.message.includes(phrase);
-}
-
 // One -o word: the CLI's -o parser (pg_ctl style) unescapes \\ and \" inside double quotes.
 function quoteSetting(setting) {
   return `-c "${setting.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -70,31 +64,16 @@ async function start(cli, options = {}, owner = undefined) {
     args.push(`--options=${quoteSetting(`${name}=${value}`)}`);
   }
   if (options.pgConfig) args.push(`--pg-config=${options.pgConfig}`);
-  if (owner === undefined) return JSON.parse(await run(cli, args));
-  try {
-    // Tied to the owner's life, so no idle timeout can stop it under a long test run.
-    return JSON.parse(await run(cli, [...args, `--owner=${owner}`, '--idle-timeout=0']));
-  } catch (error) {
-    if (!rejected(error, '--owner', 'not expected')) throw error;
-  }
-  // A CLI from before --owner: the caller's stop() ends the server, its idle timeout a leak.
+  // The server goes when the owner process ends, however it ends; no idle timeout applies.
+  if (owner !== undefined) args.push(`--owner=${owner}`);
   return JSON.parse(await run(cli, args));
 }
 
 const stop = (cli, uri) => run(cli, ['stop', uri]);
 
-/** A fresh database on the server (from `template`, else the server's migrated database); its URI. */
-async function createdb(cli, serverUri, template, defaultTemplate = 'postgres') {
-  const args = ['createdb', `--uri=${serverUri}`];
-  if (template) return (await run(cli, [...args, `--template=${template}`])).trim();
-  try {
-    return (await run(cli, args)).trim();
-  } catch (error) {
-    if (!rejected(error, '--template', 'required')) throw error;
-  }
-  // A CLI from before the pool of clones needs the template named.
-  return (await run(cli, [...args, `--template=${defaultTemplate}`])).trim();
-}
+/** A fresh database cloned from `template` on the server; its URI. */
+const createdb = async (cli, serverUri, template) =>
+  (await run(cli, ['createdb', `--uri=${serverUri}`, `--template=${template}`])).trim();
 
 const dropdb = (cli, uri) => run(cli, ['dropdb', uri]);
 

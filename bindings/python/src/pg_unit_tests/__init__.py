@@ -214,7 +214,7 @@ def server(
 
 
 def _database(cli: str, server_uri: str, template: str | None, server_dbname: str) -> Database:
-    uri = _cli.createdb(cli, server_uri, template, server_dbname)
+    uri = _cli.createdb(cli, server_uri, template or server_dbname)
     parts = urlsplit(uri)
     query = parse_qs(parts.query)
     return Database(

@@ -55,11 +55,6 @@ def run(cli: str, args: Sequence[str]) -> str:
     return proc.stdout
 
 
-def _rejected(error: PgUnitTestsError, option: str, phrase: str) -> bool:
-    # A CLI older than the option says so as a usage error naming it.
-    return error.exit_code == 2 and option in error.message and phrase in error.message
-
-
 def _quote_setting(setting: str) -> str:
     # One -o word: the CLI's -o parser (pg_ctl style) unescapes \\ and \" inside double quotes.
     return '-c "' + setting.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -93,15 +88,9 @@ def start(
         args.append(f"--options={_quote_setting(f'{name}={value}')}")
     if pg_config:
         args.append(f"--pg-config={os.fspath(pg_config)}")
-    if owner is None:
-        return json.loads(run(cli, args))
-    try:
-        # Tied to the owner's life, so no idle timeout can stop it under a long test run.
-        return json.loads(run(cli, [*args, f"--owner={owner}", "--idle-timeout=0"]))
-    except PgUnitTestsError as e:
-        if not _rejected(e, "--owner", "not expected"):
-            raise
-    # A CLI from before --owner: the caller's stop() ends the server, its idle timeout a leak.
+    if owner is not None:
+        # The server goes when the owner process ends, however it ends; no idle timeout applies.
+        args.append(f"--owner={owner}")
     return json.loads(run(cli, args))
 
 
@@ -109,18 +98,9 @@ def stop(cli: str, uri: str) -> None:
     run(cli, ["stop", uri])
 
 
-def createdb(cli: str, server_uri: str, template: str | None = None, default_template: str = "postgres") -> str:
-    """A fresh database on the server (from ``template``, else the server's migrated database); its URI."""
-    args = ["createdb", f"--uri={server_uri}"]
-    if template:
-        return run(cli, [*args, f"--template={template}"]).strip()
-    try:
-        return run(cli, args).strip()
-    except PgUnitTestsError as e:
-        if not _rejected(e, "--template", "required"):
-            raise
-    # A CLI from before the pool of clones needs the template named.
-    return run(cli, [*args, f"--template={default_template}"]).strip()
+def createdb(cli: str, server_uri: str, template: str) -> str:
+    """A fresh database cloned from ``template`` on the server; its URI."""
+    return run(cli, ["createdb", f"--uri={server_uri}", f"--template={template}"]).strip()
 
 
 def dropdb(cli: str, uri: str) -> None:

@@ -75,11 +75,6 @@ final class Cli {
     }
   }
 
-  // A CLI older than the option says so as a usage error naming it.
-  private static boolean rejected(PgUnitTestsException e, String option, String phrase) {
-    return e.exitCode() == 2 && e.getMessage().contains(option) && e.getMessage().contains(phrase);
-  }
-
   // One -o word: the CLI's -o parser (pg_ctl style) unescapes \\ and \" inside double quotes.
   private static String quoteSetting(String setting) {
     return "-c \"" + setting.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
@@ -95,16 +90,8 @@ final class Cli {
     for (String n : o.create) args.add("--create=" + n);
     for (String s : o.settings) args.add("--options=" + quoteSetting(s));
     if (!o.pgConfig.isEmpty()) args.add("--pg-config=" + o.pgConfig);
-    if (owner == 0) return FlatJson.parse(run(cli, args));
-    List<String> owned = new ArrayList<>(args);
-    // Tied to the owner's life, so no idle timeout can stop it under a long test run.
-    owned.addAll(List.of("--owner=" + owner, "--idle-timeout=0"));
-    try {
-      return FlatJson.parse(run(cli, owned));
-    } catch (PgUnitTestsException e) {
-      if (!rejected(e, "--owner", "not expected")) throw e;
-    }
-    // A CLI from before --owner: stop() ends the server, its idle timeout a leak.
+    // The server goes when the owner process ends, however it ends; no idle timeout applies.
+    if (owner != 0) args.add("--owner=" + owner);
     return FlatJson.parse(run(cli, args));
   }
 
@@ -112,17 +99,9 @@ final class Cli {
     run(cli, List.of("stop", uri));
   }
 
-  /** A fresh database on the server (from {@code template}, else the server's migrated database); its URI. */
-  static String createdb(String cli, String serverUri, String template, String defaultTemplate) {
-    List<String> args = List.of("createdb", "--uri=" + serverUri);
-    if (template != null && !template.isEmpty()) return run(cli, concat(args, "--template=" + template)).strip();
-    try {
-      return run(cli, args).strip();
-    } catch (PgUnitTestsException e) {
-      if (!rejected(e, "--template", "required")) throw e;
-    }
-    // A CLI from before the pool of clones needs the template named.
-    return run(cli, concat(args, "--template=" + defaultTemplate)).strip();
+  /** A fresh database cloned from {@code template} on the server; its URI. */
+  static String createdb(String cli, String serverUri, String template) {
+    return run(cli, List.of("createdb", "--uri=" + serverUri, "--template=" + template)).strip();
   }
 
   static void dropdb(String cli, String uri) {
@@ -134,12 +113,6 @@ final class Cli {
     List<String> args = new ArrayList<>(List.of("clock", action, "--uri=" + uri));
     args.addAll(Arrays.asList(value));
     run(cli, args);
-  }
-
-  private static List<String> concat(List<String> list, String more) {
-    List<String> all = new ArrayList<>(list);
-    all.add(more);
-    return all;
   }
 
   /**

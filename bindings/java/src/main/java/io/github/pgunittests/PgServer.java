@@ -90,7 +90,7 @@ public final class PgServer implements AutoCloseable {
 
   /** A fresh database cloned from {@code template} (a database or a snapshot). */
   public PgDatabase createDatabase(String template) {
-    return new PgDatabase(this, Cli.createdb(cli, uri, template, database));
+    return new PgDatabase(this, Cli.createdb(cli, uri, template == null || template.isEmpty() ? database : template));
   }
 
   /** Stops the server now and removes its files; once. */
