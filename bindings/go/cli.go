@@ -107,8 +107,13 @@ func cliStart(ctx context.Context, cli string, o Options, owner int) (startJSON,
 	for _, d := range o.Extensions {
 		args = append(args, "--extension="+d)
 	}
+	// The clock (`clock`) works in databases with the extension: made in the server's database, it
+	// is in every database cloned from it.
+	args = append(args, "--create=pg_unit_tests")
 	for _, n := range o.Create {
-		args = append(args, "--create="+n)
+		if n != "pg_unit_tests" {
+			args = append(args, "--create="+n)
+		}
 	}
 	names := make([]string, 0, len(o.Settings))
 	for name := range o.Settings {

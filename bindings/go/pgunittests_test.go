@@ -225,3 +225,30 @@ func TestClockMovesEveryConnectionOfThePool(t *testing.T) {
 		t.Fatalf("now() = %v after Release", got)
 	}
 }
+
+func TestClockGoesBackByANegativeDurationAndARefusedCallIsAnError(t *testing.T) {
+	t.Parallel()
+	dsn := pgunittests.Database(t)
+	clock := pgunittests.DatabaseClock{DSN: dsn}
+	ctx := context.Background()
+	var e *pgunittests.Error
+	err := clock.Advance(ctx, time.Hour) // a real clock cannot be advanced
+	if !errors.As(err, &e) || e.ExitCode != 9 || !strings.HasPrefix(e.Message, "pg_unit_tests: ") ||
+		strings.Contains(e.Message, "\n") {
+		t.Fatalf("Advance of a real clock: %v", err)
+	}
+	at := time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC)
+	for _, step := range []func() error{
+		func() error { return clock.Freeze(ctx, at) },
+		func() error { return clock.Advance(ctx, -2*time.Hour) },
+		func() error { return clock.AdvanceInterval(ctx, "-1 day") },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer clock.Release(ctx)
+	if got := scalar[time.Time](t, connect(t, dsn), "select now()"); !got.Equal(at.Add(-26 * time.Hour)) {
+		t.Fatalf("now() = %v, want %v", got, at.Add(-26*time.Hour))
+	}
+}

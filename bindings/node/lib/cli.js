@@ -59,7 +59,9 @@ async function start(cli, options = {}, owner = undefined) {
   for (const path of list(options.init)) args.push(`--init=${path}`);
   if (options.initCommand) args.push(`--init-command=${options.initCommand}`);
   for (const dir of list(options.extensions)) args.push(`--extension=${dir}`);
-  for (const name of list(options.create)) args.push(`--create=${name}`);
+  // The clock (`clock`) works in databases with the extension: made in the server's database, it
+  // is in every database cloned from it.
+  for (const name of new Set(['pg_unit_tests', ...list(options.create)])) args.push(`--create=${name}`);
   for (const [name, value] of Object.entries(options.settings || {})) {
     args.push(`--options=${quoteSetting(`${name}=${value}`)}`);
   }

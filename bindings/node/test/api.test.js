@@ -142,3 +142,21 @@ test('the clock moves every connection of the database (needs pg_unit_tests cloc
     await server.stop();
   }
 });
+
+test('the clock goes back by a negative delta, and a refused call rejects with the exit code', async () => {
+  const server = await startServer();
+  try {
+    const db = await createDatabase(server);
+    await assert.rejects(db.clock().advance(1000), (error) =>
+      error instanceof PgUnitTestsError && error.exitCode === 9 && /^pg_unit_tests: [^\n]+$/.test(error.message));
+    const at = new Date('2024-02-29T12:00:00Z');
+    await db.clock().freeze(at);
+    await db.clock().advance(-2 * 3600 * 1000);
+    assert.deepEqual(await scalar(db.uri, 'select now()'), new Date('2024-02-29T10:00:00Z'));
+    await db.clock().advance('-1 day');
+    assert.deepEqual(await scalar(db.uri, 'select now()'), new Date('2024-02-28T10:00:00Z'));
+    await db.drop();
+  } finally {
+    await server.stop();
+  }
+});

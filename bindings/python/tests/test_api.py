@@ -145,3 +145,22 @@ def test_the_clock_of_another_database_stays_real():
         pg_unit_tests.clock(a).freeze(datetime(2001, 1, 1))
         assert scalar(a.uri, "select extract(year from now())::int") == 2001
         assert scalar(b.uri, "select extract(year from now())::int") > 2001
+
+
+def test_the_clock_goes_back_by_a_negative_delta():
+    with pg_unit_tests.server() as s, pg_unit_tests.database(s) as db:
+        clock = pg_unit_tests.clock(db)
+        at = datetime(2024, 2, 29, 12, tzinfo=timezone.utc)
+        clock.freeze(at)
+        clock.advance(timedelta(hours=-2))
+        assert scalar(db.uri, "select now()") == at - timedelta(hours=2)
+        clock.advance("-1 day")
+        assert scalar(db.uri, "select now()") == at - timedelta(days=1, hours=2)
+
+
+def test_a_refused_clock_call_is_an_exception_with_the_servers_message():
+    with pg_unit_tests.server() as s, pg_unit_tests.database(s) as db:
+        with pytest.raises(PgUnitTestsError) as caught:
+            pg_unit_tests.clock(db).advance(timedelta(days=1))  # a real clock cannot be advanced
+    assert caught.value.exit_code == 9
+    assert "\n" not in caught.value.message and caught.value.message.startswith("pg_unit_tests: ")

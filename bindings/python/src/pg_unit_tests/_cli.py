@@ -82,7 +82,9 @@ def start(
         args.append(f"--init-command={init_command}")
     for path in extensions:
         args.append(f"--extension={os.fspath(path)}")
-    for name in create:
+    # The clock (`clock`) works in databases with the extension: made in the server's database, it is
+    # in every database cloned from it.
+    for name in dict.fromkeys(["pg_unit_tests", *create]):
         args.append(f"--create={name}")
     for name, value in (settings or {}).items():
         args.append(f"--options={_quote_setting(f'{name}={value}')}")

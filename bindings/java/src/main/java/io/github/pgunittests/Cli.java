@@ -87,7 +87,10 @@ final class Cli {
     for (String p : o.init) args.add("--init=" + p);
     if (!o.initCommand.isEmpty()) args.add("--init-command=" + o.initCommand);
     for (String d : o.extensions) args.add("--extension=" + d);
-    for (String n : o.create) args.add("--create=" + n);
+    // The clock (`clock`) works in databases with the extension: made in the server's database, it
+    // is in every database cloned from it.
+    args.add("--create=pg_unit_tests");
+    for (String n : o.create) if (!n.equals("pg_unit_tests")) args.add("--create=" + n);
     for (String s : o.settings) args.add("--options=" + quoteSetting(s));
     if (!o.pgConfig.isEmpty()) args.add("--pg-config=" + o.pgConfig);
     // The server goes when the owner process ends, however it ends; no idle timeout applies.

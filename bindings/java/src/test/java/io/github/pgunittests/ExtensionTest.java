@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.sql.Connection;
@@ -103,6 +104,20 @@ class ExtensionTest {
       assertTrue(Duration.between(now(pool.get(0)), Instant.now()).abs().toMinutes() < 5);
     } finally {
       for (Connection c : pool) c.close();
+    }
+  }
+
+  @Test
+  void theClockGoesBackByANegativeDurationAndARefusedCallThrows(PgDatabase db, PgClock clock) throws SQLException {
+    PgUnitTestsException e = assertThrows(PgUnitTestsException.class, () -> clock.advance(Duration.ofHours(1)));
+    assertEquals(9, e.exitCode(), "a real clock cannot be advanced");
+    assertTrue(e.getMessage().startsWith("pg_unit_tests: ") && !e.getMessage().contains("\n"), e.getMessage());
+    Instant at = Instant.parse("2024-02-29T12:00:00Z");
+    clock.freeze(at);
+    clock.advance(Duration.ofHours(-2));
+    clock.advance("-1 day");
+    try (Connection c = connect(db)) {
+      assertEquals(at.minus(Duration.ofHours(26)), now(c));
     }
   }
 
