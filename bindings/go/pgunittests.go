@@ -20,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -58,6 +59,9 @@ type Instance struct {
 	Directory string
 	Version   string
 	cli       string
+	// dropdb works from a connection to the server's database, and createdb refuses to copy a
+	// database anyone is connected to: parallel tests' clones and drops of one server take turns.
+	cloning sync.Mutex
 }
 
 // Start starts a server. It stops with Stop, and when this process exits, however it exits.
@@ -91,11 +95,15 @@ func (s *Instance) CreateDatabase(ctx context.Context, template string) (string,
 	if template == "" {
 		template = s.Database
 	}
+	s.cloning.Lock()
+	defer s.cloning.Unlock()
 	return cliCreatedb(ctx, s.cli, s.URI, template)
 }
 
 // DropDatabase drops a database that CreateDatabase handed out, ending its sessions.
 func (s *Instance) DropDatabase(ctx context.Context, dsn string) error {
+	s.cloning.Lock()
+	defer s.cloning.Unlock()
 	return cliDropdb(ctx, s.cli, dsn)
 }
 

@@ -64,8 +64,6 @@ func TestRunConfiguresTheSharedServer(t *testing.T) {
 	}
 }
 
-// Needs concurrent `pg_unit_tests createdb` from the server's database (issue 13: today the CLI
-// connects to the template to learn its name, which makes a concurrent clone of it fail).
 func TestDatabasesAreFreshUnderParallelTests(t *testing.T) {
 	var mu sync.Mutex
 	names := map[string]bool{}
