@@ -1,6 +1,8 @@
 """Helpers of the tests."""
 
 import os
+import re
+import subprocess
 import time
 
 import psycopg
@@ -29,3 +31,12 @@ def scalar(uri: str, sql: str, *params):
 def databases_gone(server_uri: str, names) -> bool:
     query = "select count(*) from pg_database where datname = any(%s)"
     return eventually(lambda: scalar(server_uri, query, list(names)) == 0)
+
+
+def cli_has(option: str) -> bool:
+    """Whether the CLI under test offers ``start OPTION``: tests of the package's options for
+    features still on their way to the CLI are skipped, not failed, on a CLI without them."""
+    from pg_unit_tests import _cli
+
+    usage = subprocess.run([_cli.find(), "start", "--help"], capture_output=True, text=True).stdout
+    return re.search(rf"(^|[\s,]){re.escape(option)}(?![\w-])", usage, re.M) is not None

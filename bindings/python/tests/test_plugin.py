@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from support import eventually, gone
+from support import cli_has, eventually, gone
 
 RECORD = """
 import json, os, psycopg
@@ -110,8 +110,8 @@ def test_xdist_workers_get_their_own_servers_and_databases(pytester, tmp_path):
     assert all(gone(directory) for directory in servers)
 
 
+@pytest.mark.skipif(not cli_has("--init"), reason="needs `pg_unit_tests start --init` (issue 13)")
 def test_migrations_from_the_ini_file_reach_every_test_database(pytester):
-    """Needs `pg_unit_tests start --init` (issue 13)."""
     pytester.mkdir("migrations")
     pytester.path.joinpath("migrations", "001_orders.sql").write_text(
         "create table orders (id serial primary key, created_at timestamptz not null default now());\n"
