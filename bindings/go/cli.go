@@ -104,6 +104,9 @@ func cliStart(ctx context.Context, cli string, o Options, owner int) (startJSON,
 	if o.InitCommand != "" {
 		args = append(args, "--init-command="+o.InitCommand)
 	}
+	for _, p := range o.InitKey {
+		args = append(args, "--init-key="+p)
+	}
 	for _, d := range o.Extensions {
 		args = append(args, "--extension="+d)
 	}

@@ -33,6 +33,9 @@ type Options struct {
 	Init []string
 	// InitCommand: a migration command run once per change, with DATABASE_URL and PG* set.
 	InitCommand string
+	// InitKey: the files or directories InitCommand reads (its migrations): their content decides
+	// when it runs again.
+	InitKey []string
 	// Extensions: PGXS extensions to serve from their build trees.
 	Extensions []string
 	// Create: CREATE EXTENSION these in the server's database.

@@ -8,6 +8,8 @@ export interface ServerOptions {
   init?: string | string[];
   /** A migration command run once per change, with DATABASE_URL and PG* set. */
   initCommand?: string;
+  /** The files or directories the migration command reads (its migrations): their content decides when it runs again. */
+  initKey?: string | string[];
   /** PGXS extensions to serve from their build trees. */
   extensions?: string | string[];
   /** CREATE EXTENSION these in the server's database. */

@@ -58,6 +58,7 @@ async function start(cli, options = {}, owner = undefined) {
   if (options.tcp) args.push('--tcp');
   for (const path of list(options.init)) args.push(`--init=${path}`);
   if (options.initCommand) args.push(`--init-command=${options.initCommand}`);
+  for (const path of list(options.initKey)) args.push(`--init-key=${path}`);
   for (const dir of list(options.extensions)) args.push(`--extension=${dir}`);
   // The clock (`clock`) works in databases with the extension: made in the server's database, it
   // is in every database cloned from it.

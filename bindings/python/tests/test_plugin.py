@@ -133,6 +133,30 @@ def test_migrations_from_the_ini_file_reach_every_test_database(pytester):
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.skipif(not cli_has("--init-key"), reason="needs `pg_unit_tests start --init-command --init-key` (issue 13)")
+def test_a_migration_command_runs_once_per_change_of_its_key(pytester, tmp_path):
+    runs = tmp_path / "runs"
+    pytester.mkdir("migrations")
+    pytester.path.joinpath("migrations", "001.sql").write_text("create table orders (id int);\n")
+    command = f"echo run >> {runs} && psql -v ON_ERROR_STOP=1 -qf migrations/001.sql"
+    pytester.makeini(f"[pytest]\npg_unit_tests_init_command = {command}\npg_unit_tests_init_key = migrations\n")
+    pytester.makepyfile(
+        """
+        import psycopg
+
+        def test_migrated(pg_database):
+            with psycopg.connect(pg_database.uri) as c:
+                assert c.execute("select to_regclass('orders') is not null").fetchone()[0]
+        """
+    )
+    for _ in range(2):
+        pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert runs.read_text().count("run") == 1  # the second run reused the migrated template
+    pytester.path.joinpath("migrations", "002.sql").write_text("select 1;\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert runs.read_text().count("run") == 2  # a changed key migrates again
+
+
 def test_a_killed_run_leaves_no_server(pytester, tmp_path):
     """Needs `pg_unit_tests start --owner PID` (issue 13)."""
     out = tmp_path / "seen.jsonl"

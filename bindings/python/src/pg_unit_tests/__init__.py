@@ -171,6 +171,7 @@ def server(
     tcp: bool = False,
     init: Iterable[PathLike] = (),
     init_command: str | None = None,
+    init_key: Iterable[PathLike] = (),
     extensions: Iterable[PathLike] = (),
     create: Iterable[str] = (),
     settings: Mapping[str, object] | None = None,
@@ -181,7 +182,8 @@ def server(
     """Starts a throw-away server; use it with ``with`` or call :meth:`Server.stop`.
 
     ``init``: SQL files or directories that migrate the server's database (once per content, cached);
-    ``init_command``: a migration command run with ``DATABASE_URL`` set; ``extensions``: PGXS
+    ``init_command``: a migration command run with ``DATABASE_URL`` set, once per change of the files
+    or directories ``init_key`` names (its migrations); ``extensions``: PGXS
     extensions to serve from their build trees; ``create``: ``CREATE EXTENSION`` these; ``settings``:
     server settings; ``tcp``: also listen on 127.0.0.1 with a password. The server stops when this
     process exits, however it exits (even by SIGKILL); ``keep=True`` leaves it to :meth:`Server.stop`
@@ -193,6 +195,7 @@ def server(
         tcp=tcp,
         init=init,
         init_command=init_command,
+        init_key=init_key,
         extensions=extensions,
         create=create,
         settings=settings,

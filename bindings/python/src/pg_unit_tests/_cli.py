@@ -66,6 +66,7 @@ def start(
     tcp: bool = False,
     init: Iterable[str | os.PathLike[str]] = (),
     init_command: str | None = None,
+    init_key: Iterable[str | os.PathLike[str]] = (),
     extensions: Iterable[str | os.PathLike[str]] = (),
     create: Iterable[str] = (),
     settings: Mapping[str, object] | None = None,
@@ -80,6 +81,8 @@ def start(
         args.append(f"--init={os.fspath(path)}")
     if init_command:
         args.append(f"--init-command={init_command}")
+    for path in init_key:
+        args.append(f"--init-key={os.fspath(path)}")
     for path in extensions:
         args.append(f"--extension={os.fspath(path)}")
     # The clock (`clock`) works in databases with the extension: made in the server's database, it is

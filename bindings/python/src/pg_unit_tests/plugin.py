@@ -40,6 +40,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="migration command, run once per change with DATABASE_URL set [ini: pg_unit_tests_init_command]",
     )
     group.addoption(
+        "--pg-init-key",
+        action="append",
+        metavar="PATH",
+        help="a file or directory whose content keys the migration command's result (its "
+        "migrations); repeatable [ini: pg_unit_tests_init_key]",
+    )
+    group.addoption(
         "--pg-extension",
         action="append",
         metavar="DIR",
@@ -71,6 +78,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("pg_unit_tests_init", "migration SQL files or directories", type="paths", default=[])
     parser.addini("pg_unit_tests_init_command", "migration command", default="")
+    parser.addini("pg_unit_tests_init_key", "files or directories the migration command's result depends on", type="paths", default=[])
     parser.addini("pg_unit_tests_extensions", "PGXS extension directories to serve", type="paths", default=[])
     parser.addini("pg_unit_tests_create", "extensions to CREATE", type="linelist", default=[])
     parser.addini("pg_unit_tests_settings", "server settings, NAME=VALUE per line", type="linelist", default=[])
@@ -111,6 +119,7 @@ def server_options(config: pytest.Config) -> dict:
     return {
         "init": paths("pg_init", "pg_unit_tests_init"),
         "init_command": opt("pg_init_command") or config.getini("pg_unit_tests_init_command") or None,
+        "init_key": paths("pg_init_key", "pg_unit_tests_init_key"),
         "extensions": paths("pg_extension", "pg_unit_tests_extensions"),
         "create": opt("pg_create") or config.getini("pg_unit_tests_create"),
         "settings": settings,

@@ -86,6 +86,7 @@ final class Cli {
     if (o.tcp) args.add("--tcp");
     for (String p : o.init) args.add("--init=" + p);
     if (!o.initCommand.isEmpty()) args.add("--init-command=" + o.initCommand);
+    for (String p : o.initKey) args.add("--init-key=" + p);
     for (String d : o.extensions) args.add("--extension=" + d);
     // The clock (`clock`) works in databases with the extension: made in the server's database, it
     // is in every database cloned from it.

@@ -111,6 +111,7 @@ public final class PgServer implements AutoCloseable {
     boolean tcp;
     final List<String> init = new ArrayList<>();
     String initCommand = "";
+    final List<String> initKey = new ArrayList<>();
     final List<String> extensions = new ArrayList<>();
     final List<String> create = new ArrayList<>();
     final List<String> settings = new ArrayList<>();
@@ -133,6 +134,12 @@ public final class PgServer implements AutoCloseable {
     /** A migration command (flyway, liquibase, ...) run once per change, with DATABASE_URL and PG* set. */
     public Options initCommand(String command) {
       initCommand = command;
+      return this;
+    }
+
+    /** The files or directories the migration command reads (its migrations): their content decides when it runs again. */
+    public Options initKey(String... paths) {
+      initKey.addAll(List.of(paths));
       return this;
     }
 
@@ -187,7 +194,7 @@ public final class PgServer implements AutoCloseable {
     }
 
     private List<Object> key() {
-      return List.of(tcp, init, initCommand, extensions, create, settings, pgConfig, Objects.toString(cli), keep);
+      return List.of(tcp, init, initCommand, initKey, extensions, create, settings, pgConfig, Objects.toString(cli), keep);
     }
   }
 }

@@ -25,6 +25,9 @@ public @interface PgUnitTests {
   /** A migration command (flyway, liquibase, ...) run once per change, with DATABASE_URL and PG* set. */
   String initCommand() default "";
 
+  /** The files or directories the migration command reads (its migrations): their content decides when it runs again. */
+  String[] initKey() default {};
+
   /** PGXS extensions to serve from their build trees. */
   String[] extensions() default {};
 

@@ -67,7 +67,7 @@ public class PgUnitTestsExtension implements ParameterResolver {
     PgServer.Options options = new PgServer.Options().tcp(true);
     Optional<PgUnitTests> config = context.getTestClass()
         .flatMap(c -> AnnotationSupport.findAnnotation(c, PgUnitTests.class));
-    config.ifPresent(c -> options.init(c.init()).initCommand(c.initCommand()).extensions(c.extensions())
+    config.ifPresent(c -> options.init(c.init()).initCommand(c.initCommand()).initKey(c.initKey()).extensions(c.extensions())
         .create(c.create()).settings(c.settings()));
     return options;
   }
