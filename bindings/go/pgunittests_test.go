@@ -157,7 +157,6 @@ func TestMissingCLINamesTheVariable(t *testing.T) {
 	}
 }
 
-// Needs `pg_unit_tests start --owner PID` (issue 13).
 func TestServerDiesWithItsOwnerEvenBySIGKILL(t *testing.T) {
 	if os.Getenv("PGUT_OWNER_CHILD") == "1" {
 		s, err := pgunittests.Start(context.Background(), pgunittests.Options{})
@@ -190,7 +189,6 @@ func TestServerDiesWithItsOwnerEvenBySIGKILL(t *testing.T) {
 	}
 }
 
-// Needs `pg_unit_tests clock` (issue 10).
 func TestClockMovesEveryConnectionOfThePool(t *testing.T) {
 	t.Parallel()
 	dsn := pgunittests.Database(t)

@@ -109,7 +109,7 @@ test('times: a Date is an instant, numbers are milliseconds, strings go as they 
   await assert.rejects(clock('postgresql://x@/db').freeze(new Date('nonsense')), TypeError);
 });
 
-test('a server dies with its owner, even by SIGKILL (needs start --owner, issue 13)', async () => {
+test('a server dies with its owner, even by SIGKILL', async () => {
   const child = spawn(process.execPath, ['-e', `
     require('pg-unit-tests').startServer().then((s) => { console.log(s.directory); setTimeout(() => {}, 120000); });
   `], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -119,7 +119,7 @@ test('a server dies with its owner, even by SIGKILL (needs start --owner, issue 
   assert.ok(await gone(directory), `the server of a killed owner is still there: ${directory}`);
 });
 
-test('the clock moves every connection of the database (needs pg_unit_tests clock, issue 10)', async () => {
+test('the clock moves every connection of the database', async () => {
   const server = await startServer();
   const db = await createDatabase(server);
   const pool = new pg.Pool({ connectionString: db.uri, max: 3 });

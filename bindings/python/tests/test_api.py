@@ -85,7 +85,6 @@ def test_database_on_database_url_as_exec_sets_it(monkeypatch):
 
 
 def test_a_server_dies_with_its_owner_even_by_sigkill(tmp_path):
-    """Needs `pg_unit_tests start --owner PID` (issue 13)."""
     script = (
         "import pg_unit_tests, sys, time\n"
         "s = pg_unit_tests.server()\n"
@@ -119,7 +118,6 @@ def test_timedeltas_are_exact_elapsed_time():
 
 
 def test_the_clock_moves_every_connection_of_the_database():
-    """Needs `pg_unit_tests clock` (issue 10)."""
     with pg_unit_tests.server() as s, pg_unit_tests.database(s) as db:
         pool = [psycopg.connect(db.uri, autocommit=True) for _ in range(3)]  # opened before the freeze
         clock = pg_unit_tests.clock(db)
@@ -140,7 +138,6 @@ def test_the_clock_moves_every_connection_of_the_database():
 
 
 def test_the_clock_of_another_database_stays_real():
-    """Needs `pg_unit_tests clock` (issue 10)."""
     with pg_unit_tests.server() as s, pg_unit_tests.database(s) as a, pg_unit_tests.database(s) as b:
         pg_unit_tests.clock(a).freeze(datetime(2001, 1, 1))
         assert scalar(a.uri, "select extract(year from now())::int") == 2001

@@ -27,7 +27,6 @@ def test_the_database_is_on_the_session_server(pg_server, pg_database):
 
 
 def test_pg_clock_controls_the_test_database(pg_clock, pg_database):
-    """Needs `pg_unit_tests clock` (issue 10)."""
     with psycopg.connect(pg_database.uri, autocommit=True) as conn:
         pg_clock.freeze(datetime(2024, 2, 29, 12))  # naive: UTC
         assert conn.execute("select now()").fetchone()[0] == datetime(2024, 2, 29, 12, tzinfo=timezone.utc)

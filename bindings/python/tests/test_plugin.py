@@ -158,7 +158,6 @@ def test_a_migration_command_runs_once_per_change_of_its_key(pytester, tmp_path)
 
 
 def test_a_killed_run_leaves_no_server(pytester, tmp_path):
-    """Needs `pg_unit_tests start --owner PID` (issue 13)."""
     out = tmp_path / "seen.jsonl"
     pytester.makepyfile(
         RECORD

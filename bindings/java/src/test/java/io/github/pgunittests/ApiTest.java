@@ -59,7 +59,6 @@ class ApiTest {
     assertTrue(m.containsKey("z"));
   }
 
-  /** Needs {@code pg_unit_tests start --owner PID} (issue 13). */
   @Test
   void aServerDiesWithItsOwnerEvenBySigkill() throws Exception {
     Process child = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),

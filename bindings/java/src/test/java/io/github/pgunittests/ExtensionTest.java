@@ -89,7 +89,6 @@ class ExtensionTest {
     }
   }
 
-  /** Needs {@code pg_unit_tests clock} (issue 10). */
   @Test
   void theClockMovesEveryConnectionOfTheDatabase(PgDatabase db, PgClock clock) throws SQLException {
     List<Connection> pool = new ArrayList<>();
