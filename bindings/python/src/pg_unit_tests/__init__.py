@@ -177,6 +177,7 @@ def server(
     settings: Mapping[str, object] | None = None,
     pg_config: PathLike | None = None,
     cli: PathLike | None = None,
+    owner: int | None = None,
     keep: bool = False,
 ) -> Server:
     """Starts a throw-away server; use it with ``with`` or call :meth:`Server.stop`.
@@ -186,8 +187,8 @@ def server(
     or directories ``init_key`` names (its migrations); ``extensions``: PGXS
     extensions to serve from their build trees; ``create``: ``CREATE EXTENSION`` these; ``settings``:
     server settings; ``tcp``: also listen on 127.0.0.1 with a password. The server stops when this
-    process exits, however it exits (even by SIGKILL); ``keep=True`` leaves it to :meth:`Server.stop`
-    and the CLI's idle timeout.
+    process (or the process ``owner``) exits, however it exits (even by SIGKILL); ``keep=True`` leaves
+    it to :meth:`Server.stop` and the CLI's idle timeout.
     """
     path = _cli.find(cli)
     info = _cli.start(
@@ -200,7 +201,7 @@ def server(
         create=create,
         settings=settings,
         pg_config=pg_config,
-        owner=None if keep else os.getpid(),
+        owner=None if keep else owner or os.getpid(),
     )
     return Server(
         uri=info["uri"],

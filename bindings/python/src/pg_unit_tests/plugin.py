@@ -141,8 +141,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def pg_server(pytestconfig: pytest.Config) -> Iterator[Server]:
     """One server for the test session (each pytest-xdist worker has its own). It stops when the
     session ends, and with the pytest process, however that ends."""
-    with server(**pytestconfig.stash[_OPTIONS]) as s:
+    with server(**pytestconfig.stash[_OPTIONS], owner=_run_pid(pytestconfig)) as s:
         yield s
+
+
+def _run_pid(config: pytest.Config) -> int:
+    """The pytest process the user started. A pytest-xdist worker is its child: owned by the worker,
+    a server would outlive a ``kill -9`` of pytest until the worker's current test ends."""
+    return os.getppid() if hasattr(config, "workerinput") else os.getpid()
 
 
 @pytest.fixture
