@@ -2,7 +2,8 @@
 // it must not pay for libraries a command does not use (bench/cli_startup.cpp measures the cost).
 #include <gtest/gtest.h>
 
-#include <vector>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "support/process.hpp"
@@ -11,6 +12,21 @@ using test_support::cli;
 using test_support::run;
 
 namespace {
+
+// The shared objects the dynamic loader maps for the CLI (what ldd prints), by file name.
+std::set<std::string> loaded_objects() {
+  const auto r = run({cli()}, {{"LD_TRACE_LOADED_OBJECTS", "1"}});
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::set<std::string> names;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string name;
+    if (!(words >> name)) continue;
+    names.insert(name.substr(name.rfind('/') + 1));
+  }
+  return names;
+}
 
 bool libpq_loaded(const std::vector<std::string>& args, std::string* err = nullptr) {
   std::vector<std::string> argv = {cli()};
@@ -21,6 +37,18 @@ bool libpq_loaded(const std::vector<std::string>& args, std::string* err = nullp
 }
 
 }  // namespace
+
+TEST(CliStartup, LoadsOnlyTheCLibrary) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the sanitizer build links its runtimes and the shared C++ library";
+#endif
+  for (const auto& name : loaded_objects()) {
+    const bool c_library = name.rfind("linux-vdso.so", 0) == 0 || name.rfind("ld-linux", 0) == 0 ||
+                           name.rfind("libc.so", 0) == 0 || name.rfind("libm.so", 0) == 0;
+    EXPECT_TRUE(c_library) << "the CLI loads " << name
+                           << " at every start: link it statically or load it when needed";
+  }
+}
 
 TEST(CliStartup, LoadsLibpqOnlyForCommandsThatConnect) {
   EXPECT_FALSE(libpq_loaded({"--version"}));
