@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/lazy_options.hpp"
 #include "pg_unit_tests/error.hpp"
 
 namespace pg_unit_tests::cli {
@@ -107,49 +108,56 @@ App::App()
   app_.set_version_flag("--version", std::string("pg_unit_tests ") + PGUT_VERSION);
 
   start_ = app_.add_subcommand("start", "start a server and print its connection URI");
-  add_server_options(start_, start_args_, true);
-  start_->add_flag("--json", json_,
-                   "print a JSON object (uri, host, port, user, password, database, directories, "
-                   "pid, version) instead of the URI");
+  add_options_when_reached(start_, [this] {
+    add_server_options(start_, start_args_, true);
+    start_->add_flag("--json", json_,
+                     "print a JSON object (uri, host, port, user, password, database, "
+                     "directories, pid, version) instead of the URI");
+  });
 
   stop_ = app_.add_subcommand("stop", "stop servers and remove every file they had");
-  stop_
-      ->add_option("target", stop_targets_, "the URI that start printed, or the server's directory")
-      ->type_name("URI|DIR");
-  stop_->add_flag("--all", stop_all_,
-                  "stop every server of this user, pre-started spares included");
+  add_options_when_reached(stop_, [this] {
+    stop_
+        ->add_option("target", stop_targets_,
+                     "the URI that start printed, or the server's directory")
+        ->type_name("URI|DIR");
+    stop_->add_flag("--all", stop_all_,
+                    "stop every server of this user, pre-started spares included");
+  });
 
   exec_ = app_.add_subcommand(
       "exec",
       "start a server, run COMMAND with PGHOST, PGPORT, PGUSER, PGDATABASE, DATABASE_URL (and "
       "PGPASSWORD with --tcp) set, remove the server, exit with COMMAND's status.\nUsage: "
       "pg_unit_tests exec [OPTIONS] -- COMMAND [ARGS...]");
-  add_server_options(exec_, start_args_, false);
+  add_options_when_reached(exec_, [this] { add_server_options(exec_, start_args_, false); });
   exec_->allow_extras();  // a command without "--" gets its own message (parse())
 
   regress_ = app_.add_subcommand(
       "regress",
       "run a pg_regress suite (sql/, expected/, schedules) on an ephemeral server and remove it; "
       "accepts pg_regress's options");
-  add_regress_options(regress_, regress_args_);
+  add_options_when_reached(regress_, [this] { add_regress_options(regress_, regress_args_); });
 
   list_ = app_.add_subcommand("list", "list this user's running servers");
-  list_->add_flag("--json", json_, "print JSON");
+  add_options_when_reached(list_, [this] { list_->add_flag("--json", json_, "print JSON"); });
 
   auto* cache = app_.add_subcommand("cache", "the pre-initialised templates of the fast path");
   cache->require_subcommand(1);
   warm_ = cache->add_subcommand("warm", "prepare the template and spare copies now");
-  add_server_options(warm_, start_args_, false);
-  warm_
-      ->add_option(
-          "--servers", spare_servers_,
-          "also pre-start N spare servers of this configuration: a matching start or exec "
-          "claims one in milliseconds (they retire after 10 idle minutes; cache clear stops "
-          "them)")
-      ->check(CLI::Range(0, 64))
-      ->type_name("N");
+  add_options_when_reached(warm_, [this] {
+    add_server_options(warm_, start_args_, false);
+    warm_
+        ->add_option(
+            "--servers", spare_servers_,
+            "also pre-start N spare servers of this configuration: a matching start or exec "
+            "claims one in milliseconds (they retire after 10 idle minutes; cache clear stops "
+            "them)")
+        ->check(CLI::Range(0, 64))
+        ->type_name("N");
+  });
   status_ = cache->add_subcommand("status", "show what the cache holds and where");
-  status_->add_flag("--json", json_, "print JSON");
+  add_options_when_reached(status_, [this] { status_->add_flag("--json", json_, "print JSON"); });
   clear_ = cache->add_subcommand("clear", "remove templates, spares and unused overlays");
 
   database_commands_.emplace(app_);

@@ -132,3 +132,35 @@ TEST(CommandLine, IdleTimeoutOnlyWhereItMeansSomething) {
     EXPECT_NE(p.err.find("-w"), std::string::npos) << p.err;
   }
 }
+
+// Options are added to a subcommand only when the parser reaches it (cli/lazy_options.hpp): each
+// still has all of its own, and no other's.
+TEST(CommandLine, EverySubcommandHasItsOptions) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"start", "--help"}, "--idle-timeout"},
+      {{"exec", "--help"}, "--tcp"},
+      {{"stop", "--help"}, "--all"},
+      {{"list", "--help"}, "--json"},
+      {{"regress", "--help"}, "--schedule"},
+      {{"cache", "warm", "--help"}, "--servers"},
+      {{"cache", "status", "--help"}, "--json"},
+  };
+  for (const auto& [args, option] : cases) {
+    App app;
+    auto p = parse(app, args);
+    EXPECT_EQ(p.done, 0) << args[0] << ": " << p.err;
+    EXPECT_NE(p.out.find(option), std::string::npos) << args[0] << " --help lacks " << option;
+  }
+  App app;
+  auto p = parse(app, {"stop", "--tcp"});
+  EXPECT_EQ(p.done, 2);
+  EXPECT_NE(p.err.find("--tcp"), std::string::npos) << p.err;
+}
+
+TEST(CommandLine, ParsingAgainAddsNoOptionTwice) {
+  App app;
+  EXPECT_FALSE(parse(app, {"start", "--tcp"}).done);
+  auto p = parse(app, {"start", "--stock"});
+  EXPECT_FALSE(p.done) << p.err;
+  EXPECT_TRUE(app.start_args().stock);
+}
