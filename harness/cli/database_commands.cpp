@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/lazy_options.hpp"
 #include "pg_unit_tests/command.hpp"
 #include "pg_unit_tests/database.hpp"
 
@@ -38,18 +39,20 @@ DatabaseCommands::DatabaseCommands(CLI::App& app) {
       "restore", "replace the database with a copy of the snapshot NAME (nobody may be connected)");
   list_ = snapshot_->add_subcommand("list", "list the snapshots of the server");
   drop_ = snapshot_->add_subcommand("drop", "remove the snapshot NAME");
-  for (CLI::App* cmd : {save_, restore_, drop_}) {
-    cmd->add_option("name", name_, "snapshot name: letters, digits, '_', '-'")
-        ->required()
-        ->type_name("NAME");
-  }
-  for (CLI::App* cmd : {save_, restore_, list_, drop_}) add_uri(cmd, uri_);
-  for (CLI::App* cmd : {save_, restore_}) {
-    cmd->add_option("--strategy", strategy_,
-                    "auto (by size), wal_log or file_copy: how CREATE DATABASE copies")
-        ->type_name("STRATEGY");
-  }
-  list_->add_flag("--json", json_, "print JSON");
+  add_options_when_reached(snapshot_, [this] {
+    for (CLI::App* cmd : {save_, restore_, drop_}) {
+      cmd->add_option("name", name_, "snapshot name: letters, digits, '_', '-'")
+          ->required()
+          ->type_name("NAME");
+    }
+    for (CLI::App* cmd : {save_, restore_, list_, drop_}) add_uri(cmd, uri_);
+    for (CLI::App* cmd : {save_, restore_}) {
+      cmd->add_option("--strategy", strategy_,
+                      "auto (by size), wal_log or file_copy: how CREATE DATABASE copies")
+          ->type_name("STRATEGY");
+    }
+    list_->add_flag("--json", json_, "print JSON");
+  });
 
   createdb_ = app.add_subcommand(
       "createdb",
@@ -57,19 +60,23 @@ DatabaseCommands::DatabaseCommands(CLI::App& app) {
       "its URI; with '-- COMMAND', run COMMAND with PGDATABASE and DATABASE_URL pointing at it and "
       "drop it afterwards.\nUsage: pg_unit_tests createdb --template NAME [--uri URI] "
       "[-- COMMAND [ARGS...]]");
-  createdb_->add_option("--template", template_, "the database or snapshot to clone")
-      ->required()
-      ->type_name("NAME");
-  add_uri(createdb_, uri_);
-  createdb_->add_option("--strategy", strategy_, "auto (by size), wal_log or file_copy")
-      ->type_name("STRATEGY");
+  add_options_when_reached(createdb_, [this] {
+    createdb_->add_option("--template", template_, "the database or snapshot to clone")
+        ->required()
+        ->type_name("NAME");
+    add_uri(createdb_, uri_);
+    createdb_->add_option("--strategy", strategy_, "auto (by size), wal_log or file_copy")
+        ->type_name("STRATEGY");
+  });
 
   dropdb_ = app.add_subcommand(
       "dropdb", "drop a database that createdb handed out (closing its connections)");
-  dropdb_->add_option("target", name_, "the URI createdb printed, or the database name")
-      ->required()
-      ->type_name("URI|NAME");
-  add_uri(dropdb_, uri_);
+  add_options_when_reached(dropdb_, [this] {
+    dropdb_->add_option("target", name_, "the URI createdb printed, or the database name")
+        ->required()
+        ->type_name("URI|NAME");
+    add_uri(dropdb_, uri_);
+  });
 }
 
 std::optional<int> DatabaseCommands::run(const std::vector<std::string>& command) {

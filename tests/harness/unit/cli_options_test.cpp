@@ -144,6 +144,12 @@ TEST(CommandLine, EverySubcommandHasItsOptions) {
       {{"regress", "--help"}, "--schedule"},
       {{"cache", "warm", "--help"}, "--servers"},
       {{"cache", "status", "--help"}, "--json"},
+      {{"createdb", "--help"}, "--template"},
+      {{"dropdb", "--help"}, "--uri"},
+      {{"snapshot", "save", "--help"}, "--strategy"},
+      {{"snapshot", "restore", "--help"}, "--strategy"},
+      {{"snapshot", "list", "--help"}, "--json"},
+      {{"snapshot", "drop", "--help"}, "--uri"},
   };
   for (const auto& [args, option] : cases) {
     App app;
