@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/lazy_options.hpp"
 #include "pg_unit_tests/clock.hpp"
 
 namespace pg_unit_tests::cli {
@@ -28,32 +29,34 @@ ClockCommand::ClockCommand(CLI::App& app) {
   clock_->require_subcommand(1);
   clock_->footer(kFooter);
   freeze_ = clock_->add_subcommand("freeze", "stop the clock at TIMESTAMP (default: now)");
-  freeze_->add_option("at", value_, "a timestamp with time zone: 2024-02-29T12:00:00Z")
-      ->type_name("TIMESTAMP");
   travel_ = clock_->add_subcommand("travel", "move the clock to TIMESTAMP; it keeps running");
-  travel_->add_option("to", value_, "a timestamp with time zone")
-      ->required()
-      ->type_name("TIMESTAMP");
   advance_ = clock_->add_subcommand("advance", "move a frozen or travelled clock by INTERVAL");
-  advance_->add_option("by", value_, "an interval: '1 day', '-2 hours', P1M")
-      ->required()
-      ->type_name("INTERVAL");
   release_ = clock_->add_subcommand("release", "back to real time");
   list_ = clock_->add_subcommand(
       "list", "the server and database clocks, and the sessions whose clock is mocked");
-  list_->add_flag("--json", json_, "print JSON");
-  for (CLI::App* cmd : {freeze_, travel_, advance_, release_, list_}) {
-    cmd->add_option("--uri", uri_,
-                    "the server and database (default: $DATABASE_URL, which `pg_unit_tests exec` "
-                    "sets)")
-        ->type_name("URI");
-    if (cmd == list_) continue;
-    auto* database =
-        cmd->add_option("--database", database_, "move this database's clock (default: the URI's)")
-            ->type_name("NAME");
-    cmd->add_flag("--server", server_, "move the server's clock (every database; superusers)")
-        ->excludes(database);
-  }
+  add_options_when_reached(clock_, [this] {
+    freeze_->add_option("at", value_, "a timestamp with time zone: 2024-02-29T12:00:00Z")
+        ->type_name("TIMESTAMP");
+    travel_->add_option("to", value_, "a timestamp with time zone")
+        ->required()
+        ->type_name("TIMESTAMP");
+    advance_->add_option("by", value_, "an interval: '1 day', '-2 hours', P1M")
+        ->required()
+        ->type_name("INTERVAL");
+    list_->add_flag("--json", json_, "print JSON");
+    for (CLI::App* cmd : {freeze_, travel_, advance_, release_, list_}) {
+      cmd->add_option("--uri", uri_,
+                      "the server and database (default: $DATABASE_URL, which `pg_unit_tests exec` "
+                      "sets)")
+          ->type_name("URI");
+      if (cmd == list_) continue;
+      auto* database = cmd->add_option("--database", database_,
+                                       "move this database's clock (default: the URI's)")
+                           ->type_name("NAME");
+      cmd->add_flag("--server", server_, "move the server's clock (every database; superusers)")
+          ->excludes(database);
+    }
+  });
 }
 
 std::optional<int> ClockCommand::run() {

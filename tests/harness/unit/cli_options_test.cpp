@@ -150,6 +150,9 @@ TEST(CommandLine, EverySubcommandHasItsOptions) {
       {{"snapshot", "restore", "--help"}, "--strategy"},
       {{"snapshot", "list", "--help"}, "--json"},
       {{"snapshot", "drop", "--help"}, "--uri"},
+      {{"clock", "freeze", "--help"}, "--server"},
+      {{"clock", "advance", "--help"}, "INTERVAL"},
+      {{"clock", "list", "--help"}, "--json"},
   };
   for (const auto& [args, option] : cases) {
     App app;
