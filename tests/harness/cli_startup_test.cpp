@@ -13,9 +13,9 @@ using test_support::run;
 
 namespace {
 
-// The shared objects the dynamic loader maps for the CLI (what ldd prints), by file name.
-std::set<std::string> loaded_objects() {
-  const auto r = run({cli()}, {{"LD_TRACE_LOADED_OBJECTS", "1"}});
+// The shared objects the dynamic loader maps for a program (what ldd prints), by file name.
+std::set<std::string> loaded_objects(const std::string& program) {
+  const auto r = run({program}, {{"LD_TRACE_LOADED_OBJECTS", "1"}});
   EXPECT_EQ(r.status, 0) << r.err;
   std::set<std::string> names;
   std::istringstream in(r.out);
@@ -38,15 +38,19 @@ bool libpq_loaded(const std::vector<std::string>& args, std::string* err = nullp
 
 }  // namespace
 
+// The CLI, and the keeper that every start, exec and regress starts.
 TEST(CliStartup, LoadsOnlyTheCLibrary) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "the sanitizer build links its runtimes and the shared C++ library";
 #endif
-  for (const auto& name : loaded_objects()) {
-    const bool c_library = name.rfind("linux-vdso.so", 0) == 0 || name.rfind("ld-linux", 0) == 0 ||
-                           name.rfind("libc.so", 0) == 0 || name.rfind("libm.so", 0) == 0;
-    EXPECT_TRUE(c_library) << "the CLI loads " << name
-                           << " at every start: link it statically or load it when needed";
+  for (const std::string& program : {cli(), std::string(PGUT_KEEPER)}) {
+    for (const auto& name : loaded_objects(program)) {
+      const bool c_library = name.rfind("linux-vdso.so", 0) == 0 ||
+                             name.rfind("ld-linux", 0) == 0 || name.rfind("libc.so", 0) == 0 ||
+                             name.rfind("libm.so", 0) == 0;
+      EXPECT_TRUE(c_library) << program << " loads " << name
+                             << " at every start: link it statically or load it when needed";
+    }
   }
 }
 
