@@ -48,14 +48,21 @@ void collect_extension_files(const fs::path& dir, ExtensionFiles& out) {
 namespace {
 
 // A fingerprint of a source tree (paths, sizes, modification times), to skip `make` when nothing
-// changed since the last successful build: make on a PGXS tree costs 100 ms even when idle.
+// changed since the last successful build: make on a PGXS tree costs 100 ms even when idle. What
+// the suites write into the tree (PGXS's test outputs, which its `make clean` removes, and
+// pg_unit_tests.mk's tmp_install) is not the extension's source: a run does not make the next one
+// rebuild.
 std::string tree_fingerprint(const fs::path& dir) {
+  static const std::set<std::string> kTestOutputs = {
+      "results", "regression.diffs", "regression.out", "tmp_check", "tmp_check_iso",
+      "log",     "output_iso",       "tmp_install"};
   std::string text;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec),
        end;
        !ec && it != end; it.increment(ec)) {
-    if (it->path().filename() == ".git") {
+    const std::string name = it->path().filename().string();
+    if (name == ".git" || (it.depth() == 0 && kTestOutputs.count(name))) {
       it.disable_recursion_pending();
       continue;
     }
@@ -149,6 +156,72 @@ void sync_farm(const fs::path& system_dir, const fs::path& dir, const std::vecto
   }
 }
 
+// PGXS builds in the source directory, so the tree holds one installation's objects at a time,
+// and a version matrix builds it for each in turn. Its staging (`make install DESTDIR=...`) is
+// per installation (ext-HASH-BINDIRHASH); ext-HASH.state says which installation the tree's
+// objects are for, the tree's fingerprint right after the last build, and a generation that grows
+// whenever the tree changed in between (an edit, the user's own make). A staging is current when
+// it was made in the current generation. Built for another installation than the tree's objects
+// are for, everything is remade: make would otherwise keep objects compiled against the other
+// version's headers. Returns the staging directory.
+fs::path build_for(const fs::path& dir, const Installation& inst, const Layout& layout) {
+  const std::string tree = "ext-" + stable_hash(dir.string());
+  fs::path staging = layout.build / (tree + "-" + stable_hash(inst.bindir.string()));
+  const fs::path state_file = layout.build / (tree + ".state");
+  auto lock = platform::FileLock::exclusive(layout.build / (tree + ".lock"));
+  // Three lines: built-for bindir, fingerprint after the last build, generation.
+  std::string built_for, after;
+  long generation = 0;
+  if (const auto text = platform::read_file(state_file)) {
+    std::istringstream in(*text);
+    std::getline(in, built_for);
+    std::getline(in, after);
+    in >> generation;
+  }
+  const std::string now = tree_fingerprint(dir);
+  if (now != after) ++generation;
+  const fs::path stamp = staging.string() + ".generation";
+  if (fs::exists(staging) && platform::read_file(stamp) == std::to_string(generation)) {
+    return staging;
+  }
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_CONFIG", inst.pg_config.string()}};
+  const std::string pg_config_arg = "PG_CONFIG=" + inst.pg_config.string();
+  // The whole output stays in a log next to the staging; the error names it.
+  const fs::path log = staging.string() + ".log";
+  auto make = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/env", "make", "-C", dir.string(), pg_config_arg};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return platform::run(argv, {}, dir, env);
+  };
+  // -B (every target remade), not `make clean`: PGXS's clean also removes results/ and
+  // regression.diffs, the suite's output that a matrix is in the middle of writing.
+  const bool other = !built_for.empty() && built_for != inst.bindir.string();
+  platform::RunResult r = make(other ? std::vector<std::string>{"-B"} : std::vector<std::string>{});
+  if (r.status != 0) {
+    throw Error(ExitCode::kExtension,
+                fmt::format("the extension in {} does not build ('make' failed: {}): fix the "
+                            "build, then run again{}",
+                            dir.string(), build_complaint(r.output), keep_log(log, r.output)));
+  }
+  platform::remove_tree(staging);
+  r = make({"DESTDIR=" + staging.string(), "install"});
+  if (r.status != 0) {
+    platform::remove_tree(staging);
+    throw Error(ExitCode::kExtension,
+                fmt::format("the extension in {} builds, but 'make install DESTDIR=...' "
+                            "failed: {}{}",
+                            dir.string(), build_complaint(r.output), keep_log(log, r.output)));
+  }
+  std::error_code ignored;
+  fs::remove(log, ignored);
+  platform::write_file_atomic(stamp, std::to_string(generation), 0644);
+  platform::write_file_atomic(
+      state_file,
+      fmt::format("{}\n{}\n{}\n", inst.bindir.string(), tree_fingerprint(dir), generation), 0644);
+  return staging;
+}
+
 }  // namespace
 
 ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& inst,
@@ -167,39 +240,7 @@ ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& in
                             fs::exists(dir / "makefile");
   const fs::path staged_share = mirror(dir, inst.sharedir) / "extension";
   if (has_makefile) {
-    const fs::path staging = layout.build / ("ext-" + stable_hash(dir.string()));
-    auto lock = platform::FileLock::exclusive(staging.string() + ".lock");
-    const fs::path stamp = staging.string() + ".fingerprint";
-    const auto old = platform::read_file(stamp);
-    if (!old || *old != tree_fingerprint(dir) || !fs::exists(staging)) {
-      const std::vector<std::pair<std::string, std::string>> env = {
-          {"PG_CONFIG", inst.pg_config.string()}};
-      const std::string pg_config_arg = "PG_CONFIG=" + inst.pg_config.string();
-      // The whole output stays in a log next to the staging; the error names it.
-      const fs::path log = staging.string() + ".log";
-      platform::RunResult r =
-          platform::run({"/usr/bin/env", "make", "-C", dir.string(), pg_config_arg}, {}, dir, env);
-      if (r.status != 0) {
-        throw Error(ExitCode::kExtension,
-                    fmt::format("the extension in {} does not build ('make' failed: {}): fix the "
-                                "build, then run again{}",
-                                dir.string(), build_complaint(r.output), keep_log(log, r.output)));
-      }
-      platform::remove_tree(staging);
-      r = platform::run({"/usr/bin/env", "make", "-C", dir.string(), pg_config_arg,
-                         "DESTDIR=" + staging.string(), "install"},
-                        {}, dir, env);
-      if (r.status != 0) {
-        platform::remove_tree(staging);
-        throw Error(ExitCode::kExtension,
-                    fmt::format("the extension in {} builds, but 'make install DESTDIR=...' "
-                                "failed: {}{}",
-                                dir.string(), build_complaint(r.output), keep_log(log, r.output)));
-      }
-      std::error_code ignored;
-      fs::remove(log, ignored);
-      platform::write_file_atomic(stamp, tree_fingerprint(dir), 0644);
-    }
+    const fs::path staging = build_for(dir, inst, layout);
     collect_extension_files(mirror(staging, inst.sharedir) / "extension", out);
     collect_extension_files(mirror(staging, inst.pkglibdir), out);
   } else if (fs::is_directory(staged_share, ec)) {

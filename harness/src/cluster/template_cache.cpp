@@ -273,7 +273,7 @@ std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::
     if (dir.rename(c.path.filename(), trash)) {
       dir.remove_tree(trash);
       if (c.kind == "template") dir.unlink("tmpl-" + c.key + ".json");
-      if (c.kind == "staging") dir.unlink("ext-" + c.key + ".fingerprint");
+      if (c.kind == "staging") dir.unlink("ext-" + c.key + ".generation");
       removed.push_back(std::move(c));
     }
   }
