@@ -1,6 +1,7 @@
 #include "cli/regress_command.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "pg_unit_tests/error.hpp"
@@ -12,7 +13,8 @@ namespace {
 constexpr const char* kRegressExitCodes = R"(
 Exit codes of regress (as pg_regress): 0 all tests passed, 1 a test failed, 2 the suite could not
 run (bad option, schedule syntax error, unknown test, no psql, an extension that does not build, a
-server that does not start); the reason is one line on stderr.
+server that does not start); the reason is one line on stderr. A version matrix (several
+--pg-config) exits with the worst status of its installations.
 )";
 
 }  // namespace
@@ -144,15 +146,41 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
   cmd->add_option("--freeze", s.freeze, "run the suite with every clock frozen at TIMESTAMP")
       ->type_name("TIMESTAMP")
       ->group(more);
-  cmd->add_option("--pg-config", s.pg_config, "pg_config of the PostgreSQL installation to use")
+  cmd->add_option("--pg-config", a.pg_configs,
+                  "pg_config of the PostgreSQL installation to use; repeat it for a version matrix "
+                  "(default: $PG_CONFIGS, a list separated by spaces or colons, else as for start)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false)
       ->type_name("PATH")
       ->group(more);
   cmd->add_option("--locale", s.locale, "locale of the cluster (default C.UTF-8)")->group(more);
   cmd->add_flag("--stock", s.stock, "do not preload the pg_unit_tests extension")->group(more);
 }
+std::vector<std::string> split_pg_configs(const std::string& list) {
+  std::vector<std::string> out;
+  std::string word;
+  for (const char c : list + " ") {
+    if (c == ' ' || c == '\t' || c == '\n' || c == ':') {
+      if (!word.empty()) out.push_back(std::move(word));
+      word.clear();
+    } else {
+      word.push_back(c);
+    }
+  }
+  return out;
+}
+
 regress::Options library_options(const RegressArgs& args) {
   regress::Options o = args.options;
   o.server = args.server.to_options();
+  o.installations = args.pg_configs;
+  if (o.installations.empty()) {
+    if (const char* list = std::getenv("PG_CONFIGS")) o.installations = split_pg_configs(list);
+  }
+  if (o.installations.size() == 1) {
+    o.server.pg_config = o.installations.front();
+    o.installations.clear();
+  }
   if (!args.command.empty() && !args.tap_tests) {
     throw Error(ExitCode::kUsage, "a command after -- is only run with --tap-tests");
   }
@@ -174,6 +202,30 @@ regress::Options library_options(const RegressArgs& args) {
   return o;
 }
 
+namespace {
+
+// A version matrix: every installation runs, then the reports of all, and the worst status.
+int matrix(const RegressArgs& args, const regress::Options& options, regress::Observer& observer) {
+  const std::vector<regress::Summary> runs = regress::run_matrix(options, observer);
+  if (!args.junit.empty()) regress::write_junit(runs, args.junit);
+  if (!args.json.empty()) regress::write_json(runs, args.json);
+  if (args.tap) {
+    regress::print_tap_summary(runs, stdout);
+  } else {
+    regress::print_console_summary(runs, stdout);
+  }
+  std::fflush(stdout);
+  for (const auto& s : runs) {
+    if (!s.error.empty()) {
+      std::fprintf(stderr, "pg_unit_tests regress: PostgreSQL %s: %s\n", s.label.c_str(),
+                   s.error.c_str());
+    }
+  }
+  return regress::exit_code(runs);
+}
+
+}  // namespace
+
 int regress(RegressArgs& args) {
   const InterruptibleStart interruptible;
   try {
@@ -181,6 +233,7 @@ int regress(RegressArgs& args) {
     if (args.tap_tests) return regress::run_tap_tests(options);
     std::unique_ptr<regress::Observer> observer =
         args.tap ? regress::tap_observer(stdout) : regress::console_observer(stdout);
+    if (options.installations.size() > 1) return matrix(args, options, *observer);
     const regress::Summary summary = regress::run(options, *observer);
     if (!args.junit.empty()) regress::write_junit(summary, args.junit);
     if (!args.json.empty()) regress::write_json(summary, args.json);

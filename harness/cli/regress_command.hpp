@@ -13,7 +13,8 @@ namespace pg_unit_tests::cli {
 
 struct RegressArgs {
   regress::Options options;
-  StartArgs server;  // --extension, -o, --pg-config, --freeze, --stock, --locale
+  StartArgs server;                     // --extension, -o, --freeze, --stock, --locale
+  std::vector<std::string> pg_configs;  // --pg-config, repeatable: a version matrix
   bool tap = false;
   std::string junit, json;
   std::string dbname;  // --dbname a,b: as in pg_regress, the last --dbname replaces earlier ones
@@ -23,7 +24,11 @@ struct RegressArgs {
 
 void add_regress_options(CLI::App* cmd, RegressArgs& args);
 
-// The library's options from the parsed command line. Throws Error(kUsage).
+// "a b:c" -> {a, b, c}: the installations of $PG_CONFIGS.
+std::vector<std::string> split_pg_configs(const std::string& list);
+
+// The library's options from the parsed command line (the installations: --pg-config, else
+// $PG_CONFIGS; one of them goes to server.pg_config). Throws Error(kUsage).
 regress::Options library_options(const RegressArgs& args);
 
 // Runs a pg_regress suite; exit 0 all passed, 1 a test failed, 2 could not run (any Error).

@@ -30,6 +30,9 @@
 # PGUT_OVERRIDE_CHECK=no to keep PGXS's target and use `make pgut-check` alone.
 #
 # Settings (all optional):
+#   PG_CONFIGS           a version matrix: the pg_config of each PostgreSQL installation to run the
+#                        suites on, separated by spaces or colons; each gets the extension built
+#                        for it and its own psql (default: PG_CONFIG alone)
 #   PG_UNIT_TESTS        the command (default: pg_unit_tests on PATH)
 #   PGUT_EXTENSION       the extension directory to serve (default: this directory; empty: none)
 #   PGUT_REGRESS_OPTS    more options for the REGRESS run: --jobs=2, --tap, --junit=junit.xml ...
@@ -39,13 +42,15 @@ ifndef pgut_mk_included
 pgut_mk_included := yes
 
 PG_UNIT_TESTS ?= pg_unit_tests
+PG_CONFIGS ?=
 PGUT_EXTENSION ?= $(CURDIR)
 PGUT_REGRESS_OPTS ?=
 PGUT_ISOLATION_OPTS ?=
 PGUT_OVERRIDE_CHECK ?= yes
 
 # PG_CONFIG is often a bare name ("pg_config"); the harness wants a path.
-pgut_pg_config = $(firstword $(shell command -v $(PG_CONFIG) 2>/dev/null) $(PG_CONFIG))
+pgut_path = $(firstword $(shell command -v $(1) 2>/dev/null) $(1))
+pgut_pg_config = $(call pgut_path,$(PG_CONFIG))
 pgut_destdir = $(CURDIR)/tmp_install
 
 # The harness runs `make` and `make install DESTDIR=...` in PGUT_EXTENSION (skipped when nothing
@@ -53,17 +58,20 @@ pgut_destdir = $(CURDIR)/tmp_install
 pgut_env = env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u DESTDIR
 pgut_server_opts = --pg-config='$(pgut_pg_config)' \
   $(if $(PGUT_EXTENSION),--extension='$(PGUT_EXTENSION)')
+# The runners' installations: PGXS's (and its psql) alone, or each of PG_CONFIGS with its own.
+pgut_runner_opts = $(if $(strip $(PG_CONFIGS)),$(foreach p,$(subst :, ,$(PG_CONFIGS)),\
+  --pg-config='$(call pgut_path,$(p))'),--pg-config='$(pgut_pg_config)' --bindir='$(bindir)') \
+  $(if $(PGUT_EXTENSION),--extension='$(PGUT_EXTENSION)')
 
 # The runners, as PGXS's installcheck recipe calls them (it appends REGRESS_OPTS and REGRESS,
 # ISOLATION_OPTS and ISOLATION). TEMP_CONFIG is honoured as by an in-tree check.
-pgut_regress = $(pgut_env) $(PG_UNIT_TESTS) regress --inputdir=$(srcdir) --bindir='$(bindir)' \
-  $(pgut_server_opts) $(TEMP_CONF) $(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS) \
-  $(PGUT_REGRESS_OPTS)
+pgut_regress = $(pgut_env) $(PG_UNIT_TESTS) regress --inputdir=$(srcdir) $(pgut_runner_opts) \
+  $(TEMP_CONF) $(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS) $(PGUT_REGRESS_OPTS)
 pgut_isolation = $(pgut_env) $(PG_UNIT_TESTS) regress --isolation --inputdir=$(srcdir) \
-  --outputdir=output_iso --bindir='$(bindir)' $(pgut_server_opts) $(TEMP_CONF) \
-  $(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS) $(PGUT_ISOLATION_OPTS)
+  --outputdir=output_iso $(pgut_runner_opts) $(TEMP_CONF) $(pg_regress_locale_flags) \
+  $(EXTRA_REGRESS_OPTS) $(PGUT_ISOLATION_OPTS)
 pgut_prove = $(pgut_env) $(PG_UNIT_TESTS) regress --tap-tests --inputdir=$(srcdir) \
-  --outputdir='$(CURDIR)' $(pgut_server_opts) -- $(or $(PROVE),prove) $(PG_PROVE_FLAGS) \
+  --outputdir='$(CURDIR)' $(pgut_runner_opts) -- $(or $(PROVE),prove) $(PG_PROVE_FLAGS) \
   $(PROVE_FLAGS) $(if $(PROVE_TESTS),$(PROVE_TESTS),t/*.pl)
 
 .PHONY: pgut-check

@@ -7,15 +7,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
+#include "pg_unit_tests/installation.hpp"
 #include "pg_unit_tests/regress.hpp"
 #include "pg_unit_tests/server.hpp"
 #include "support/pq.hpp"
@@ -41,11 +45,21 @@ struct Suite {
     std::error_code ec;
     fs::remove_all(dir, ec);
   }
-  // Runs `pg_unit_tests regress --inputdir=DIR --outputdir=DIR ARGS...` in DIR, as a user would.
-  test_support::Output regress(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {
-        "/bin/sh", "-c",      "cd \"$0\" && exec \"$@\"",   dir.string(),
-        cli(),     "regress", "--inputdir=" + dir.string(), "--outputdir=" + dir.string()};
+  // Runs `pg_unit_tests regress --inputdir=DIR --outputdir=DIR ARGS...` in DIR, as a user would;
+  // $PG_CONFIGS (make test's version matrix) is set to `pg_configs`, unset when that is empty.
+  test_support::Output regress(std::vector<std::string> args,
+                               const std::string& pg_configs = {}) const {
+    std::vector<std::string> argv = {"/bin/sh",
+                                     "-c",
+                                     "cd \"$0\" && PG_CONFIGS=$1 && shift && "
+                                     "if [ -z \"$PG_CONFIGS\" ]; then unset PG_CONFIGS; "
+                                     "else export PG_CONFIGS; fi && exec \"$@\"",
+                                     dir.string(),
+                                     pg_configs,
+                                     cli(),
+                                     "regress",
+                                     "--inputdir=" + dir.string(),
+                                     "--outputdir=" + dir.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv);
   }
@@ -340,8 +354,10 @@ TEST(Regress, PgRegressOptions) {
 // --- PGXS: harness/pgxs/pg_unit_tests.mk ------------------------------------------------------
 
 test_support::Output make_in(const Suite& s, const std::vector<std::string>& targets) {
-  std::vector<std::string> argv = {"/usr/bin/make", "-C", s.dir.string(), "-f",
-                                   "Makefile",      "-f", PGUT_PGXS_MK,   "PG_UNIT_TESTS=" + cli()};
+  // PG_CONFIGS (make test's version matrix, in the environment) empty: the installation alone.
+  std::vector<std::string> argv = {
+      "/usr/bin/make", "-C",          s.dir.string(),          "-f", "Makefile", "-f",
+      PGUT_PGXS_MK,    "PG_CONFIGS=", "PG_UNIT_TESTS=" + cli()};
   argv.insert(argv.end(), targets.begin(), targets.end());
   return run(argv);
 }
@@ -592,4 +608,199 @@ TEST(Parity, PsqlRunsInTheCallersDirectoryNotInTheOutputDirectory) {
                 "--outputdir=" + out.string(), "relative"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_TRUE(fs::exists(out / "results/relative.out"));
+}
+
+// --- a version matrix: several --pg-config ----------------------------------------------------
+
+namespace {
+
+// Two installations for the matrix tests: one of 15 (whose pg_regress notes a psql that exits
+// non-zero, and knows `ignore:`) and one of 16 or later (which fail such a test, and reject
+// `ignore:`). Looked for in $PG_CONFIGS (make test's matrix), the default installation, and the
+// cache of scripts/build-postgres.sh.
+struct Matrix {
+  std::string old_pg_config, new_pg_config;  // 15, 16+
+  std::string old_version, new_version;      // "15.20", "18.3": the labels
+};
+
+std::optional<Matrix> matrix_installations() {
+  std::vector<std::string> candidates;
+  if (const char* list = std::getenv("PG_CONFIGS")) {
+    std::istringstream words(list);
+    for (std::string w; words >> w;) candidates.push_back(w);
+  }
+  candidates.push_back("");
+  const char* cache = std::getenv("PGUT_PG_CACHE");
+  const char* home = std::getenv("HOME");
+  const fs::path dir = cache ? fs::path(cache)
+                       : geteuid() == 0
+                           ? fs::path("/var/cache/pg_unit_tests/postgres")
+                           : fs::path(home ? home : "/") / ".cache/pg_unit_tests/postgres";
+  std::error_code ec;
+  std::vector<std::string> cached;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (fs::exists(e.path() / ".complete")) cached.push_back((e.path() / "bin/pg_config").string());
+  }
+  std::sort(cached.begin(), cached.end());
+  candidates.insert(candidates.end(), cached.rbegin(), cached.rend());
+  Matrix m;
+  for (const auto& c : candidates) {
+    try {
+      const auto inst = pg_unit_tests::Installation::find(c);
+      if (inst.major == 15 && m.old_pg_config.empty()) {
+        m.old_pg_config = inst.pg_config.string();
+        m.old_version = inst.version;
+      } else if (inst.major >= 16 && m.new_pg_config.empty()) {
+        m.new_pg_config = inst.pg_config.string();
+        m.new_version = inst.version;
+      }
+    } catch (const pg_unit_tests::Error&) {
+    }
+  }
+  if (m.old_pg_config.empty() || m.new_pg_config.empty()) return std::nullopt;
+  return m;
+}
+
+#define NEED_MATRIX(m)                                                                        \
+  const std::optional<Matrix> m = matrix_installations();                                     \
+  if (!m) {                                                                                   \
+    GTEST_SKIP() << "needs PostgreSQL 15 and 16 or later: list them in PG_CONFIGS, or build " \
+                    "one with scripts/build-postgres.sh";                                     \
+  }
+
+}  // namespace
+
+TEST(Matrix, TwoVersionsOneFailingExitWithTheWorstAndEveryReportNamesTheVersion) {
+  NEED_MATRIX(m);
+  Suite s("matrix");
+  const fs::path xml = s.dir / "junit.xml";
+  const fs::path json = s.dir / "report.json";
+  // exits: psql exits 3 with the expected output: ok (noted) on 15, a failure on 16 and later.
+  auto r = s.regress({"--stock", "--extension=" + s.dir.string(), "--pg-config=" + m->old_pg_config,
+                      "--pg-config=" + m->new_pg_config, "--junit=" + xml.string(),
+                      "--json=" + json.string(), "built_for", "exits"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  const std::string o = "[" + m->old_version + "] ", n = "[" + m->new_version + "] ";
+  // Each server loaded the extension built for its version (built_for), and each line says which.
+  for (const auto& prefix : {o, n}) {
+    EXPECT_NE(r.out.find(prefix + "test built_for                    ... ok"), std::string::npos)
+        << r.out;
+  }
+  EXPECT_NE(r.out.find(o + "test exits                        ... ok     (test process exited "
+                           "with exit code 3)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(n + "test exits                        ... FAILED (test process exited "
+                           "with exit code 3)"),
+            std::string::npos)
+      << r.out;
+  // A summary per version, and the matrix's at the end.
+  EXPECT_NE(r.out.find(" PostgreSQL " + m->old_version + ": All 2 tests passed. \n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" PostgreSQL " + m->new_version + ": 1 of 2 tests failed. \n"),
+            std::string::npos)
+      << r.out;
+  // Each version's results in a directory of its own.
+  EXPECT_TRUE(s.has("results/" + m->old_version + "/built_for.out"));
+  EXPECT_TRUE(s.has("results/" + m->new_version + "/exits.out"));
+
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file(xml.c_str())) << s.read("junit.xml");
+  std::vector<std::string> names, versions;
+  std::vector<int> failures;
+  for (auto suite : doc.child("testsuites").children("testsuite")) {
+    names.push_back(suite.attribute("name").value());
+    failures.push_back(suite.attribute("failures").as_int());
+    versions.push_back(suite.child("properties")
+                           .find_child_by_attribute("property", "name", "version")
+                           .attribute("value")
+                           .value());
+    EXPECT_EQ(suite.attribute("tests").as_int(), 2);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"regress (PostgreSQL " + m->old_version + ")",
+                                             "regress (PostgreSQL " + m->new_version + ")"}));
+  EXPECT_EQ(failures, (std::vector<int>{0, 1}));
+  EXPECT_EQ(versions[0].rfind(m->old_version, 0), 0u) << versions[0];
+  EXPECT_EQ(versions[1].rfind(m->new_version, 0), 0u) << versions[1];
+
+  const auto report = nlohmann::json::parse(s.read("report.json"));
+  EXPECT_EQ(report["exit_code"], 1);
+  ASSERT_EQ(report["runs"].size(), 2u) << report.dump(2);
+  EXPECT_EQ(report["runs"][0]["label"], m->old_version);
+  EXPECT_EQ(report["runs"][0]["exit_code"], 0);
+  EXPECT_EQ(report["runs"][1]["label"], m->new_version);
+  EXPECT_EQ(report["runs"][1]["pg_config"], m->new_pg_config);
+  EXPECT_EQ(report["runs"][1]["exit_code"], 1);
+  EXPECT_EQ(test_named(report["runs"][1], "exits")["psql_status"], 3);
+
+  // TAP: one stream, every test point named with its version, one plan.
+  auto tap = s.regress({"--stock", "--extension=" + s.dir.string(), "--tap",
+                        "--pg-config=" + m->old_pg_config, "--pg-config=" + m->new_pg_config,
+                        "built_for", "exits"});
+  EXPECT_EQ(tap.status, 1) << tap.out << tap.err;
+  EXPECT_EQ(tap.out.rfind("TAP version 13\n", 0), 0u) << tap.out;
+  EXPECT_EQ(tap.out.find("TAP version 13", 1), std::string::npos) << tap.out;
+  EXPECT_NE(tap.out.find("ok 1 - " + o + "built_for\n"), std::string::npos) << tap.out;
+  EXPECT_NE(tap.out.find("ok 2 - " + o + "exits\n"), std::string::npos) << tap.out;
+  EXPECT_NE(tap.out.find("ok 3 - " + n + "built_for\n"), std::string::npos) << tap.out;
+  EXPECT_NE(tap.out.find("not ok 4 - " + n + "exits\n"), std::string::npos) << tap.out;
+  EXPECT_NE(tap.out.find("\n1..4\n"), std::string::npos) << tap.out;
+}
+
+TEST(Matrix, EachVersionParsesSchedulesByItsOwnRulesAndTheOthersStillRun) {
+  NEED_MATRIX(m);
+  Suite s("matrix");
+  // `ignore:` is pg_regress 15's; 16 removed it and calls the line a syntax error. The list comes
+  // from $PG_CONFIGS this time, separated by a colon.
+  auto r = s.regress({"--stock", "--extension=" + s.dir.string(),
+                      "--schedule=" + (s.dir / "ignore_schedule").string(),
+                      "--json=" + (s.dir / "report.json").string()},
+                     m->old_pg_config + ":" + m->new_pg_config);
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("[" + m->old_version + "] test exits"), std::string::npos) << r.out;
+  // One line on stderr: which version, what, where.
+  EXPECT_EQ(r.err, "pg_unit_tests regress: PostgreSQL " + m->new_version +
+                       ": syntax error in schedule file \"" + (s.dir / "ignore_schedule").string() +
+                       "\" line 1: ignore: exits (PostgreSQL " +
+                       std::to_string(std::stoi(m->new_version)) +
+                       "'s pg_regress has no \"ignore:\" lines, 16 removed them: drop the line, "
+                       "or make the test pass)\n");
+  const auto report = nlohmann::json::parse(s.read("report.json"));
+  EXPECT_EQ(report["runs"][0]["exit_code"], 0) << report.dump(2);
+  EXPECT_EQ(report["runs"][1]["exit_code"], 2);
+  EXPECT_NE(report["runs"][1]["error"].get<std::string>().find("syntax error"), std::string::npos);
+}
+
+TEST(Matrix, OptionsThatNameOneInstallationOrServerAreUsageErrors) {
+  NEED_MATRIX(m);
+  Suite s("matrix");
+  for (const auto& [option, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--accept", "--accept with several installations"},
+           {"--bindir=/usr/bin", "--bindir names a directory of one installation"},
+           {"--port=5432", "--host, --port, --user and --use-existing name one existing server"}}) {
+    auto r = s.regress({"--stock", option, "--pg-config=" + m->old_pg_config,
+                        "--pg-config=" + m->new_pg_config, "built_for"});
+    EXPECT_EQ(r.status, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+}
+
+TEST(Matrix, MakeCheckWithPgConfigsRunsTheSuiteOnEach) {
+  NEED_MATRIX(m);
+  Suite s("matrix");
+  auto r = make_in(s, {"check", "PG_CONFIG=" + m->old_pg_config,
+                       "PG_CONFIGS=" + m->old_pg_config + " " + m->new_pg_config,
+                       "PGUT_REGRESS_OPTS=--stock --junit=junit.xml"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  for (const auto& version : {m->old_version, m->new_version}) {
+    EXPECT_NE(r.out.find("[" + version + "] test built_for                    ... ok"),
+              std::string::npos)
+        << r.out;
+  }
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file((s.dir / "junit.xml").c_str())) << s.read("junit.xml");
+  auto suites = doc.child("testsuites").children("testsuite");
+  EXPECT_EQ(std::distance(suites.begin(), suites.end()), 2);
 }

@@ -5,12 +5,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+#include <pugixml.hpp>
 
 #include "cli/regress_command.hpp"
 #include "pg_unit_tests/error.hpp"
@@ -89,6 +91,23 @@ TEST(Schedule, IgnoreCoversTheGroupsOfLaterLinesOnly) {
   EXPECT_TRUE(sched.groups[0].ignored.empty());
   EXPECT_EQ(sched.groups[1].ignored, std::set<std::string>{"a"});
   EXPECT_EQ(sched.groups[2].ignored, (std::set<std::string>{"a", "b"}));
+}
+
+TEST(Schedule, SixteenAndLaterHaveNoIgnoreLines) {
+  // pg_regress 16 removed `ignore:`: the line is a syntax error there, as in its run_schedule().
+  Scratch s;
+  const auto file = s.write("schedule", "test: a\nignore: a\ntest: a\n");
+  EXPECT_EQ(regress::parse_schedule(file, 15).groups.size(), 2u);
+  for (const int major : {16, 17, 18}) {
+    const std::string e = error_of([&] { regress::parse_schedule(file, major); });
+    EXPECT_NE(e.find("syntax error in schedule file \"" + file.string() + "\" line 2: ignore: a"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("has no \"ignore:\" lines"), std::string::npos) << e;
+  }
+  // Other lines: the same rules, without the mention of `ignore:`.
+  const auto bad = s.write("bad", "tests: a\n");
+  EXPECT_EQ(error_of([&] { regress::parse_schedule(bad, 16); }).find("ignore"), std::string::npos);
 }
 
 TEST(Schedule, TrailingBlanksAndTabsSeparateNames) {
@@ -268,6 +287,27 @@ TEST(Options, AdditionsAndServerOptions) {
   EXPECT_FALSE(o.server.preload_pg_unit_tests);
 }
 
+TEST(Options, RepeatedPgConfigIsAVersionMatrixAndPgConfigsTheDefaultList) {
+  const auto one = parse({"--pg-config=/a/pg_config", "t"});
+  EXPECT_EQ(one.server.pg_config, "/a/pg_config");
+  EXPECT_TRUE(one.installations.empty());
+  const auto two = parse({"--pg-config=/a/pg_config", "--pg-config", "/b/pg_config", "t"});
+  EXPECT_EQ(two.installations, (std::vector<std::string>{"/a/pg_config", "/b/pg_config"}));
+  EXPECT_EQ(pg_unit_tests::cli::split_pg_configs(" /a/pg_config:/b/pg_config  /c/pg_config\n"),
+            (std::vector<std::string>{"/a/pg_config", "/b/pg_config", "/c/pg_config"}));
+  // $PG_CONFIGS when no --pg-config is given; --pg-config wins over it.
+  setenv("PG_CONFIGS", "/x/pg_config /y/pg_config", 1);
+  const auto from_env = parse({"t"});
+  const auto given = parse({"--pg-config=/a/pg_config", "t"});
+  setenv("PG_CONFIGS", "/x/pg_config", 1);
+  const auto single_from_env = parse({"t"});
+  unsetenv("PG_CONFIGS");
+  EXPECT_EQ(from_env.installations, (std::vector<std::string>{"/x/pg_config", "/y/pg_config"}));
+  EXPECT_TRUE(given.installations.empty());
+  EXPECT_EQ(given.server.pg_config, "/a/pg_config");
+  EXPECT_EQ(single_from_env.server.pg_config, "/x/pg_config");
+}
+
 TEST(Options, IsolationSelectsSpecsAndItsDefaultDatabase) {
   EXPECT_EQ(parse({"t"}).kind, regress::Kind::kRegress);
   const auto o = parse({"--isolation", "--isolationtester=/x/isolationtester", "s"});
@@ -397,6 +437,96 @@ TEST(Junit, SeveralRunsAreOneTestsuiteEach) {
       << xml;
   EXPECT_NE(xml.find("<testsuite name=\"isolation\""), std::string::npos) << xml;
   EXPECT_NE(xml.find("<property name=\"version\" value=\"15.20\""), std::string::npos) << xml;
+}
+
+namespace {
+
+// A matrix of two installations: one ran (with every outcome), one could not.
+std::vector<regress::Summary> matrix_runs() {
+  regress::Summary ran = mixed_summary();
+  ran.label = ran.version = "15.20";
+  ran.pg_config = "/usr/lib/postgresql/15/bin/pg_config";
+  regress::Summary failed;
+  failed.label = "18.3-cassert";
+  failed.version = "18.3";
+  failed.pg_config = "/pg/18/bin/pg_config";
+  failed.error = "syntax error in schedule file \"s\" line 1: ignore: a " + kNastyBytes;
+  return {ran, failed};
+}
+
+}  // namespace
+
+TEST(Junit, AVersionMatrixIsOneTestsuitePerInstallationAndOneThatCouldNotRunIsAnError) {
+  Scratch s;
+  regress::write_junit(matrix_runs(), s.dir / "junit.xml");
+  const auto r = xmllint(s.dir / "junit.xml");
+  EXPECT_EQ(r.status, 0) << r.err << s.read("junit.xml");
+  pugi::xml_document doc;
+  ASSERT_TRUE(doc.load_file((s.dir / "junit.xml").c_str()));
+  auto suites = doc.child("testsuites");
+  EXPECT_EQ(suites.attribute("tests").as_int(), 5);
+  EXPECT_EQ(suites.attribute("errors").as_int(), 1);
+  auto first = suites.child("testsuite");
+  auto second = first.next_sibling("testsuite");
+  EXPECT_STREQ(first.attribute("name").value(), "regress (PostgreSQL 15.20)");
+  EXPECT_STREQ(first.child("testcase").attribute("classname").value(), "regress.pg15_20");
+  EXPECT_STREQ(second.attribute("name").value(), "regress (PostgreSQL 18.3-cassert)");
+  EXPECT_EQ(second.attribute("errors").as_int(), 1);
+  EXPECT_NE(std::string(second.child("testcase").child("error").attribute("message").value())
+                .find("syntax error"),
+            std::string::npos);
+  EXPECT_STREQ(second.child("properties")
+                   .find_child_by_attribute("property", "name", "pg_config")
+                   .attribute("value")
+                   .value(),
+               "/pg/18/bin/pg_config");
+}
+
+TEST(Json, AVersionMatrixNamesEachInstallationAndTheWorstExitCode) {
+  Scratch s;
+  regress::write_json(matrix_runs(), s.dir / "report.json");
+  nlohmann::json j;
+  ASSERT_NO_THROW(j = nlohmann::json::parse(s.read("report.json"))) << s.read("report.json");
+  EXPECT_EQ(j["exit_code"], 2);
+  EXPECT_EQ(j["failed"], 1);
+  ASSERT_EQ(j["runs"].size(), 2u);
+  EXPECT_EQ(j["runs"][0]["label"], "15.20");
+  EXPECT_EQ(j["runs"][0]["exit_code"], 1);
+  EXPECT_EQ(j["runs"][0]["tests"].size(), 4u);
+  EXPECT_EQ(j["runs"][1]["label"], "18.3-cassert");
+  EXPECT_EQ(j["runs"][1]["version"], "18.3");
+  EXPECT_EQ(j["runs"][1]["exit_code"], 2);
+  EXPECT_EQ(regress::exit_code(matrix_runs()), 2);
+}
+
+TEST(Tap, AVersionMatrixIsOneStreamProveReads) {
+  Scratch s;
+  char* buf = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&buf, &size);
+  auto tap = regress::tap_observer(out);
+  const auto runs = matrix_runs();
+  for (const auto& run : runs) {
+    tap->installation_started(run.label, run.pg_config);
+    if (run.error.empty()) {
+      tap->begin(static_cast<int>(run.tests.size()), run.server);
+      regress::Group g;
+      for (const auto& t : run.tests) g.tests.push_back(t.name);
+      tap->group_finished(g, run.tests);
+    }
+    tap->installation_finished(run);
+  }
+  regress::print_tap_summary(runs, out);
+  std::fclose(out);
+  const std::string text(buf, size);
+  std::free(buf);
+  const auto r = prove(s, text);
+  // The failed test and the installation that could not run.
+  EXPECT_NE(r.out.find("Failed 2/5 subtests"), std::string::npos) << r.out << text;
+  EXPECT_EQ(r.out.find("Parse errors"), std::string::npos) << r.out << text;
+  EXPECT_NE(text.find("not ok 2 - [15.20] fails\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("not ok 5 - [18.3-cassert] could not run\n"), std::string::npos) << text;
+  EXPECT_EQ(text.rfind("TAP version 13\n", 0), 0u) << text;
 }
 
 TEST(Junit, EmptyRunIsValidToo) {

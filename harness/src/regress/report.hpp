@@ -14,6 +14,9 @@ std::string status_word(const TestResult& t);
 // Counts the tests of `s` by status into passed, failed, ignored, accepted.
 void count_statuses(Summary& s);
 
+// One line per test in run order, as the console printed them, each after `prefix`.
+std::string summary_lines(const Summary& s, const std::string& prefix);
+
 // regression.out: one line per test in run order, as the console printed them.
 void write_summary_file(const Summary& s, const std::filesystem::path& file);
 

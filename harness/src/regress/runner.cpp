@@ -1,6 +1,7 @@
 // The suite runner: plans the tests (schedules, extra tests), provides a server (ephemeral or
 // existing), prepares the databases as pg_regress does, runs psql for each test exactly as
-// pg_regress 15 runs it, compares, and reports.
+// pg_regress runs it, compares, and reports with the verdicts of the pg_regress of the
+// installation's version. A version matrix runs it once per installation.
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@
 #include "regress/compare.hpp"
 #include "regress/config.hpp"
 #include "regress/lend.hpp"
+#include "regress/matrix.hpp"
 #include "regress/report.hpp"
 
 namespace pg_unit_tests::regress {
@@ -67,6 +69,7 @@ class Admin {
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
     return first_line(PQresultErrorMessage(r.get()));
   }
+  PGconn* get() const { return conn_.get(); }
   // Quoting by libpq, which knows the connection's encoding.
   std::string ident(const std::string& s) const { return escaped(PQescapeIdentifier, s); }
   std::string literal(const std::string& s) const { return escaped(PQescapeLiteral, s); }
@@ -104,12 +107,17 @@ struct Planned {
 
 class Runner {
  public:
-  Runner(const Options& o, Observer& observer) : o_(o), observer_(observer) {}
+  // `matrix_label`: in a version matrix, the installation's label; its results and report files
+  // go to results/LABEL/.
+  Runner(const Options& o, Observer& observer, std::string matrix_label = {})
+      : o_(o), observer_(observer), matrix_label_(std::move(matrix_label)) {}
 
   Summary run();
 
  private:
   void plan();
+  int pg_major();
+  const Installation& installation();
   void find_programs();
   void prepare_output();
   void start_server();
@@ -128,12 +136,17 @@ class Runner {
 
   const Options& o_;
   Observer& observer_;
+  const std::string matrix_label_;
   std::mutex observer_mutex_;
+  std::optional<Installation> installation_;
+  int major_ = 0;  // whose pg_regress's verdicts apply
   bool isolation_ = false;
   const char* input_dir_ = "sql";  // where a test's input is: sql/T.sql or specs/T.spec
   const char* input_ext_ = ".sql";
   std::vector<std::string> dbnames_;
   fs::path inputdir_, outputdir_, psql_, isolationtester_, dlpath_;
+  fs::path results_dir_;                // results/, or results/LABEL/ in a version matrix
+  fs::path report_dir_;                 // where regression.diffs and regression.out go
   std::vector<Group> groups_;           // run as pg_regress runs them
   std::vector<Group> isolated_;         // run concurrently in clones (--jobs, --isolate)
   std::vector<bool> isolated_ignored_;  // --isolate: per test of isolated_, its failure is ignored
@@ -157,7 +170,7 @@ Planned Runner::make_planned(const std::string& name, const std::string& db) con
   if (!fs::exists(p.input)) p.input = inputdir_ / input_dir_ / (name + input_ext_);
   p.expected = outputdir_ / "expected" / (name + ".out");
   if (!fs::exists(p.expected)) p.expected = inputdir_ / "expected" / (name + ".out");
-  p.result = outputdir_ / "results" / (name + ".out");
+  p.result = results_dir_ / (name + ".out");
   p.database = db;
   return p;
 }
@@ -165,7 +178,7 @@ Planned Runner::make_planned(const std::string& name, const std::string& db) con
 void Runner::plan() {
   std::vector<Group> scheduled;
   for (const auto& file : o_.schedules) {
-    Schedule s = parse_schedule(file);
+    Schedule s = parse_schedule(file, major_);
     for (auto& g : s.groups) scheduled.push_back(std::move(g));
   }
   std::vector<Group> extra;
@@ -223,12 +236,31 @@ void Runner::plan() {
   }
 }
 
+const Installation& Runner::installation() {
+  if (!installation_) installation_ = Installation::find(o_.server.pg_config);
+  return *installation_;
+}
+
+// The major version whose pg_regress the run behaves as: the installation's (PGXS runs its
+// pg_regress), or an existing server's when there is no installation (--bindir and --dlpath).
+int Runner::pg_major() {
+  try {
+    return installation().major;
+  } catch (const Error&) {
+    if (!existing_) throw;
+  }
+  Admin admin(conninfo(o_.use_existing ? dbnames_.front() : "postgres"));
+  std::unique_ptr<PGresult, decltype(&PQclear)> r(
+      PQexec(admin.get(), "SELECT current_setting('server_version_num')::int / 10000"), &PQclear);
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) {
+    throw Error(ExitCode::kServerStart,
+                fmt::format("could not read the server's version: {}",
+                            Admin::first_line(PQresultErrorMessage(r.get()))));
+  }
+  return std::atoi(PQgetvalue(r.get(), 0, 0));
+}
+
 void Runner::find_programs() {
-  std::optional<Installation> inst;
-  auto installation = [&]() -> const Installation& {
-    if (!inst) inst = Installation::find(o_.server.pg_config);
-    return *inst;
-  };
   if (o_.dlpath.empty()) {
     dlpath_ = installation().pkglibdir;
   } else {
@@ -252,8 +284,8 @@ void Runner::find_programs() {
   if (!isolation_ && access(psql_.c_str(), X_OK) != 0) {
     throw Error(ExitCode::kInstallation,
                 fmt::format("psql was not found at {}: install the PostgreSQL client (Debian: "
-                            "postgresql-client-15) or point --bindir at the directory holding it",
-                            psql_.string()));
+                            "postgresql-client-{}) or point --bindir at the directory holding it",
+                            psql_.string(), major_));
   }
   if (detail::diff_program().empty()) {
     throw Error(ExitCode::kInstallation,
@@ -263,25 +295,25 @@ void Runner::find_programs() {
 
 void Runner::prepare_output() {
   std::error_code ec;
-  fs::create_directories(outputdir_ / "results", ec);
+  fs::create_directories(results_dir_, ec);
   if (ec) {
-    throw Error(ExitCode::kFilesystem,
-                fmt::format("could not create directory \"{}\": {}",
-                            (outputdir_ / "results").string(), ec.message()));
+    throw Error(ExitCode::kFilesystem, fmt::format("could not create directory \"{}\": {}",
+                                                   results_dir_.string(), ec.message()));
   }
-  // Subdirectories for test names with a slash (results/sub/t.out).
-  std::set<fs::path> dirs = {outputdir_ / "results"};
+  // Subdirectories for test names with a slash (results/sub/t.out); results/ itself in a matrix
+  // too, where tests write their own files (`\copy ... 'results/x'`).
+  std::set<fs::path> dirs = {outputdir_ / "results", results_dir_};
   for (const auto* list : {&groups_, &isolated_}) {
     for (const auto& g : *list) {
       for (const auto& t : g.tests) {
-        const fs::path dir = (outputdir_ / "results" / (t + ".out")).parent_path();
+        const fs::path dir = (results_dir_ / (t + ".out")).parent_path();
         fs::create_directories(dir, ec);
         dirs.insert(dir);
       }
     }
   }
   result_dirs_.assign(dirs.begin(), dirs.end());
-  for (const char* f : {"regression.diffs", "regression.out"}) fs::remove(outputdir_ / f, ec);
+  for (const char* f : {"regression.diffs", "regression.out"}) fs::remove(report_dir_ / f, ec);
 }
 
 std::string Runner::conninfo(const std::string& db) const {
@@ -294,7 +326,6 @@ std::string Runner::conninfo(const std::string& db) const {
 }
 
 void Runner::start_server() {
-  existing_ = o_.use_existing || !o_.host.empty() || o_.port > 0 || !o_.user.empty();
   if (existing_) {
     const char* host = std::getenv("PGHOST");
     const char* port = std::getenv("PGPORT");
@@ -522,7 +553,18 @@ TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
   const detail::Comparison c = detail::compare(p.expected, p.result);
   r.expected = c.expected;
   if (!c.error.empty()) return fail(c.error);
-  if (c.same) return r;
+  // pg_regress 16 and later fail a test whose psql (or isolationtester) exits non-zero, whatever
+  // its output; 15 only notes it.
+  const bool exit_fails = r.psql_status != 0 && major_ >= 16;
+  if (c.same) {
+    if (exit_fails) {
+      return fail(
+          fmt::format("{} exited with status {} (PostgreSQL {}'s pg_regress fails such a "
+                      "test even when its output is as expected)",
+                      isolation_ ? "isolationtester" : "psql", r.psql_status, major_));
+    }
+    return r;
+  }
   r.status = Status::kFailed;
   if (c.missing_expected) {
     r.message = fmt::format(
@@ -537,7 +579,7 @@ TestResult Runner::run_one(const Planned& p, int group, bool parallel) {
     r.message += (r.message.empty() ? "" : "; ") + e;
   }
   r.diff = detail::head_lines(diff_file, o_.diff_head_lines, &r.diff_truncated);
-  if (o_.accept) {
+  if (o_.accept && !exit_fails) {
     std::error_code ec;
     fs::create_directories(c.expected.parent_path(), ec);
     fs::copy_file(p.result, c.expected, fs::copy_options::overwrite_existing, ec);
@@ -613,8 +655,8 @@ std::vector<TestResult> Runner::run_batch(const Group& group, std::vector<Planne
 
 void Runner::finish(Summary& s) {
   // regression.diffs: the diffs in run order; kept with regression.out only when there are any.
-  s.diffs_file = outputdir_ / "regression.diffs";
-  s.summary_file = outputdir_ / "regression.out";
+  s.diffs_file = report_dir_ / "regression.diffs";
+  s.summary_file = report_dir_ / "regression.out";
   std::ofstream diffs(s.diffs_file, std::ios::binary | std::ios::trunc);
   bool any = false;
   for (const auto& t : s.tests) {
@@ -650,6 +692,11 @@ Summary Runner::run() {
   if (dbnames_.empty()) dbnames_ = {isolation_ ? "isolation_regression" : "regression"};
   inputdir_ = detail::absolute_dir(o_.inputdir);
   outputdir_ = detail::absolute_dir(o_.outputdir);
+  results_dir_ = outputdir_ / "results";
+  report_dir_ = outputdir_;
+  if (!matrix_label_.empty()) results_dir_ = report_dir_ = outputdir_ / "results" / matrix_label_;
+  existing_ = o_.use_existing || !o_.host.empty() || o_.port > 0 || !o_.user.empty();
+  major_ = pg_major();
   platform::trace("regress: planning");
   plan();
   find_programs();
@@ -735,8 +782,56 @@ Summary Runner::run() {
 }  // namespace
 
 Summary run(const Options& options, Observer& observer) {
-  Runner runner(options, observer);
-  return runner.run();
+  if (options.installations.size() > 1) {
+    throw Error(ExitCode::kUsage,
+                "regress::run takes one installation: run_matrix runs the suite on several");
+  }
+  if (options.installations.empty()) return Runner(options, observer).run();
+  Options one = options;
+  one.server.pg_config = options.installations.front();
+  one.installations.clear();
+  return Runner(one, observer).run();
+}
+
+int exit_code(const std::vector<Summary>& runs) {
+  int worst = 0;
+  for (const auto& s : runs) worst = std::max(worst, s.exit_code());
+  return worst;
+}
+
+std::vector<Summary> run_matrix(const Options& options, Observer& observer) {
+  std::vector<std::string> list = options.installations;
+  if (list.empty()) list.push_back(options.server.pg_config);
+  if (list.size() > 1) detail::check_matrix_options(options);
+  const std::vector<detail::MatrixEntry> entries = detail::matrix_entries(list);
+  const bool matrix = entries.size() > 1;
+  const fs::path outputdir = detail::absolute_dir(options.outputdir);
+  if (matrix) detail::remove_matrix_reports(outputdir);
+  std::vector<Summary> runs;
+  for (const auto& e : entries) {
+    Summary s;
+    if (matrix) observer.installation_started(e.label, e.pg_config);
+    if (!e.error.empty()) {
+      s.error = e.error;
+    } else {
+      Options one = options;
+      one.server.pg_config = e.pg_config;
+      one.installations.clear();
+      try {
+        s = Runner(one, observer, matrix ? e.label : "").run();
+      } catch (const Error& err) {
+        s.error = err.what();
+      }
+    }
+    s.suite = options.kind == Kind::kIsolation ? "isolation" : "regress";
+    s.label = e.label;
+    s.pg_config = e.pg_config;
+    if (s.version.empty()) s.version = e.version;
+    if (matrix) observer.installation_finished(s);
+    runs.push_back(std::move(s));
+  }
+  if (matrix) detail::write_matrix_reports(runs, outputdir);
+  return runs;
 }
 
 }  // namespace pg_unit_tests::regress

@@ -1,7 +1,7 @@
-// Schedule files, parsed by pg_regress 15's rules (run_schedule in pg_regress.c): trailing white
+// Schedule files, parsed by pg_regress's rules (run_schedule in pg_regress.c): trailing white
 // space is stripped, blank lines and lines starting with '#' are skipped, `test: ` starts a group
-// of white-space separated names, `ignore: NAME` marks a test whose failure is not counted, and
-// anything else is a syntax error naming the file and the line.
+// of white-space separated names, on 15 `ignore: NAME` marks a test whose failure is not counted
+// (16 removed it), and anything else is a syntax error naming the file and the line.
 #include <cctype>
 #include <fstream>
 
@@ -31,7 +31,7 @@ std::string excerpt(const std::string& line) {
 
 }  // namespace
 
-Schedule parse_schedule(const fs::path& file) {
+Schedule parse_schedule(const fs::path& file, int major) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     throw Error(ExitCode::kUsage,
@@ -50,6 +50,12 @@ Schedule parse_schedule(const fs::path& file) {
                    fmt::format("syntax error in schedule file \"{}\" line {}: {}{}", file.string(),
                                number, excerpt(line), why));
     };
+    if (line.rfind("ignore: ", 0) == 0 && major >= 16) {
+      throw syntax_error(
+          fmt::format(" (PostgreSQL {}'s pg_regress has no \"ignore:\" lines, 16 "
+                      "removed them: drop the line, or make the test pass)",
+                      major));
+    }
     if (line.rfind("ignore: ", 0) == 0) {
       size_t i = 8;
       while (i < line.size() && space(line[i])) ++i;
@@ -58,7 +64,9 @@ Schedule parse_schedule(const fs::path& file) {
       continue;
     }
     if (line.rfind("test: ", 0) != 0) {
-      throw syntax_error(" (lines are \"test: NAME ...\", \"ignore: NAME\" or \"# comment\")");
+      throw syntax_error(major >= 16 ? " (lines are \"test: NAME ...\" or \"# comment\")"
+                                     : " (lines are \"test: NAME ...\", \"ignore: NAME\" or "
+                                       "\"# comment\")");
     }
     Group group;
     group.file = file.string();

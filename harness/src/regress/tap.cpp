@@ -21,6 +21,7 @@
 #include "platform/process.hpp"
 #include "regress/config.hpp"
 #include "regress/lend.hpp"
+#include "regress/matrix.hpp"
 
 namespace pg_unit_tests::regress {
 
@@ -52,7 +53,9 @@ std::optional<platform::Credentials> tap_user() {
 
 }  // namespace
 
-int run_tap_tests(const Options& o) {
+namespace {
+
+int run_tap_tests_on_one(const Options& o) {
   const fs::path srcdir = detail::absolute_dir(o.inputdir);
   const fs::path testdir = detail::absolute_dir(o.outputdir);
   const cluster::Layout layout = cluster::Layout::prepare();
@@ -150,6 +153,36 @@ int run_tap_tests(const Options& o) {
   const int status = platform::wait_for(platform::spawn(spec));
   lent.give_back();
   return status == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int run_tap_tests(const Options& o) {
+  if (o.installations.size() <= 1) {
+    Options one = o;
+    if (!o.installations.empty()) one.server.pg_config = o.installations.front();
+    return run_tap_tests_on_one(one);
+  }
+  // A version matrix: prove once per installation, one after another; the worst status (2 for an
+  // installation whose tests could not run).
+  int worst = 0;
+  for (const auto& e : detail::matrix_entries(o.installations)) {
+    std::printf("# PostgreSQL %s (%s)\n", e.label.c_str(), e.pg_config.c_str());
+    std::fflush(stdout);
+    Options one = o;
+    one.server.pg_config = e.pg_config;
+    one.installations.clear();
+    try {
+      if (!e.error.empty()) throw Error(ExitCode::kInstallation, e.error);
+      worst = std::max(worst, run_tap_tests_on_one(one));
+    } catch (const Error& err) {
+      // As pg_regress's contract says for a run that cannot start; the other installations run.
+      std::fprintf(stderr, "pg_unit_tests regress: PostgreSQL %s: %s\n", e.label.c_str(),
+                   err.what());
+      worst = 2;
+    }
+  }
+  return worst;
 }
 
 }  // namespace pg_unit_tests::regress
