@@ -141,6 +141,14 @@ int list(bool json) {
   }
   for (const auto& s : servers) {
     std::printf("%s  pid %d  %s\n", s.uri.c_str(), s.pid, s.directory.c_str());
+    for (const auto& d : s.databases) {
+      const std::string lifetime = d.owner_pid > 0
+                                       ? fmt::format("until process {} ends", d.owner_pid)
+                                       : std::string("until dropdb or the server stops");
+      std::printf("  database %s  from %s  %s%s\n", d.name.c_str(),
+                  d.template_name.empty() ? "the default template" : d.template_name.c_str(),
+                  lifetime.c_str(), d.label.empty() ? "" : (", " + d.label).c_str());
+    }
   }
   return 0;
 }

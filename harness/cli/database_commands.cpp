@@ -56,17 +56,31 @@ DatabaseCommands::DatabaseCommands(CLI::App& app) {
 
   createdb_ = app.add_subcommand(
       "createdb",
-      "clone a fresh database from a template (a database or a snapshot) in milliseconds and print "
-      "its URI; with '-- COMMAND', run COMMAND with PGDATABASE and DATABASE_URL pointing at it and "
-      "drop it afterwards.\nUsage: pg_unit_tests createdb --template NAME [--uri URI] "
-      "[-- COMMAND [ARGS...]]");
+      "hand out a fresh database, cloned from the server's default database (its postgres "
+      "database, with what --init and --create put there) or a template (a database or a "
+      "snapshot), from the server's pool of clones made ahead, and print its URI; with '-- "
+      "COMMAND', run COMMAND with PGDATABASE and DATABASE_URL pointing at it and drop it "
+      "afterwards.\nUsage: pg_unit_tests createdb [--template NAME] [--uri URI] [--owner PID] "
+      "[--label TEXT] [-- COMMAND [ARGS...]]");
   add_options_when_reached(createdb_, [this] {
-    createdb_->add_option("--template", template_, "the database or snapshot to clone")
-        ->required()
+    createdb_
+        ->add_option("--template", template_,
+                     "the database or snapshot to clone (default: the server's default database)")
         ->type_name("NAME");
     add_uri(createdb_, uri_);
-    createdb_->add_option("--strategy", strategy_, "auto (by size), wal_log or file_copy")
+    createdb_
+        ->add_option(
+            "--strategy", strategy_,
+            "auto (from the pool), wal_log or file_copy (cloned at once, without the pool)")
         ->type_name("STRATEGY");
+    createdb_
+        ->add_option("--owner", owner_,
+                     "drop the database when the process PID ends (default: it stays until dropdb "
+                     "or until the server stops)")
+        ->check(CLI::PositiveNumber)
+        ->type_name("PID");
+    createdb_->add_option("--label", label_, "a name for it in pg_unit_tests list (a test's name)")
+        ->type_name("TEXT");
   });
 
   dropdb_ = app.add_subcommand(
@@ -107,7 +121,13 @@ std::optional<int> DatabaseCommands::run(const std::vector<std::string>& command
   }
   if (*createdb_) {
     const std::string uri = resolve_uri(uri_);
-    Database db = Database::create(uri, template_, parse_clone_strategy(strategy_));
+    DatabaseOptions o;
+    o.template_name = template_;
+    o.strategy = parse_clone_strategy(strategy_);
+    o.label = label_;
+    // With a command, this process owns it; alone, it outlives us unless --owner says otherwise.
+    o.owner_pid = command.empty() ? owner_ : -1;
+    Database db = Database::create(uri, o);
     if (command.empty()) {
       std::printf("%s\n", db.uri().c_str());
       std::fflush(stdout);

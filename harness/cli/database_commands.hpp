@@ -28,6 +28,8 @@ class DatabaseCommands {
   CLI::App* dropdb_ = nullptr;
   std::string uri_, name_, strategy_ = "auto", template_;
   bool json_ = false;
+  int owner_ = 0;      // createdb --owner PID
+  std::string label_;  // createdb --label TEXT
 };
 
 }  // namespace pg_unit_tests::cli

@@ -59,10 +59,29 @@ std::vector<DatabaseSnapshot> list(const std::string& uri);
 void drop(const std::string& uri, const std::string& name);
 }  // namespace snapshot
 
+// How Database::create gets its database.
+struct DatabaseOptions {
+  // A database or a snapshot to clone; "": the server's default, its postgres database as it was
+  // at the first createdb (after --init and --create), copied once into a private template.
+  std::string template_name;
+  // kAuto: from the pool of the server's keeper, when the server is one of the harness's.
+  // Anything else: cloned at the call with that strategy, without the pool.
+  CloneStrategy strategy = CloneStrategy::kAuto;
+  // The pool drops the database when this process ends: -1 (default) this process, 0 none (it
+  // stays until dropped, or until the server stops).
+  int owner_pid = -1;
+  std::string label;   // shown in `list` (a test's name)
+  int pool_size = -1;  // clones kept ready per template; -1: $PG_UNIT_TESTS_POOL_SIZE, else 4
+};
+
 // A fresh database cloned from a template (a database name, or the name of a snapshot saved with
-// snapshot::save), owned by this object: the destructor drops it.
+// snapshot::save), owned by this object: the destructor drops it. On a server of the harness it
+// comes from the server's pool of clones made ahead (see README, "Per-test databases"): templates
+// nobody can connect to (the default, snapshots) are pooled; a database that can change is cloned
+// at the request. Elsewhere it is cloned at the call.
 class Database {
  public:
+  static Database create(const std::string& server_uri, const DatabaseOptions& options = {});
   static Database create(const std::string& server_uri, const std::string& template_name,
                          CloneStrategy strategy = CloneStrategy::kAuto);
 
@@ -75,9 +94,14 @@ class Database {
   const std::string& name() const { return name_; }
   const std::string& uri() const { return uri_; }
 
-  // Drops the database now (closing connections still open to it).
+  // True when it came from the server's pool (ready, or cloned by the pool at the request).
+  bool from_pool() const { return !keeper_directory_.empty(); }
+
+  // Drops the database (closing connections still open to it): at once, or, for a database of
+  // the pool, in the background (the call returns before the drop is done).
   void drop();
-  // Gives up ownership: the database stays (the CLI's `createdb`); returns its name.
+  // Gives up this object's ownership; returns the name. The database stays until dropdb or the
+  // server stops, unless its owner_pid (by default: this process) ends first.
   std::string release();
 
  private:
@@ -85,11 +109,13 @@ class Database {
   PGconn* admin_ = nullptr;  // a connection to a maintenance database, kept for a fast drop
   std::string name_;
   std::string uri_;
+  std::string keeper_directory_;  // the server's directory, for a database of its pool
 };
 
 // DROP DATABASE name WITH (FORCE) on the server of the URI, for a database that Database::create
-// (`createdb`) handed out and released; false if there was none. Any other name (postgres, a
-// template, a database of your own) is refused with Error(kDatabase), and nothing is dropped.
+// (`createdb`) handed out and released (by the pool: in the background); false if there was none.
+// Any other name (postgres, a template, a database of your own) is refused with Error(kDatabase),
+// and nothing is dropped.
 bool drop_database(const std::string& server_uri, const std::string& name);
 // The same for the database a URI names (as Database::uri() and `createdb` give it).
 bool drop_database(const std::string& database_uri);

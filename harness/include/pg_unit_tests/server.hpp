@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -39,6 +40,16 @@ struct ServerOptions {
   int owner_pid = 0;
 };
 
+// A database that `createdb` (Database::create) handed out from a server's pool of clones.
+struct DatabaseInfo {
+  std::string name;
+  std::string template_name;    // "" for the server's default (its postgres database, migrated)
+  std::string label;            // what the caller called it (a test's name), may be empty
+  int owner_pid = 0;            // dropped when this process ends; 0: until dropdb or server stop
+  std::int64_t created_at = 0;  // unix time of the handout
+  bool pooled = false;          // came ready from the pool (false: cloned at the request)
+};
+
 // What a running server is: everything a client needs to connect, and where it lives.
 struct ServerInfo {
   std::string id;
@@ -54,6 +65,8 @@ struct ServerInfo {
   int pid = 0;         // postmaster
   int keeper_pid = 0;  // the watcher that stops and removes the server
   std::string version;
+  // The databases handed out from the server's pool (createdb), with owner and lifetime.
+  std::vector<DatabaseInfo> databases;
 
   std::string to_json() const;
   // libpq keyword/value connection string over the Unix socket (works with and without tcp).

@@ -67,6 +67,7 @@ std::string encode(const Reply& reply) {
     j["message"] = reply.message;
   }
   if (reply.status) j["status"] = *reply.status;
+  if (reply.database) j["database"] = *reply.database;
   // Replace invalid UTF-8 (a path, a server's complaint) rather than fail to answer.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -87,6 +88,7 @@ Reply decode_reply(const std::string& line) {
     r.code = j.value("code", r.ok ? 0 : static_cast<int>(ExitCode::kSystem));
     r.message = j.value("message", "");
     if (j.contains("status")) r.status = j.at("status").get<KeeperStatus>();
+    if (j.contains("database")) r.database = j.at("database").get<DatabaseInfo>();
     return r;
   } catch (const nlohmann::json::exception& e) {
     throw Error(ExitCode::kSystem, fmt::format("keeper protocol: malformed reply: {}", e.what()));

@@ -41,7 +41,21 @@
 //                                             directory is gone (no polling on the client's side)
 //   {"op":"claim","owned":B,"idle_timeout":N,"owner_pid":P}
 //                                          -> {"ok":true,"status":{...}} (pooled spares only)
+//   {"op":"createdb","template_db":T,"label":L,"owner_pid":P,"pool_size":K}
+//                                          -> {"ok":true,"database":{...}}   (owned servers)
+//   {"op":"dropdb","database":NAME}        -> {"ok":true} at once; the drop follows
 //   Failures: {"ok":false,"code":EXIT_CODE,"message":"one line"}.
+//
+// DATABASES. createdb and dropdb are served by the keeper's database pool: a program of its own,
+// `pg_unit_tests-pool` (harness/src/pool/, it links libpq, which the keeper does not), that the
+// keeper starts as its child on the first such request and talks to over a socketpair with the
+// same lines, each request carrying a "tag" (the client's id) that its reply repeats. The pool
+// keeps pool_size clones of each template nobody can connect to (the server's default: a private
+// copy of its postgres database, pgut_template; or a snapshot) made ahead, hands one out per
+// request (cloning at once when none is ready), refills in the background, drops asynchronously
+// (DROP DATABASE ... WITH (FORCE)), and drops a database whose owner process ends (a pidfd). It
+// tells the keeper what it handed out ({"event":"databases","databases":[...],"pooled":N}), which
+// the keeper's status shows.
 //
 // SPARES. A pooled keeper publishes a pool token, cache/pool-<pool_key>-<id>. A claimer takes the
 // token with one unlink(2) (only one can succeed), then connects and sends "claim"; a keeper
@@ -62,10 +76,13 @@
 #include "pg_unit_tests/server.hpp"
 
 namespace pg_unit_tests {
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DatabaseInfo, name, template_name, label, owner_pid,
+                                                created_at, pooled)
 // ServerInfo as JSON: `start --json`, `list --json`, the keeper's status.
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServerInfo, uri, host, port, user, password,
                                                 database, id, directory, data_directory,
-                                                socket_directory, pid, keeper_pid, version)
+                                                socket_directory, pid, keeper_pid, version,
+                                                databases)
 }  // namespace pg_unit_tests
 
 namespace pg_unit_tests::cluster {
@@ -108,13 +125,21 @@ struct KeeperStatus {
   std::string state;
   std::string owner;  // "connection", "process N", "nobody (idle timeout N s)", "" when pooled
   std::filesystem::path overlay;
+  int pooled = 0;    // clones ready in the pool
+  int pool_pid = 0;  // the database pool's process, once started
 };
 
 struct Request {
-  std::string op;  // status, stop, claim
+  std::string op;  // status, stop, claim, createdb, dropdb
   bool owned = false;
   int idle_timeout = 60;
   int owner_pid = 0;
+  // createdb, dropdb
+  std::string template_db{};  // "": the server's default
+  std::string label{};
+  std::string database{};  // dropdb
+  int pool_size = 4;       // clones of the template kept ready
+  int tag = -1;            // between the keeper and its pool: the client the reply goes to
 };
 
 struct Reply {
@@ -122,6 +147,7 @@ struct Reply {
   int code = static_cast<int>(ExitCode::kSystem);
   std::string message;
   std::optional<KeeperStatus> status;
+  std::optional<DatabaseInfo> database;  // createdb
 
   static Reply failure(ExitCode code, std::string message);
   static Reply success(std::optional<KeeperStatus> status = std::nullopt);
@@ -145,7 +171,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeeperSpec, id, directory, cache
                                                 template_key, postgres, overlay, version, settings,
                                                 tcp, password, idle_timeout, owned, owner_pid,
                                                 spare, pool_key, spare_idle)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeeperStatus, info, state, owner, overlay)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Request, op, owned, idle_timeout, owner_pid)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeeperStatus, info, state, owner, overlay, pooled,
+                                                pool_pid)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Request, op, owned, idle_timeout, owner_pid,
+                                                template_db, label, database, pool_size, tag)
 
 }  // namespace pg_unit_tests::cluster

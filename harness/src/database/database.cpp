@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
+#include <optional>
 #include <memory>
 #include <random>
 #include <regex>
@@ -14,21 +16,29 @@
 
 #include <fmt/format.h>
 
+#include "cluster/keeper_client.hpp"
+#include "cluster/layout.hpp"
+#include "cluster/run_dir.hpp"
+#include "database/clone.hpp"
 #include "pq/conninfo.hpp"
 #include "pq/connection.hpp"
 
 namespace pg_unit_tests {
 namespace {
 
-constexpr const char* kSnapshotPrefix = "pgut_snapshot_";
-// The databases createdb hands out (pgut_test_<pid>_<n>_<salt>): the only ones dropdb drops.
-constexpr const char* kTestPrefix = "pgut_test_";
 // A restore's temporary databases, pgut_restore_<tag> and pgut_old_<tag>, belong to the session
 // whose application_name is kRestoreSession<tag>: while it lives, they are in use; once it is
 // gone (the restore was killed), they are left-overs that the next restore or list removes.
 constexpr const char* kRestoreSession = "pg_unit_tests restore ";
 
 using Conn = pq::Connection;
+using database::clone;
+using database::database_exists;
+using database::handed_out_by_createdb;
+using database::kSnapshotPrefix;
+using database::kTestPrefix;
+using database::require_no_sessions;
+using database::unique_name;
 
 // The database the URI names (asked of the server: the URI may leave it implicit).
 std::string database_of(const std::string& uri) {
@@ -44,46 +54,6 @@ Conn admin_for(const std::string& uri, const std::string& busy,
               application_name);
 }
 
-// Throws unless nobody but us is connected to `db`; names who is.
-void require_no_sessions(Conn& admin, const std::string& db, const std::string& why) {
-  auto rows = admin.query(
-      "SELECT pid, coalesce(usename, '?'), coalesce(nullif(application_name, ''), '?'), "
-      "coalesce(client_addr::text, 'local socket') FROM pg_stat_activity "
-      "WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid",
-      {db});
-  if (rows.empty()) return;
-  std::string who;
-  for (const auto& r : rows) {
-    if (!who.empty()) who += ", ";
-    who += fmt::format("pid {} (user {}, application {}, {})", r[0], r[1], r[2], r[3]);
-  }
-  throw Error(ExitCode::kDatabase,
-              fmt::format("{}: {} other session{} connected to database \"{}\": {}; close {} "
-                          "first (PostgreSQL copies and drops only databases nobody uses)",
-                          why, rows.size(), rows.size() == 1 ? " is" : "s are", db, who,
-                          rows.size() == 1 ? "it" : "them"));
-}
-
-bool database_exists(Conn& admin, const std::string& db) {
-  return admin.value("SELECT count(*) FROM pg_database WHERE datname = $1", {db}) == "1";
-}
-
-const char* strategy_sql(Conn& admin, const std::string& template_db, CloneStrategy strategy) {
-  if (strategy == CloneStrategy::kAuto) {
-    // Measured (bench_snapshot, README): with fsync off, as on the harness's servers, FILE_COPY's
-    // checkpoint is cheap and it wins at every size (15 vs 20-28 ms at 8 MB, 59 vs 137 ms at 51
-    // MB). With fsync on its two checkpoints flush the whole cluster: WAL_LOG (PostgreSQL's
-    // default) for small templates, FILE_COPY above kFileCopyAbove.
-    const auto row = admin.query(
-        "SELECT current_setting('fsync') = 'off', pg_database_size($1::name)", {template_db});
-    const bool no_fsync = row.at(0).at(0) == "t";
-    const std::int64_t size = std::stoll(row.at(0).at(1));
-    strategy =
-        no_fsync || size > kFileCopyAbove ? CloneStrategy::kFileCopy : CloneStrategy::kWalLog;
-  }
-  return strategy == CloneStrategy::kFileCopy ? "FILE_COPY" : "WAL_LOG";
-}
-
 void require_snapshot_name(const std::string& name) {
   const bool ok = !name.empty() && name.size() <= 40 &&
                   std::all_of(name.begin(), name.end(), [](unsigned char ch) {
@@ -97,31 +67,29 @@ void require_snapshot_name(const std::string& name) {
   }
 }
 
-// CREATE DATABASE target TEMPLATE source; turns "being accessed by other users" (someone connected
-// between our check and the copy) into the same error as the check.
-void clone(Conn& admin, const std::string& target, const std::string& source,
-           CloneStrategy strategy, const std::string& owner = {}) {
-  const std::string sql =
-      fmt::format("CREATE DATABASE {} TEMPLATE {} STRATEGY {}{}", admin.quote_identifier(target),
-                  admin.quote_identifier(source), strategy_sql(admin, source, strategy),
-                  owner.empty() ? "" : " OWNER " + admin.quote_identifier(owner));
+struct KeeperOf {
+  cluster::KeeperConnection connection;
+  std::string directory;
+};
+
+// The keeper of the server behind a URI, when the harness runs it.
+std::optional<KeeperOf> keeper_of(const std::string& uri) {
   try {
-    admin.query(sql);
-  } catch (const pq::ServerError& e) {
-    if (e.sqlstate == "55006") require_no_sessions(admin, source, "cannot copy");
-    throw;
+    const cluster::Layout layout = cluster::Layout::locate();
+    if (!layout.exists()) return std::nullopt;
+    const auto directory = cluster::locate_server(uri, layout);
+    if (auto k = cluster::KeeperConnection::connect(directory, layout.user.uid)) {
+      return KeeperOf{std::move(*k), directory.string()};
+    }
+  } catch (const Error&) {
+    // Not ours: clone without the pool.
   }
+  return std::nullopt;
 }
 
-std::string unique_name(const std::string& prefix) {
-  static std::atomic<unsigned> counter{0};
-  static const unsigned salt = std::random_device{}();
-  return fmt::format("{}{}_{}_{:x}", prefix, getpid(), counter.fetch_add(1), salt & 0xffffu);
-}
-
-bool handed_out_by_createdb(const std::string& name) {
-  static const std::regex pattern("^pgut_test_[0-9]+_[0-9]+_[0-9a-f]+$");
-  return std::regex_match(name, pattern);
+int default_pool_size() {
+  const char* env = std::getenv("PG_UNIT_TESTS_POOL_SIZE");
+  return env && *env ? std::clamp(std::atoi(env), 0, 64) : 4;
 }
 
 // Drops what restores that were killed left (their session is gone); see kRestoreSession.
@@ -255,20 +223,46 @@ void drop(const std::string& uri, const std::string& name) {
 Database Database::create(const std::string& server_uri, const std::string& template_name,
                           CloneStrategy strategy) {
   if (template_name.empty()) throw Error(ExitCode::kUsage, "createdb needs a template name");
-  Conn admin(server_uri, template_name == "postgres" ? "template1" : "postgres");
-  std::string source = template_name;
+  DatabaseOptions options;
+  options.template_name = template_name;
+  options.strategy = strategy;
+  return create(server_uri, options);
+}
+
+Database Database::create(const std::string& server_uri, const DatabaseOptions& options) {
+  if (options.strategy == CloneStrategy::kAuto) {
+    if (auto keeper = keeper_of(server_uri)) {
+      cluster::Request r{"createdb"};
+      r.template_db = options.template_name;
+      r.label = options.label;
+      r.owner_pid = options.owner_pid < 0 ? getpid() : options.owner_pid;
+      r.pool_size = options.pool_size >= 0 ? options.pool_size : default_pool_size();
+      const cluster::Reply reply = keeper->connection.request(r);
+      reply.check();
+      if (!reply.database) throw Error(ExitCode::kSystem, "the database pool named no database");
+      Database db;
+      db.name_ = reply.database->name;
+      db.uri_ = with_database(server_uri, db.name_);
+      db.keeper_directory_ = keeper->directory;
+      return db;
+    }
+  }
+  // Not a server of the harness (or a strategy asked for): clone here and now.
+  std::string source =
+      options.template_name.empty() ? database_of(server_uri) : options.template_name;
+  Conn admin(server_uri, source == "postgres" ? "template1" : "postgres");
   if (!database_exists(admin, source)) {
-    if (database_exists(admin, kSnapshotPrefix + template_name)) {
-      source = kSnapshotPrefix + template_name;
+    if (database_exists(admin, kSnapshotPrefix + source)) {
+      source = kSnapshotPrefix + source;
     } else {
       throw Error(ExitCode::kDatabase,
-                  fmt::format("no database or snapshot '{}' to use as a template", template_name));
+                  fmt::format("no database or snapshot '{}' to use as a template", source));
     }
   }
   Database db;
   db.name_ = unique_name(kTestPrefix);
   require_no_sessions(admin, source, "cannot use it as a template");
-  clone(admin, db.name_, source, strategy);
+  clone(admin, db.name_, source, options.strategy);
   db.uri_ = with_database(server_uri, db.name_);
   db.admin_ = admin.release();
   return db;
@@ -277,8 +271,10 @@ Database Database::create(const std::string& server_uri, const std::string& temp
 Database::Database(Database&& other) noexcept
     : admin_(std::exchange(other.admin_, nullptr)),
       name_(std::move(other.name_)),
-      uri_(std::move(other.uri_)) {
+      uri_(std::move(other.uri_)),
+      keeper_directory_(std::move(other.keeper_directory_)) {
   other.name_.clear();
+  other.keeper_directory_.clear();
 }
 
 Database& Database::operator=(Database&& other) noexcept {
@@ -290,7 +286,9 @@ Database& Database::operator=(Database&& other) noexcept {
     admin_ = std::exchange(other.admin_, nullptr);
     name_ = std::move(other.name_);
     uri_ = std::move(other.uri_);
+    keeper_directory_ = std::move(other.keeper_directory_);
     other.name_.clear();
+    other.keeper_directory_.clear();
   }
   return *this;
 }
@@ -304,6 +302,18 @@ Database::~Database() {
 }
 
 void Database::drop() {
+  if (!keeper_directory_.empty()) {
+    const std::string directory = std::exchange(keeper_directory_, {});
+    const std::string name = std::exchange(name_, {});
+    const cluster::Layout layout = cluster::Layout::locate();
+    // No keeper any more: the server, and the database with it, are gone.
+    if (auto keeper = cluster::KeeperConnection::connect(directory, layout.user.uid)) {
+      cluster::Request r{"dropdb"};
+      r.database = name;
+      keeper->request(r).check();
+    }
+    return;
+  }
   if (!admin_) return;
   Conn admin(std::exchange(admin_, nullptr));
   if (!name_.empty()) {
@@ -315,6 +325,7 @@ void Database::drop() {
 
 std::string Database::release() {
   pq::Connection closed(std::exchange(admin_, nullptr));
+  keeper_directory_.clear();
   return std::exchange(name_, {});
 }
 
@@ -325,6 +336,14 @@ bool drop_database(const std::string& server_uri, const std::string& name) {
                 fmt::format("dropdb drops only databases that createdb handed out ({}…), and '{}' "
                             "is not one: drop it yourself (DROP DATABASE) if you mean to",
                             kTestPrefix, name));
+  }
+  if (auto keeper = keeper_of(server_uri)) {
+    cluster::Request r{"dropdb"};
+    r.database = name;
+    const cluster::Reply reply = keeper->connection.request(r);
+    if (reply.ok) return true;
+    // kNoSuchServer: not one the pool handed out (createdb made it without the pool).
+    if (reply.code != static_cast<int>(ExitCode::kNoSuchServer)) reply.check();
   }
   Conn admin(server_uri, "postgres");
   if (!database_exists(admin, name)) return false;

@@ -152,6 +152,8 @@ void Keeper::serve() {
   while (state_ != KeeperState::kStopping) {
     std::vector<pollfd> fds = {{signal_fd_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
     if (owner_.pidfd) fds.push_back({owner_.pidfd.get(), POLLIN, 0});
+    const size_t pool_index = fds.size();
+    if (pool_) fds.push_back({pool_.get(), POLLIN, 0});
     const size_t first_client = fds.size();
     std::vector<int> ids;
     for (const auto& c : clients_) {
@@ -178,6 +180,7 @@ void Keeper::serve() {
     }
     if (fds[1].revents & POLLIN) accept_clients();
     if (owner_.pidfd && fds[2].revents) stop("the owner process exited");
+    if (pool_ && fds[pool_index].revents) read_pool();
     for (size_t i = first_client; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
       const int id = ids[i - first_client];
@@ -260,10 +263,108 @@ void Keeper::handle(Client& client, const std::string& line) {
       platform::trace("keeper: claimed");
       launch_replacement();
     }
+  } else if (r.op == "createdb" || r.op == "dropdb") {
+    to_pool(client, std::move(r));
+    return;
   } else {
     reply = Reply::failure(ExitCode::kUsage, fmt::format("unknown request '{}'", r.op));
   }
   platform::send_line(client.fd.get(), cluster::encode(reply));
+}
+
+void Keeper::to_pool(Client& client, Request r) {
+  if (state_ != KeeperState::kOwned) {
+    platform::send_line(client.fd.get(),
+                        cluster::encode(Reply::failure(ExitCode::kNoSuchServer,
+                                                       "this server is not running for clients")));
+    return;
+  }
+  if (!pool_) {
+    // Next to this program (the build tree and the install tree both put it there).
+    std::error_code ec;
+    const auto program =
+        std::filesystem::read_symlink(kSelf, ec).parent_path() / "pg_unit_tests-pool";
+    try {
+      auto [mine, theirs] = platform::socket_pair();
+      platform::SpawnSpec s;
+      s.argv = {program.string(), spec_.directory.string(), std::to_string(postgres_.port())};
+      s.fds.push_back({theirs.get(), cluster::kLaunchFd});
+      s.stderr_fd = 2;  // keeper.log
+      s.parent_death_signal = SIGKILL;
+      s.cwd = "/";
+      pool_pid_ = platform::spawn(s);
+      fcntl(mine.get(), F_SETFL, fcntl(mine.get(), F_GETFL) | O_NONBLOCK);
+      pool_ = std::move(mine);
+    } catch (const Error& e) {
+      platform::send_line(
+          client.fd.get(),
+          cluster::encode(Reply::failure(ExitCode::kSystem,
+                                         fmt::format("the database pool ({}) did not start: {}",
+                                                     program.string(), e.what()))));
+      return;
+    }
+  }
+  r.tag = client.id;
+  pool_waiting_.push_back(client.id);
+  if (!platform::send_line(pool_.get(), cluster::encode(r))) end_pool("it went away");
+}
+
+void Keeper::read_pool() {
+  char buf[8192];
+  ssize_t n;
+  while ((n = read(pool_.get(), buf, sizeof buf)) > 0)
+    pool_input_.append(buf, static_cast<size_t>(n));
+  const bool gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+  std::string failed = "it ended (see keeper.log)";
+  for (size_t nl; (nl = pool_input_.find('\n')) != std::string::npos;) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(pool_input_.substr(0, nl));
+    } catch (const nlohmann::json::exception&) {
+    }
+    pool_input_.erase(0, nl + 1);
+    if (!j.is_object()) continue;
+    if (j.contains("event")) {
+      if (j["event"] == "databases") {
+        databases_ = j.value("databases", std::vector<DatabaseInfo>{});
+        pooled_ = j.value("pooled", 0);
+      } else if (j["event"] == "failed") {
+        failed = j.value("message", failed);
+      }
+      continue;
+    }
+    const int tag = j.value("tag", -1);
+    std::erase(pool_waiting_, tag);
+    const std::string line =
+        j["reply"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    auto it = std::find_if(clients_.begin(), clients_.end(), [&](auto& c) { return c.id == tag; });
+    if (it != clients_.end() && platform::send_line(it->fd.get(), line)) continue;
+    // Its asker is gone: what was handed out to nobody goes back.
+    const auto reply = cluster::decode_reply(line);
+    if (reply.database) {
+      Request drop{"dropdb"};
+      drop.database = reply.database->name;
+      platform::send_line(pool_.get(), cluster::encode(drop));
+    }
+  }
+  if (gone) end_pool(failed);
+}
+
+void Keeper::end_pool(const std::string& why) {
+  for (int id : std::exchange(pool_waiting_, {})) {
+    auto it = std::find_if(clients_.begin(), clients_.end(), [&](auto& c) { return c.id == id; });
+    if (it == clients_.end()) continue;
+    platform::send_line(
+        it->fd.get(),
+        cluster::encode(Reply::failure(ExitCode::kDatabase, "the database pool failed: " + why)));
+  }
+  pool_.reset();
+  if (pool_pid_ > 0) {
+    kill(pool_pid_, SIGKILL);  // our own child, not yet reaped: the pid cannot be anyone else's
+    platform::wait_for(std::exchange(pool_pid_, -1));
+  }
+  databases_.clear();
+  pooled_ = 0;
 }
 
 void Keeper::on_tick() {
@@ -305,6 +406,7 @@ void Keeper::finish() noexcept {
   if (spec_.spare) {
     unlink((spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id)).c_str());
   }
+  end_pool("the server is stopping");  // its databases go with the server
   postgres_.shutdown();
   listener_.reset();
   if (created_) platform::remove_tree(spec_.directory);
@@ -394,6 +496,9 @@ cluster::KeeperStatus Keeper::status() const {
   st.state = cluster::to_string(state_);
   st.owner = state_ == KeeperState::kOwned ? owner_.describe() : "";
   st.overlay = spec_.overlay;
+  st.info.databases = databases_;
+  st.pooled = pooled_;
+  st.pool_pid = pool_pid_ > 0 ? pool_pid_ : 0;
   return st;
 }
 

@@ -55,6 +55,11 @@ class Keeper {
   void launch_replacement() const;
   void launch_refill() const;
   void launch_guardian();
+  // The database pool (cluster/keeper_protocol.hpp, DATABASES): started on the first request,
+  // which it then answers through us.
+  void to_pool(Client& client, cluster::Request request);
+  void read_pool();
+  void end_pool(const std::string& why);
 
   cluster::KeeperSpec spec_;
   cluster::KeeperState state_ = cluster::KeeperState::kStarting;
@@ -69,6 +74,12 @@ class Keeper {
   Clock::time_point last_busy_, pooled_since_;
   std::optional<Clock::time_point> token_gone_at_;
   std::string stop_reason_;
+  pid_t pool_pid_ = -1;
+  platform::Fd pool_;
+  std::string pool_input_;
+  std::vector<int> pool_waiting_;  // clients whose request the pool has not answered yet
+  std::vector<DatabaseInfo> databases_;
+  int pooled_ = 0;
 };
 
 // The guardian's whole job (see Keeper::launch_guardian): returns its exit code.

@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 #include <utility>
 
@@ -119,6 +120,34 @@ std::string Connection::quote_literal(const std::string& text) const {
   std::string out = q;
   PQfreemem(q);
   return out;
+}
+
+void Connection::send(const std::string& sql) {
+  if (!PQsendQuery(conn_, sql.c_str())) {
+    throw ServerError("", first_line(PQerrorMessage(conn_)), ExitCode::kDatabase);
+  }
+}
+
+bool Connection::finished() {
+  if (!PQconsumeInput(conn_)) {
+    throw ServerError("", first_line(PQerrorMessage(conn_)), ExitCode::kDatabase);
+  }
+  if (PQisBusy(conn_)) return false;
+  std::optional<ServerError> failure;
+  while (PGresult* r = PQgetResult(conn_)) {
+    const auto status = PQresultStatus(r);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && !failure) {
+      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+      failure.emplace(state ? state : "", error_text(r), ExitCode::kDatabase);
+    }
+    PQclear(r);
+  }
+  if (failure) throw *failure;
+  return true;
+}
+
+int Connection::socket() const {
+  return PQsocket(conn_);
 }
 
 void Connection::quiet() {

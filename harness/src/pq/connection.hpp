@@ -47,6 +47,13 @@ class Connection {
   std::string quote_identifier(const std::string& name) const;
   std::string quote_literal(const std::string& text) const;
 
+  // Asynchronous use (one statement at a time, for a poll loop): send() starts a statement
+  // without parameters; once socket() is readable, finished() reads what arrived and is true when
+  // the statement has completed, throwing ServerError(kDatabase) if it failed.
+  void send(const std::string& sql);
+  bool finished();
+  int socket() const;
+
   // NOTICEs and WARNINGs are not printed (set-up statements' "already exists, skipping").
   void quiet();
 
