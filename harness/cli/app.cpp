@@ -111,8 +111,14 @@ App::App()
   add_options_when_reached(start_, [this] {
     add_server_options(start_, start_args_, true);
     start_->add_flag("--json", json_,
-                     "print a JSON object (uri, host, port, user, password, database, "
-                     "directories, pid, version) instead of the URI");
+                     "print a JSON object (uri, host, port, user, password, database, directories, "
+                     "pid, version, jdbc_url with --tcp, databases) instead of the URI");
+    start_
+        ->add_flag("--env", env_,
+                   "print shell lines for eval instead of the URI: export PGHOST, PGPORT, PGUSER, "
+                   "PGDATABASE, DATABASE_URL (and PGPASSWORD with --tcp; unset without), as exec "
+                   "sets them")
+        ->excludes("--json");
   });
 
   stop_ = app_.add_subcommand("stop", "stop servers and remove every file they had");
@@ -217,7 +223,11 @@ std::optional<int> App::parse(int argc, const char* const* argv, std::FILE* out,
 
 int App::run(std::FILE* err) {
   try {
-    if (*start_) return start(start_args_, json_);
+    if (*start_) {
+      return start(start_args_, env_    ? StartOutput::kEnv
+                                : json_ ? StartOutput::kJson
+                                        : StartOutput::kUri);
+    }
     if (*stop_) return stop(stop_targets_, stop_all_);
     if (*exec_) return exec(start_args_, command_);
     if (*regress_) {

@@ -35,6 +35,7 @@ class App {
   StartArgs start_args_;
   RegressArgs regress_args_;
   bool json_ = false;
+  bool env_ = false;        // start --env
   std::vector<std::string> stop_targets_;
   bool stop_all_ = false;
   int spare_servers_ = 0;

@@ -102,9 +102,33 @@ std::vector<std::string> parse_option_string(const std::string& text) {
   return settings;
 }
 
-int start(const StartArgs& args, bool json) {
+std::string shell_exports(const Environment& environment) {
+  std::string out;
+  for (const auto& [name, value] : environment) {
+    if (value.empty()) {
+      out += "unset " + name + "\n";
+      continue;
+    }
+    std::string quoted = "'";
+    for (char c : value) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += "export " + name + "=" + quoted + "'\n";
+  }
+  return out;
+}
+
+int start(const StartArgs& args, StartOutput output) {
   const ServerInfo info = Server::start_detached(args.to_options());
-  std::printf("%s\n", json ? info.to_json().c_str() : info.uri.c_str());
+  switch (output) {
+    case StartOutput::kUri:
+      std::printf("%s\n", info.uri.c_str());
+      break;
+    case StartOutput::kJson:
+      std::printf("%s\n", info.to_json().c_str());
+      break;
+    case StartOutput::kEnv:
+      std::fputs(shell_exports(connection_environment(info.uri)).c_str(), stdout);
+      break;
+  }
   std::fflush(stdout);
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "pg_unit_tests/command.hpp"
 #include "pg_unit_tests/server.hpp"
 
 namespace pg_unit_tests::cli {
@@ -51,9 +52,16 @@ class InterruptibleStart {
   struct sigaction previous_[std::size(kSignals)];
 };
 
-int start(const StartArgs& args, bool json);
+// How start prints the server: its URI, a JSON object, or `export` lines for a shell's eval.
+enum class StartOutput { kUri, kJson, kEnv };
+
+int start(const StartArgs& args, StartOutput output);
 int stop(const std::vector<std::string>& targets, bool all);
 int exec(const StartArgs& args, const std::vector<std::string>& command);
+
+// The environment of `exec` as shell lines for eval: export NAME='value' (single-quoted, a ' as
+// '\''), or unset NAME for what exec unsets.
+std::string shell_exports(const Environment& environment);
 int list(bool json);
 int cache_warm(const StartArgs& args, int servers);
 int cache_status(bool json);

@@ -1,4 +1,5 @@
-// Per-test databases from a server's pool (createdb, Database), end to end against real servers.
+// Per-test databases from a server's pool (createdb, Database), and the connection details a test
+// runner gets (start --env, jdbc_url), end to end against real servers.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -223,4 +224,40 @@ TEST(DatabasePool, ASnapshotSavedAnewIsNotServedStale) {
   pg_unit_tests::snapshot::save(app, "fixture");
   Database d = Database::create(server.uri(), o);
   EXPECT_EQ(Connection(d.uri()).value("SELECT x FROM v"), "2");
+}
+
+TEST(ConnectionDetails, StartEnvIsWhatExecSets) {
+  auto r = run({cli(), "start", "--env", "--tcp"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string exports = r.out;
+  for (const char* name :
+       {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "DATABASE_URL"}) {
+    EXPECT_NE(exports.find(std::string("export ") + name + "='"), std::string::npos) << exports;
+  }
+  auto sh = run({"/bin/sh", "-c", exports + "psql -XAtc 'select 40+2' && echo \"$DATABASE_URL\""});
+  EXPECT_EQ(sh.status, 0) << sh.err;
+  EXPECT_EQ(sh.out.substr(0, 3), "42\n") << sh.out;
+  const std::string url = trim(sh.out.substr(3));
+  EXPECT_EQ(run({cli(), "stop", url}).status, 0);
+  // Without --tcp there is no password: exec unsets PGPASSWORD, and so does eval.
+  r = run({cli(), "start", "--env"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("unset PGPASSWORD\n"), std::string::npos) << r.out;
+  sh = run({"/bin/sh", "-c", r.out + "echo \"$DATABASE_URL\""}, {{"PGPASSWORD", "stale"}});
+  EXPECT_EQ(run({cli(), "stop", trim(sh.out)}).status, 0) << sh.out;
+}
+
+TEST(ConnectionDetails, StartJsonHasAJdbcUrlWithTcp) {
+  auto r = run({cli(), "start", "--json", "--tcp"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["jdbc_url"],
+            "jdbc:postgresql://127.0.0.1:" + std::to_string(j["port"].get<int>()) +
+                "/postgres?user=postgres&password=" + j["password"].get<std::string>());
+  EXPECT_EQ(run({cli(), "stop", j["uri"].get<std::string>()}).status, 0);
+  r = run({cli(), "start", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto k = nlohmann::json::parse(r.out);
+  EXPECT_EQ(k["jdbc_url"], "");  // JDBC has no Unix sockets
+  EXPECT_EQ(run({cli(), "stop", k["uri"].get<std::string>()}).status, 0);
 }

@@ -65,6 +65,9 @@ struct ServerInfo {
   int pid = 0;         // postmaster
   int keeper_pid = 0;  // the watcher that stops and removes the server
   std::string version;
+  // With tcp: jdbc:postgresql://127.0.0.1:PORT/postgres?user=...&password=... (JDBC has no
+  // Unix sockets); empty otherwise.
+  std::string jdbc_url;
   // The databases handed out from the server's pool (createdb), with owner and lifetime.
   std::vector<DatabaseInfo> databases;
 

@@ -82,7 +82,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DatabaseInfo, name, template_nam
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(ServerInfo, uri, host, port, user, password,
                                                 database, id, directory, data_directory,
                                                 socket_directory, pid, keeper_pid, version,
-                                                databases)
+                                                jdbc_url, databases)
 }  // namespace pg_unit_tests
 
 namespace pg_unit_tests::cluster {

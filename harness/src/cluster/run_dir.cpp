@@ -48,6 +48,12 @@ void fill_uri(ServerInfo& i) {
   o["host"] = i.host;
   if (!i.password.empty()) o["password"] = i.password;
   i.uri = pq::make_uri(o);
+  // JDBC reaches only TCP; its URL takes user and password as parameters.
+  if (!i.password.empty()) {
+    i.jdbc_url = fmt::format("jdbc:postgresql://{}:{}/{}?user={}&password={}", i.host, i.port,
+                             pq::percent_encode(i.database), pq::percent_encode(i.user),
+                             pq::percent_encode(i.password));
+  }
 }
 
 std::vector<KeeperStatus> running_servers(const Layout& layout) {
