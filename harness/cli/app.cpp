@@ -138,6 +138,13 @@ App::App()
       "pg_unit_tests exec [OPTIONS] -- COMMAND [ARGS...]");
   add_options_when_reached(exec_, [this] { add_server_options(exec_, start_args_, false); });
   exec_->allow_extras();  // a command without "--" gets its own message (parse())
+  exec_
+      ->add_option("--databases", exec_databases_,
+                   "also prepare N per-worker databases from the server's pool, exported as "
+                   "PG_UNIT_TESTS_DATABASES (comma-separated names) and DATABASE_URL_0 ... "
+                   "DATABASE_URL_<N-1> (pytest-xdist, go test -p, jest workers)")
+      ->check(CLI::Range(0, 64))
+      ->type_name("N");
 
   regress_ = app_.add_subcommand(
       "regress",
@@ -229,7 +236,7 @@ int App::run(std::FILE* err) {
                                         : StartOutput::kUri);
     }
     if (*stop_) return stop(stop_targets_, stop_all_);
-    if (*exec_) return exec(start_args_, command_);
+    if (*exec_) return exec(start_args_, command_, exec_databases_);
     if (*regress_) {
       regress_args_.command = command_;
       return regress(regress_args_);

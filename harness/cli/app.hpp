@@ -36,6 +36,7 @@ class App {
   RegressArgs regress_args_;
   bool json_ = false;
   bool env_ = false;        // start --env
+  int exec_databases_ = 0;  // exec --databases N
   std::vector<std::string> stop_targets_;
   bool stop_all_ = false;
   int spare_servers_ = 0;

@@ -7,6 +7,7 @@
 
 #include "pg_unit_tests/cache.hpp"
 #include "pg_unit_tests/command.hpp"
+#include "pg_unit_tests/database.hpp"
 #include "pg_unit_tests/error.hpp"
 
 namespace pg_unit_tests::cli {
@@ -142,7 +143,7 @@ int stop(const std::vector<std::string>& targets, bool all) {
   return 0;
 }
 
-int exec(const StartArgs& args, const std::vector<std::string>& command) {
+int exec(const StartArgs& args, const std::vector<std::string>& command, int databases) {
   if (command.empty()) {
     throw Error(ExitCode::kUsage,
                 "exec needs a command after '--', as in: pg_unit_tests exec -- psql -c 'select 1'");
@@ -150,7 +151,23 @@ int exec(const StartArgs& args, const std::vector<std::string>& command) {
   find_command(command[0]);  // before a server is started for nothing
   const InterruptibleStart interruptible;
   Server server = Server::start(args.to_options());
-  const int status = run_command(command, server.environment());
+  Environment environment = server.environment();
+  std::vector<Database> workers;
+  if (databases > 0) {
+    // All asked for at once: the pool clones them side by side.
+    DatabaseOptions o;
+    o.pool_size = databases;
+    std::string names;
+    for (int i = 0; i < databases; ++i) {
+      o.label = fmt::format("exec worker {}", i);
+      workers.push_back(Database::create(server.uri(), o));
+      names += (i ? "," : "") + workers.back().name();
+      environment.emplace_back(fmt::format("DATABASE_URL_{}", i), workers.back().uri());
+    }
+    environment.emplace_back("PG_UNIT_TESTS_DATABASES", names);
+  }
+  const int status = run_command(command, environment);
+  for (auto& w : workers) w.release();  // they go with the server
   server.stop();
   return status;
 }

@@ -57,7 +57,9 @@ enum class StartOutput { kUri, kJson, kEnv };
 
 int start(const StartArgs& args, StartOutput output);
 int stop(const std::vector<std::string>& targets, bool all);
-int exec(const StartArgs& args, const std::vector<std::string>& command);
+// `databases`: per-worker databases from the server's pool (exec --databases N), exported as
+// PG_UNIT_TESTS_DATABASES (names, comma-separated) and DATABASE_URL_0 ... DATABASE_URL_<N-1>.
+int exec(const StartArgs& args, const std::vector<std::string>& command, int databases = 0);
 
 // The environment of `exec` as shell lines for eval: export NAME='value' (single-quoted, a ' as
 // '\''), or unset NAME for what exec unsets.

@@ -1,5 +1,5 @@
 // Per-test databases from a server's pool (createdb, Database), and the connection details a test
-// runner gets (start --env, jdbc_url), end to end against real servers.
+// runner gets (start --env, jdbc_url, exec --databases), end to end against real servers.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -260,4 +260,21 @@ TEST(ConnectionDetails, StartJsonHasAJdbcUrlWithTcp) {
   const auto k = nlohmann::json::parse(r.out);
   EXPECT_EQ(k["jdbc_url"], "");  // JDBC has no Unix sockets
   EXPECT_EQ(run({cli(), "stop", k["uri"].get<std::string>()}).status, 0);
+}
+
+TEST(ConnectionDetails, ExecDatabasesExportsOnePerWorker) {
+  auto r =
+      run({cli(), "exec", "--databases", "3", "--", "/bin/sh", "-c",
+           "echo \"$PG_UNIT_TESTS_DATABASES\"; for i in 0 1 2; do eval \"u=\\$DATABASE_URL_$i\"; "
+           "psql -XAtc 'select current_database()' \"$u\" || exit 1; done; "
+           "psql -XAtc 'select current_database()'"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1) {
+    lines.push_back(r.out.substr(at, nl - at));
+  }
+  ASSERT_EQ(lines.size(), 5u) << r.out;
+  EXPECT_EQ(lines[0], lines[1] + "," + lines[2] + "," + lines[3]);
+  EXPECT_EQ(std::set<std::string>(lines.begin() + 1, lines.begin() + 4).size(), 3u);
+  EXPECT_EQ(lines[4], "postgres");  // DATABASE_URL, PGDATABASE: the server's own database
 }
