@@ -123,16 +123,23 @@ void Pool::make_default_template() {
   try {
     database::clone(control_, kDefaultTemplate, "postgres", CloneStrategy::kAuto);
   } catch (const Error& e) {
-    throw Error(e.code(), fmt::format("cannot make the server's default template (a private copy "
-                                      "of its database postgres, made once, at the first createdb "
-                                      "without --template): {}",
-                                      e.what()));
+    throw Error(
+        e.code(),
+        fmt::format("cannot make the server's default template (a private copy "
+                    "of its database postgres, made once, at the first createdb "
+                    "without --template): {}; or call createdb once before connecting to postgres",
+                    e.what()));
   }
   control_.query(fmt::format("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false",
                              control_.quote_identifier(kDefaultTemplate)));
 }
 
 Pool::Template& Pool::resolve(const std::string& key) {
+  // The default template is ours and never changes: no catalog question on the hot path.
+  if (const auto known = templates_.find(key); key.empty() && known != templates_.end()) {
+    known->second.failing = false;
+    return known->second;
+  }
   std::string source = key.empty() ? kDefaultTemplate : key;
   if (key.empty()) make_default_template();
   auto rows = control_.query(
