@@ -18,41 +18,17 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "bench_support.hpp"
 #include "pg_unit_tests/database.hpp"
 #include "pg_unit_tests/server.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
-struct Conn {
-  PGconn* c;
-  explicit Conn(const std::string& uri) : c(PQconnectdb(uri.c_str())) {
-    if (PQstatus(c) != CONNECTION_OK) throw std::runtime_error(PQerrorMessage(c));
-  }
-  ~Conn() { PQfinish(c); }
-  std::string exec(const std::string& sql) {
-    PGresult* r = PQexec(c, sql.c_str());
-    const auto st = PQresultStatus(r);
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-      std::string e = PQresultErrorMessage(r);
-      PQclear(r);
-      throw std::runtime_error(e + " in: " + sql.substr(0, 200));
-    }
-    std::string v = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
-    PQclear(r);
-    return v;
-  }
-};
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using bench::Conn;
+using bench::median;
+using bench::ms_since;
 
 std::string bindir() {
   FILE* p = popen("pg_config --bindir", "r");
