@@ -90,3 +90,32 @@ TEST(KeeperProtocol, MalformedLinesAreSystemErrors) {
 TEST(KeeperProtocol, PoolTokenNames) {
   EXPECT_EQ(pool_token_name("0123456789abcdef", "ab12cd34ef"), "pool-0123456789abcdef-ab12cd34ef");
 }
+
+TEST(KeeperProtocol, DatabaseRequestsAndTheirAnswer) {
+  Request r{"createdb"};
+  r.template_db = "fixture";
+  r.label = "test \"orders\"";
+  r.owner_pid = 42;
+  r.pool_size = 0;
+  r.tag = 7;
+  const Request back = decode_request(encode(r));
+  EXPECT_EQ(back.op, "createdb");
+  EXPECT_EQ(back.template_db, "fixture");
+  EXPECT_EQ(back.label, r.label);
+  EXPECT_EQ(back.owner_pid, 42);
+  EXPECT_EQ(back.pool_size, 0);
+  EXPECT_EQ(back.tag, 7);
+  // Defaults: the server's default template, a pool of 4, no tag.
+  const Request d = decode_request(R"({"op":"createdb"})");
+  EXPECT_EQ(d.template_db, "");
+  EXPECT_EQ(d.pool_size, 4);
+  EXPECT_EQ(d.tag, -1);
+  Reply ok = Reply::success();
+  ok.database = pg_unit_tests::DatabaseInfo{"pgut_test_1_2_3", "", "t", 42, 1700000000, true};
+  const Reply answer = decode_reply(encode(ok));
+  ASSERT_TRUE(answer.database);
+  EXPECT_EQ(answer.database->name, "pgut_test_1_2_3");
+  EXPECT_EQ(answer.database->owner_pid, 42);
+  EXPECT_TRUE(answer.database->pooled);
+  EXPECT_FALSE(decode_reply(encode(Reply::success())).database);
+}
