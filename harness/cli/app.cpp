@@ -136,15 +136,17 @@ App::App()
       "start a server, run COMMAND with PGHOST, PGPORT, PGUSER, PGDATABASE, DATABASE_URL (and "
       "PGPASSWORD with --tcp) set, remove the server, exit with COMMAND's status.\nUsage: "
       "pg_unit_tests exec [OPTIONS] -- COMMAND [ARGS...]");
-  add_options_when_reached(exec_, [this] { add_server_options(exec_, start_args_, false); });
+  add_options_when_reached(exec_, [this] {
+    add_server_options(exec_, start_args_, false);
+    exec_
+        ->add_option("--databases", exec_databases_,
+                     "also prepare N per-worker databases from the server's pool, exported as "
+                     "PG_UNIT_TESTS_DATABASES (comma-separated names) and DATABASE_URL_0 ... "
+                     "DATABASE_URL_<N-1> (pytest-xdist, go test -p, jest workers)")
+        ->check(CLI::Range(0, 64))
+        ->type_name("N");
+  });
   exec_->allow_extras();  // a command without "--" gets its own message (parse())
-  exec_
-      ->add_option("--databases", exec_databases_,
-                   "also prepare N per-worker databases from the server's pool, exported as "
-                   "PG_UNIT_TESTS_DATABASES (comma-separated names) and DATABASE_URL_0 ... "
-                   "DATABASE_URL_<N-1> (pytest-xdist, go test -p, jest workers)")
-      ->check(CLI::Range(0, 64))
-      ->type_name("N");
 
   regress_ = app_.add_subcommand(
       "regress",
