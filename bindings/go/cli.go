@@ -148,9 +148,17 @@ func cliStop(ctx context.Context, cli, uri string) error {
 	return err
 }
 
-// cliCreatedb returns the URI of a fresh database cloned from template on the server.
-func cliCreatedb(ctx context.Context, cli, serverURI, template string) (string, error) {
-	out, err := run(ctx, cli, "createdb", "--uri="+serverURI, "--template="+template)
+// cliCreatedb returns the URI of a fresh database from the server's pool of clones (of template,
+// else of the server's migrated database), dropped when the process owner ends if not before.
+func cliCreatedb(ctx context.Context, cli, serverURI, template, label string, owner int) (string, error) {
+	args := []string{"createdb", "--uri=" + serverURI, fmt.Sprintf("--owner=%d", owner)}
+	if template != "" {
+		args = append(args, "--template="+template)
+	}
+	if label != "" {
+		args = append(args, "--label="+label)
+	}
+	out, err := run(ctx, cli, args...)
 	return strings.TrimSpace(out), err
 }
 

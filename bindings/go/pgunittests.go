@@ -20,7 +20,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -62,9 +61,6 @@ type Instance struct {
 	Directory string
 	Version   string
 	cli       string
-	// dropdb works from a connection to the server's database, and createdb refuses to copy a
-	// database anyone is connected to: parallel tests' clones and drops of one server take turns.
-	cloning sync.Mutex
 }
 
 // Start starts a server. It stops with Stop, and when this process exits, however it exits.
@@ -93,20 +89,17 @@ func (s *Instance) Stop() error {
 }
 
 // CreateDatabase returns the DSN of a fresh database on the server, cloned from template (empty:
-// the server's migrated database).
+// the server's migrated database). It goes with this process if not before.
 func (s *Instance) CreateDatabase(ctx context.Context, template string) (string, error) {
-	if template == "" {
-		template = s.Database
-	}
-	s.cloning.Lock()
-	defer s.cloning.Unlock()
-	return cliCreatedb(ctx, s.cli, s.URI, template)
+	return s.createDatabase(ctx, template, "")
+}
+
+func (s *Instance) createDatabase(ctx context.Context, template, label string) (string, error) {
+	return cliCreatedb(ctx, s.cli, s.URI, template, label, os.Getpid())
 }
 
 // DropDatabase drops a database that CreateDatabase handed out, ending its sessions.
 func (s *Instance) DropDatabase(ctx context.Context, dsn string) error {
-	s.cloning.Lock()
-	defer s.cloning.Unlock()
 	return cliDropdb(ctx, s.cli, dsn)
 }
 

@@ -65,7 +65,7 @@ func Server(tb testing.TB) *Instance {
 func Database(tb testing.TB) string {
 	tb.Helper()
 	s := Server(tb)
-	dsn, err := s.CreateDatabase(context.Background(), "")
+	dsn, err := s.createDatabase(context.Background(), "", tb.Name())
 	if err != nil {
 		tb.Fatalf("pgunittests: %v", err)
 	}

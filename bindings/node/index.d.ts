@@ -55,6 +55,8 @@ export interface Server extends Connection {
 export interface DatabaseOptions {
   /** The database or snapshot to clone (default: the server's migrated database). */
   template?: string;
+  /** Its name in `pg_unit_tests list` (a test's name). */
+  label?: string;
   cli?: string;
 }
 

@@ -33,7 +33,8 @@ function parseUri(uri) {
 
 /**
  * A fresh database on `server` (a Server from startServer, or a server URI), cloned from
- * `template` (default: the server's migrated database). Drop it with `drop()`.
+ * `template` (default: the server's migrated database). Drop it with `drop()`; it goes with this
+ * process if not before.
  */
 async function createDatabase(server, options = {}) {
   const isServer = typeof server === 'object' && server !== null;
@@ -42,8 +43,8 @@ async function createDatabase(server, options = {}) {
     throw new PgUnitTestsError('pg_unit_tests: createDatabase needs a server (startServer()) or its URI', 2);
   }
   const path = cli.find(options.cli || (isServer ? server.cli : undefined));
-  const serverDatabase = isServer ? server.database : parseUri(serverUri).database || 'postgres';
-  const uri = await cli.createdb(path, serverUri, options.template || serverDatabase);
+  // Owned by this process: dropped when it ends, however it ends, if not before.
+  const uri = await cli.createdb(path, serverUri, { template: options.template, owner: process.pid, label: options.label });
   const { host, port, user, password, database } = parseUri(uri);
   const db = {
     uri, host, port, user, password, database,

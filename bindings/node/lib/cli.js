@@ -74,9 +74,16 @@ async function start(cli, options = {}, owner = undefined) {
 
 const stop = (cli, uri) => run(cli, ['stop', uri]);
 
-/** A fresh database cloned from `template` on the server; its URI. */
-const createdb = async (cli, serverUri, template) =>
-  (await run(cli, ['createdb', `--uri=${serverUri}`, `--template=${template}`])).trim();
+/**
+ * A fresh database from the server's pool of clones (of `template`, else of the server's migrated
+ * database), dropped when the process `owner` ends if not before; its URI.
+ */
+async function createdb(cli, serverUri, { template, owner, label }) {
+  const args = ['createdb', `--uri=${serverUri}`, `--owner=${owner}`];
+  if (template) args.push(`--template=${template}`);
+  if (label) args.push(`--label=${label}`);
+  return (await run(cli, args)).trim();
+}
 
 const dropdb = (cli, uri) => run(cli, ['dropdb', uri]);
 

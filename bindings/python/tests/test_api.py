@@ -99,6 +99,22 @@ def test_a_server_dies_with_its_owner_even_by_sigkill(tmp_path):
     assert gone(directory), f"the server of a killed owner is still there: {directory}"
 
 
+def test_a_database_goes_with_the_process_that_asked_for_it_even_by_sigkill():
+    with pg_unit_tests.server() as s:
+        script = (
+            "import pg_unit_tests, sys, time\n"
+            f"db = pg_unit_tests.database({s.uri!r})\n"
+            "print(db.dbname, flush=True)\n"
+            "time.sleep(120)\n"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        name = proc.stdout.readline().strip()
+        assert scalar(s.uri, "select count(*) from pg_database where datname = %s", name) == 1
+        proc.kill()
+        proc.wait()
+        assert databases_gone(s.uri, {name}), f"the database of a killed owner is still there: {name}"
+
+
 def test_naive_datetimes_are_utc_and_aware_ones_converted():
     assert _instant(datetime(2024, 2, 29, 12)) == "2024-02-29T12:00:00+00:00"
     paris = timezone(timedelta(hours=1))

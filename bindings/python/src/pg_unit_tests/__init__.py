@@ -69,9 +69,10 @@ class Server(_Connection):
     directory: str = ""
     version: str = ""
 
-    def create_database(self, template: str | None = None) -> Database:
-        """A fresh database cloned from ``template`` (default: the server's migrated database)."""
-        return _database(self.cli, self.uri, template, self.dbname)
+    def create_database(self, template: str | None = None, *, label: str | None = None) -> Database:
+        """A fresh database cloned from ``template`` (default: the server's migrated database);
+        ``label`` names it in ``pg_unit_tests list`` (a test's name)."""
+        return _database(self.cli, self.uri, template, label)
 
     def stop(self) -> None:
         """Stops the server now and removes its files."""
@@ -217,8 +218,9 @@ def server(
     )
 
 
-def _database(cli: str, server_uri: str, template: str | None, server_dbname: str) -> Database:
-    uri = _cli.createdb(cli, server_uri, template or server_dbname)
+def _database(cli: str, server_uri: str, template: str | None, label: str | None) -> Database:
+    # Owned by this process: dropped when it ends, however it ends, if not before.
+    uri = _cli.createdb(cli, server_uri, template=template, owner=os.getpid(), label=label)
     parts = urlsplit(uri)
     query = parse_qs(parts.query)
     return Database(
@@ -233,13 +235,17 @@ def _database(cli: str, server_uri: str, template: str | None, server_dbname: st
 
 
 def database(
-    server: Server | str | None = None, *, template: str | None = None, cli: PathLike | None = None
+    server: Server | str | None = None,
+    *,
+    template: str | None = None,
+    label: str | None = None,
+    cli: PathLike | None = None,
 ) -> Database:
     """A fresh database on ``server`` (a :class:`Server`, a server URI, or by default
     ``$DATABASE_URL`` as ``pg_unit_tests exec`` sets it); drop it with ``with`` or
-    :meth:`Database.drop`."""
+    :meth:`Database.drop`. It goes with this process if not before."""
     if isinstance(server, Server):
-        return server.create_database(template)
+        return server.create_database(template, label=label)
     uri = server or os.environ.get("DATABASE_URL")
     if not uri:
         raise PgUnitTestsError(
@@ -247,8 +253,7 @@ def database(
             "`pg_unit_tests exec`, which sets DATABASE_URL",
             2,
         )
-    dbname = unquote(urlsplit(uri).path.lstrip("/")) or "postgres"
-    return _database(_cli.find(cli), uri, template, dbname)
+    return _database(_cli.find(cli), uri, template, label)
 
 
 def clock(target: Database | str, *, cli: PathLike | None = None) -> Clock:

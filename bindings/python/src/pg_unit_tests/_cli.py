@@ -103,9 +103,15 @@ def stop(cli: str, uri: str) -> None:
     run(cli, ["stop", uri])
 
 
-def createdb(cli: str, server_uri: str, template: str) -> str:
-    """A fresh database cloned from ``template`` on the server; its URI."""
-    return run(cli, ["createdb", f"--uri={server_uri}", f"--template={template}"]).strip()
+def createdb(cli: str, server_uri: str, *, template: str | None, owner: int, label: str | None) -> str:
+    """A fresh database from the server's pool of clones (of ``template``, else of the server's
+    migrated database), dropped when the process ``owner`` ends if not before; its URI."""
+    args = ["createdb", f"--uri={server_uri}", f"--owner={owner}"]
+    if template:
+        args.append(f"--template={template}")
+    if label:
+        args.append(f"--label={label}")
+    return run(cli, args).strip()
 
 
 def dropdb(cli: str, uri: str) -> None:

@@ -152,9 +152,9 @@ def _run_pid(config: pytest.Config) -> int:
 
 
 @pytest.fixture
-def pg_database(pg_server: Server) -> Iterator[Database]:
+def pg_database(pg_server: Server, request: pytest.FixtureRequest) -> Iterator[Database]:
     """A fresh database for this test, cloned from the server's migrated database."""
-    with pg_server.create_database() as db:
+    with pg_server.create_database(label=request.node.nodeid) as db:
         yield db
 
 

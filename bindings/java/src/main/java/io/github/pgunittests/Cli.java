@@ -103,9 +103,15 @@ final class Cli {
     run(cli, List.of("stop", uri));
   }
 
-  /** A fresh database cloned from {@code template} on the server; its URI. */
-  static String createdb(String cli, String serverUri, String template) {
-    return run(cli, List.of("createdb", "--uri=" + serverUri, "--template=" + template)).strip();
+  /**
+   * A fresh database from the server's pool of clones (of {@code template}, else of the server's
+   * migrated database), dropped when the process {@code owner} ends if not before; its URI.
+   */
+  static String createdb(String cli, String serverUri, String template, long owner, String label) {
+    List<String> args = new ArrayList<>(List.of("createdb", "--uri=" + serverUri, "--owner=" + owner));
+    if (template != null && !template.isEmpty()) args.add("--template=" + template);
+    if (label != null && !label.isEmpty()) args.add("--label=" + label);
+    return run(cli, args).strip();
   }
 
   static void dropdb(String cli, String uri) {

@@ -23,7 +23,7 @@ public final class PgDatabase implements AutoCloseable {
     return uri;
   }
 
-  /** {@code jdbc:postgresql://127.0.0.1:PORT/NAME}; connect with {@link #user()} and {@link #password()}. */
+  /** {@code jdbc:postgresql://127.0.0.1:PORT/NAME?user=…&password=…}: the server's {@link PgServer#jdbcUrl()} for this database. */
   public String jdbcUrl() {
     return server.jdbcUrl(name);
   }

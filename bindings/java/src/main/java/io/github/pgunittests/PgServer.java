@@ -18,6 +18,7 @@ public final class PgServer implements AutoCloseable {
   private final String password;
   private final String database;
   private final String directory;
+  private final String jdbcUrl;
   private volatile boolean stopped;
 
   private PgServer(String cli, Map<String, String> json) {
@@ -29,6 +30,7 @@ public final class PgServer implements AutoCloseable {
     this.password = Objects.requireNonNullElse(json.get("password"), "");
     this.database = json.get("database");
     this.directory = json.get("directory");
+    this.jdbcUrl = Objects.requireNonNullElse(json.get("jdbc_url"), "");
   }
 
   /** Starts a server with these options. */
@@ -42,13 +44,20 @@ public final class PgServer implements AutoCloseable {
     return uri;
   }
 
-  /** {@code jdbc:postgresql://127.0.0.1:PORT/DATABASE} (with {@link Options#tcp}; JDBC needs TCP). */
+  /**
+   * {@code jdbc:postgresql://127.0.0.1:PORT/postgres?user=…&password=…}, as {@code start --json}
+   * gives it with {@link Options#tcp} (JDBC has no Unix sockets); empty without.
+   */
   public String jdbcUrl() {
-    return jdbcUrl(database);
+    return jdbcUrl;
   }
 
+  // The same URL for another database of this server: only the path differs.
   String jdbcUrl(String db) {
-    return "jdbc:postgresql://" + host + ":" + port + "/" + db;
+    if (jdbcUrl.isEmpty()) return "";
+    int path = jdbcUrl.indexOf('/', "jdbc:postgresql://".length());
+    int query = jdbcUrl.indexOf('?', path);
+    return jdbcUrl.substring(0, path + 1) + db + (query < 0 ? "" : jdbcUrl.substring(query));
   }
 
   /** 127.0.0.1 with TCP, else the socket directory. */
@@ -90,7 +99,12 @@ public final class PgServer implements AutoCloseable {
 
   /** A fresh database cloned from {@code template} (a database or a snapshot). */
   public PgDatabase createDatabase(String template) {
-    return new PgDatabase(this, Cli.createdb(cli, uri, template == null || template.isEmpty() ? database : template));
+    return createDatabase(template, null);
+  }
+
+  // Owned by this JVM: dropped when it ends, however it ends, if not before.
+  PgDatabase createDatabase(String template, String label) {
+    return new PgDatabase(this, Cli.createdb(cli, uri, template, ProcessHandle.current().pid(), label));
   }
 
   /** Stops the server now and removes its files; once. */

@@ -51,7 +51,7 @@ public class PgUnitTestsExtension implements ParameterResolver {
 
   private static PgDatabase database(ExtensionContext context) {
     return (PgDatabase) context.getStore(NAMESPACE)
-        .getOrComputeIfAbsent(PgDatabase.class, k -> Closing.of(server(context).createDatabase()), Closing.class).value;
+        .getOrComputeIfAbsent(PgDatabase.class, k -> Closing.of(server(context).createDatabase(null, label(context))), Closing.class).value;
   }
 
   private static PgClock clock(ExtensionContext context) {
@@ -61,6 +61,11 @@ public class PgUnitTestsExtension implements ParameterResolver {
           PgClock clock = db.clock();
           return new Closing(clock, clock::release);
         }, Closing.class).value;
+  }
+
+  // The database's name in `pg_unit_tests list`: the test method's.
+  private static String label(ExtensionContext context) {
+    return context.getRequiredTestClass().getSimpleName() + "." + context.getRequiredTestMethod().getName();
   }
 
   private static PgServer.Options options(ExtensionContext context) {

@@ -120,6 +120,16 @@ class ExtensionTest {
     }
   }
 
+  @Test
+  void theJdbcUrlAloneConnectsToTheTestsDatabase(PgDatabase db, PgServer server) throws SQLException {
+    try (Connection c = DriverManager.getConnection(db.jdbcUrl())) {
+      assertEquals(db.name(), scalar(c, "select current_database()"));
+    }
+    try (Connection c = DriverManager.getConnection(server.jdbcUrl())) {
+      assertEquals("postgres", scalar(c, "select current_database()"));
+    }
+  }
+
   static Instant now(Connection c) throws SQLException {
     try (Statement s = c.createStatement(); ResultSet r = s.executeQuery("select now()")) {
       r.next();
