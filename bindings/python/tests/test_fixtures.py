@@ -1,5 +1,8 @@
 """The plugin's fixtures, used the way a project's tests use them."""
 
+import json
+import os
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -32,3 +35,10 @@ def test_pg_clock_controls_the_test_database(pg_clock, pg_database):
         assert conn.execute("select now()").fetchone()[0] == datetime(2024, 2, 29, 12, tzinfo=timezone.utc)
         pg_clock.advance(timedelta(hours=1))
         assert conn.execute("select now()").fetchone()[0] == datetime(2024, 2, 29, 13, tzinfo=timezone.utc)
+
+
+def test_the_database_is_listed_with_the_tests_name_and_process(pg_server, pg_database, request):
+    listed = json.loads(subprocess.run([pg_server.cli, "list", "--json"], capture_output=True, text=True, check=True).stdout)
+    (server,) = [s for s in listed if s["directory"] == pg_server.directory]
+    (db,) = [d for d in server["databases"] if d["name"] == pg_database.dbname]
+    assert db["label"] == request.node.nodeid and db["owner_pid"] == os.getpid()
