@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: the state machine, its event loop and the guardian all work on the
+// keeper's state (keeper.hpp); split, each part would need the others to be read.
 #include "keeper/keeper.hpp"
 
 #include <fcntl.h>

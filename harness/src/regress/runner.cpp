@@ -2,6 +2,8 @@
 // existing), prepares the databases as pg_regress does, runs psql for each test exactly as
 // pg_regress runs it, compares, and reports with the verdicts of the pg_regress of the
 // installation's version. A version matrix runs it once per installation.
+// Over 400 lines on purpose: one Runner whose steps share its state; split, that state would be
+// handed from file to file.
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <sys/stat.h>
