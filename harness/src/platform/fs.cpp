@@ -219,39 +219,6 @@ std::string last_lines(const std::string& text, size_t n, const std::string& ski
   return out;
 }
 
-void ensure_directory(const fs::path& path, mode_t mode, std::optional<uid_t> owner,
-                      std::optional<gid_t> group) {
-  std::error_code ec;
-  if (!fs::is_directory(path, ec)) {
-    if (!path.parent_path().empty() && !fs::exists(path.parent_path(), ec)) {
-      fs::create_directories(path.parent_path(), ec);
-      if (ec) fail("create", path.parent_path(), ec.value());
-    }
-    if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) fail("create", path, errno);
-  }
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) fail("read", path, errno);
-  if (!S_ISDIR(st.st_mode)) {
-    throw Error(ExitCode::kFilesystem,
-                fmt::format("{} exists and is not a directory", path.string()));
-  }
-  const uid_t want = owner.value_or(geteuid());
-  if (st.st_uid != want) {
-    if (geteuid() == 0) {
-      if (chown(path.c_str(), want, group.value_or(static_cast<gid_t>(-1))) != 0) {
-        fail("change the owner of", path, errno);
-      }
-    } else {
-      throw Error(ExitCode::kFilesystem,
-                  fmt::format("{} belongs to another user (uid {}): remove it or set "
-                              "PG_UNIT_TESTS_DIR to a directory of your own",
-                              path.string(), st.st_uid));
-    }
-  }
-  if ((st.st_mode & 07777) != mode && chmod(path.c_str(), mode) != 0) fail("chmod", path, errno);
-  if (access(path.c_str(), W_OK | X_OK) != 0) fail("write into", path, errno);
-}
-
 FileLock FileLock::exclusive(const fs::path& path) {
   FileLock lock;
   lock.fd_.reset(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
@@ -259,14 +226,6 @@ FileLock FileLock::exclusive(const fs::path& path) {
   while (flock(lock.fd_.get(), LOCK_EX) != 0) {
     if (errno != EINTR) fail("lock", path, errno);
   }
-  return lock;
-}
-
-FileLock FileLock::try_exclusive(const fs::path& path) {
-  FileLock lock;
-  lock.fd_.reset(open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
-  if (!lock.fd_) return lock;
-  if (flock(lock.fd_.get(), LOCK_EX | LOCK_NB) != 0) lock.fd_.reset();
   return lock;
 }
 

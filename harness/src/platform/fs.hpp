@@ -44,11 +44,6 @@ bool write_all(int fd, const std::string& data);
 // Lines starting with `skip_prefix` (e.g. make's "make[1]: Entering ...") are left out.
 std::string last_lines(const std::string& text, size_t n, const std::string& skip_prefix = {});
 
-// Creates the directory (and parents) if missing; then checks it is owned by `owner` and sets mode.
-// Throws Error(kFilesystem) when it cannot be created or written, or belongs to someone else.
-void ensure_directory(const fs::path& path, mode_t mode, std::optional<uid_t> owner = {},
-                      std::optional<gid_t> group = {});
-
 class Dir;
 
 // flock(2) on a lock file, released by the destructor (and by the kernel if the process dies).
@@ -56,10 +51,9 @@ class FileLock {
  public:
   // Blocks until the exclusive lock is held.
   static FileLock exclusive(const fs::path& path);
-  // Returns an unlocked object if someone else holds it.
-  static FileLock try_exclusive(const fs::path& path);
   // The same for the lock file `name` in `dir` (opened through its descriptor, never a symlink).
   static FileLock exclusive(const Dir& dir, const std::string& name);
+  // Returns an unlocked object if someone else holds it.
   static FileLock try_exclusive(const Dir& dir, const std::string& name);
   // Shared: many holders at once, none while someone holds it exclusively.
   static FileLock shared(const Dir& dir, const std::string& name);

@@ -10,9 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -245,53 +243,6 @@ std::filesystem::path self_executable() {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::filesystem::path{} : p;
-}
-
-namespace {
-// The fields of /proc/PID/stat after the command name (which may contain spaces and parentheses).
-std::string stat_fields(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
-  FILE* f = std::fopen(path, "r");
-  if (!f) return {};
-  char buf[1024];
-  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = '\0';
-  const char* paren = std::strrchr(buf, ')');
-  return paren && paren[1] == ' ' ? std::string(paren + 2) : std::string();
-}
-}  // namespace
-
-unsigned long long process_start_time(pid_t pid) {
-  // After the name: state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
-  // utime stime cutime cstime priority nice num_threads itrealvalue starttime(22).
-  const std::string f = stat_fields(pid);
-  unsigned long long start = 0;
-  std::istringstream in(f);
-  std::string field;
-  for (int i = 3; i <= 22 && (in >> field); ++i) {
-    if (i == 22) start = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return start;
-}
-
-bool single_threaded() {
-  const std::string f = stat_fields(getpid());
-  std::istringstream in(f);
-  std::string field;
-  for (int i = 3; i <= 20 && (in >> field); ++i) {
-    if (i == 20) return field == "1";
-  }
-  return false;
-}
-
-bool process_alive(pid_t pid) {
-  if (pid <= 0) return false;
-  if (kill(pid, 0) != 0 && errno != EPERM) return false;
-  // A zombie (ended, not yet reaped: an orphan waits for init) counts as gone.
-  const std::string f = stat_fields(pid);
-  return f.empty() || (f[0] != 'Z' && f[0] != 'X');
 }
 
 }  // namespace pg_unit_tests::platform

@@ -63,16 +63,6 @@ std::filesystem::path find_on_path(const std::string& name);
 // The absolute path of this process's executable.
 std::filesystem::path self_executable();
 
-// True while a process with this pid exists (of any user) and has not ended (zombies are gone).
-bool process_alive(pid_t pid);
-
-// The start time of a process (clock ticks since boot, from /proc/PID/stat), 0 if it has none.
-// With the pid it identifies a process even after pid reuse.
-unsigned long long process_start_time(pid_t pid);
-
-// True if this process has a single thread (then fork without exec is safe).
-bool single_threaded();
-
 // The exit status of a child (from waitpid) as a shell would report it.
 int decode_status(int wait_status);
 
