@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -114,6 +115,20 @@ TEST(Cli, ExecServerReachesItselfThroughItsOwnLibpqEnvironment) {
                 "SELECT x FROM dblink('dbname=postgres', 'SELECT 40 + 2') AS t(x int)"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(trim(r.out), "42") << r.err;
+}
+
+TEST(Cli, ExecIsNotSentElsewhereByTheCallersLibpqEnvironment) {
+  // A service left in the caller's shell (libpq takes a service's host and port over PGHOST and
+  // PGPORT) and a PGHOSTADDR (taken over PGHOST) must not point the command at another server.
+  ScratchDir dir;
+  const fs::path services = dir.path / "pg_service.conf";
+  std::ofstream(services) << "[elsewhere]\nhost=/nonexistent-pgut\nport=1\n";
+  auto r = run({cli(), "exec", "--", "/bin/sh", "-c",
+                "test \"$(psql -XAtc 'show unix_socket_directories')\" = \"$PGHOST\""},
+               {{"PGSERVICEFILE", services.string()},
+                {"PGSERVICE", "elsewhere"},
+                {"PGHOSTADDR", "127.0.0.1"}});
+  EXPECT_EQ(r.status, 0) << r.err;
 }
 
 TEST(Cli, ExecTcpHasPassword) {

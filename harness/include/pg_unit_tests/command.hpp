@@ -24,7 +24,8 @@ int run_command(const std::vector<std::string>& command, const Environment& envi
 std::string find_command(const std::string& name);
 
 // The libpq environment of a connection URI: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE (each
-// set or unset as the URI says) and DATABASE_URL. Throws Error(kUsage) for what is not a URI.
+// set or unset as the URI says) and DATABASE_URL; PGHOSTADDR and PGSERVICE unset (empty), which
+// would otherwise send libpq elsewhere. Throws Error(kUsage) for what is not a URI.
 Environment connection_environment(const std::string& uri);
 
 }  // namespace pg_unit_tests

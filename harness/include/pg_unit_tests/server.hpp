@@ -105,7 +105,8 @@ class Server {
 
   const ServerInfo& info() const { return info_; }
   const std::string& uri() const { return info_.uri; }
-  // The environment a client needs: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, DATABASE_URL.
+  // The environment a client needs: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, DATABASE_URL,
+  // and PGHOSTADDR and PGSERVICE empty (unset them), as connection_environment() (command.hpp).
   std::vector<std::pair<std::string, std::string>> environment() const;
 
   // Stops the server now and removes its files (the destructor does it otherwise).

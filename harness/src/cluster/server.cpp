@@ -10,6 +10,7 @@
 #include "cluster/launch.hpp"
 #include "cluster/layout.hpp"
 #include "cluster/run_dir.hpp"
+#include "pg_unit_tests/command.hpp"
 #include "platform/process.hpp"
 
 namespace pg_unit_tests {
@@ -79,9 +80,7 @@ void Server::stop() {
 }
 
 std::vector<std::pair<std::string, std::string>> Server::environment() const {
-  return {{"PGHOST", info_.host},         {"PGPORT", std::to_string(info_.port)},
-          {"PGUSER", info_.user},         {"PGPASSWORD", info_.password},
-          {"PGDATABASE", info_.database}, {"DATABASE_URL", info_.uri}};
+  return connection_environment(info_.uri);
 }
 
 }  // namespace pg_unit_tests

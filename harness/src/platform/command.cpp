@@ -116,8 +116,12 @@ Environment connection_environment(const std::string& uri) {
     auto it = o.find(key);
     return it == o.end() ? std::string() : it->second;
   };
-  return {{"PGHOST", get("host")},         {"PGPORT", get("port")},       {"PGUSER", get("user")},
-          {"PGPASSWORD", get("password")}, {"PGDATABASE", get("dbname")}, {"DATABASE_URL", uri}};
+  // PGHOSTADDR and PGSERVICE left in the caller's environment would win over PGHOST and PGPORT
+  // (libpq takes a service's host and port first): unset, so that nothing points libpq elsewhere.
+  return {{"PGHOST", get("host")},         {"PGPORT", get("port")},
+          {"PGUSER", get("user")},         {"PGPASSWORD", get("password")},
+          {"PGDATABASE", get("dbname")},   {"DATABASE_URL", uri},
+          {"PGHOSTADDR", get("hostaddr")}, {"PGSERVICE", ""}};
 }
 
 }  // namespace pg_unit_tests

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "pg_unit_tests/command.hpp"
 #include "pg_unit_tests/database.hpp"
 #include "pg_unit_tests/error.hpp"
 
@@ -70,4 +73,17 @@ TEST(Conninfo, WithDatabaseReplacesOnlyTheDatabase) {
             "postgresql://u:pw@127.0.0.1:5/o%2Fther?sslmode=disable");
   EXPECT_EQ(parse_conninfo(with_database("host=/s port=7 dbname=a", "b")).at("dbname"), "b");
   EXPECT_EQ(parse_conninfo(with_database("host=/s port=7 dbname=a", "b")).at("port"), "7");
+}
+
+TEST(Conninfo, EnvironmentUnsetsWhatWouldSendLibpqElsewhere) {
+  // libpq prefers a service's host and port to PGHOST and PGPORT, and PGHOSTADDR to PGHOST: left
+  // from the caller's shell, either would point a command at another server.
+  const auto env =
+      pg_unit_tests::connection_environment("postgresql://postgres@/postgres?host=%2Fs&port=5432");
+  std::map<std::string, std::string> m(env.begin(), env.end());
+  for (const char* name : {"PGSERVICE", "PGHOSTADDR"}) {
+    ASSERT_TRUE(m.count(name)) << name << " is left as the caller had it";
+    EXPECT_EQ(m[name], "") << name;  // an empty value unsets
+  }
+  EXPECT_EQ(m["PGHOST"], "/s");
 }
