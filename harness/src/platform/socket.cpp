@@ -1,10 +1,13 @@
 #include "platform/socket.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,12 +39,24 @@ std::pair<Fd, Fd> socket_pair() {
 }
 
 Fd listen_unix(const std::filesystem::path& path) {
+  // Bound under a temporary name of the same length and renamed into place once it listens: a
+  // socket that exists but refuses connections means a dead keeper, whose directory clean-up
+  // removes, so it must never be seen between bind(2) and listen(2).
+  const std::string name = path.filename().string();
+  std::string hidden = "." + random_hex((name.size() + 1) / 2);
+  hidden.resize(std::max<size_t>(name.size(), 2));
+  const std::filesystem::path tmp = path.parent_path() / hidden;
   sockaddr_un a;
-  if (!make_address(path, a)) throw_filesystem_error("listen at", path, errno);
+  if (!make_address(tmp, a)) throw_filesystem_error("listen at", path, errno);
   Fd s(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!s || bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      listen(s.get(), 64) != 0) {
+  if (!s || bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     throw_filesystem_error("listen at", path, errno);
+  }
+  if (listen(s.get(), 64) != 0 ||
+      renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) != 0) {
+    const int e = errno;
+    unlink(tmp.c_str());
+    throw_filesystem_error("listen at", path, e);
   }
   return s;
 }

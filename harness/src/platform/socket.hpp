@@ -17,7 +17,8 @@ namespace pg_unit_tests::platform {
 // A connected pair (socketpair(2)), both ends close-on-exec.
 std::pair<Fd, Fd> socket_pair();
 
-// Binds and listens at `path` (which must not exist); throws Error(kFilesystem).
+// Binds and listens at `path` (which must not exist); the path appears only once the socket
+// listens, so it never refuses a connection before it is closed. Throws Error(kFilesystem).
 Fd listen_unix(const std::filesystem::path& path);
 // Connects to `path`; an invalid Fd with errno set (ENOENT: no socket, ECONNREFUSED: nobody
 // listens any more) on failure.
