@@ -168,6 +168,11 @@ TEST(HostileUser, SwappingPathsNeverRedirectsAChownOrChmod) {
   race_swapper(0777);  // a directory writable by everyone, as a careless PG_UNIT_TESTS_DIR is
 }
 
+TEST(HostileUser, SwappingPathsInAStickyDirectoryNeverRedirectsAChownOrChmod) {
+  // As /dev/shm and /tmp are: the root check accepts it, so the race meets the base's creation.
+  race_swapper(01777);
+}
+
 TEST(HostileUser, StopSignalsNoProcessNamedInAFile) {
   ScratchRoot root(0755);
   // A server, so that the base and run directories exist.
