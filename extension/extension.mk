@@ -22,6 +22,16 @@ PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field
 PG_CXXFLAGS += -MMD -MP
 EXTRA_CLEAN += $(OBJS:.o=.d)
 -include $(OBJS:.o=.d)
+
+# The C++/PostgreSQL boundary is a build rule, not only a convention: no object is compiled while a
+# file outside extension/src/pg/ includes a PostgreSQL header (order-only: the check reruns when a
+# source changes, and passing it rebuilds nothing).
+EXT_BOUNDARY_STAMP := extension/src/.boundary-checked
+$(EXT_BOUNDARY_STAMP): $(EXT_CPP) $(wildcard extension/src/*.hpp extension/src/*/*.hpp) scripts/check-boundary.sh
+	scripts/check-boundary.sh '$(PG_CONFIG)'
+	@touch $@
+$(OBJS): | $(EXT_BOUNDARY_STAMP)
+EXTRA_CLEAN += $(EXT_BOUNDARY_STAMP)
 endif
 
 # JIT bitcode for our own functions buys nothing (they are called through fmgr) and would need
@@ -37,3 +47,4 @@ extension/pg_unit_tests--$(EXTVERSION).sql: $(EXT_SQL_PARTS)
 REGRESS := time_api time_clocks time_literals time_objects time_semantics time_security time_shared time_zones \
   search_path snapshot snapshot_names snapshot_privacy runner security
 REGRESS_OPTS := --inputdir=.
+

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Style and static analysis: clang-format (the repository's .clang-format) on every C++ file, and
-# clang-tidy (.clang-tidy) on the harness with the compile commands of the CMake build.
+# Style and static analysis: clang-format (the repository's .clang-format) on every C++ file,
+# clang-tidy (.clang-tidy) on the harness with the compile commands of the CMake build, and the
+# extension's C++/PostgreSQL boundary (scripts/check-boundary.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -20,3 +21,7 @@ if [[ $status -ne 0 ]]; then
   exit 1
 fi
 echo "lint: clang-tidy: harness clean"
+
+scripts/check-boundary.sh "${PG_CONFIG:-}"
+echo "lint: PostgreSQL headers enter the extension's C++ only in extension/src/pg/"
+
