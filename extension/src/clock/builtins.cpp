@@ -82,7 +82,8 @@ Datum mocked_timeofday(FunctionCallInfo fcinfo) {
   int64 micros = now % USECS_PER_SEC;
   if (micros < 0) micros += USECS_PER_SEC;
   const pg_time_t seconds =
-      (now - micros) / USECS_PER_SEC + (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+      (now - micros) / USECS_PER_SEC +
+      static_cast<pg_time_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
   char templ[128];
   char buf[128];
   pg_strftime(templ, sizeof templ, "%a %b %d %H:%M:%S.%%06d %Y %Z",

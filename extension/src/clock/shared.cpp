@@ -262,6 +262,7 @@ bool latest(Oid database, Clock* out, uint64* generation) {
     *generation = h->versions[0].generation;
     found = true;
   }
+  // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): find() tests an address inside *memory
   LWLockRelease(memory->lock);
   return found;
 }
@@ -291,6 +292,7 @@ bool change(Oid database, const Clock* clock, const uint64* expected, TimestampT
       return false;
     }
     if (h == nullptr && clock != nullptr) {
+      // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): find() tests an address inside *memory
       LWLockRelease(memory->lock);
       if (attempt == 0 && forget_dropped_databases()) continue;
       throw pg::Error(
