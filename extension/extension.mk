@@ -48,3 +48,8 @@ REGRESS := time_api time_clocks time_literals time_objects time_semantics time_s
   search_path snapshot snapshot_names snapshot_privacy runner security
 REGRESS_OPTS := --inputdir=.
 
+# What clang-tidy needs to parse the extension's C++ (scripts/lint.sh): include paths, macros and
+# the language standard, without GCC's own warning options.
+.PHONY: print-extension-tidy-flags
+print-extension-tidy-flags:
+	@echo $(filter -I% -D% -std=% -Wno-register,$(CPPFLAGS) $(CXXFLAGS))
