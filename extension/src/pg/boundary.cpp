@@ -10,7 +10,6 @@ namespace {
 // raised right after it is recorded).
 struct Report {
   int sqlstate;
-  ErrorData* pg_error;  // re-raised as is when set
   char message[512];
   char hint[512];
 };
@@ -18,7 +17,6 @@ Report report;
 
 void record(int code, const char* message, const char* hint) noexcept {
   report.sqlstate = code;
-  report.pg_error = nullptr;
   std::snprintf(report.message, sizeof report.message, "%s", message ? message : "");
   std::snprintf(report.hint, sizeof report.hint, "%s", hint ? hint : "");
 }
@@ -30,9 +28,6 @@ void capture_current_exception() noexcept {
     throw;
   } catch (const Error& e) {
     record(e.sqlstate(), e.what(), e.hint().c_str());
-  } catch (const PgError& e) {
-    record(ERRCODE_INTERNAL_ERROR, nullptr, nullptr);
-    report.pg_error = e.data();
   } catch (const std::bad_alloc&) {
     record(ERRCODE_OUT_OF_MEMORY, "out of memory in pg_unit_tests", nullptr);
   } catch (const std::exception& e) {
@@ -43,7 +38,6 @@ void capture_current_exception() noexcept {
 }
 
 void raise_captured() {
-  if (report.pg_error != nullptr) ReThrowError(report.pg_error);
   ereport(ERROR, (errcode(report.sqlstate), errmsg("%s", report.message),
                   report.hint[0] ? errhint("%s", report.hint) : 0));
   pg_unreachable();

@@ -6,10 +6,9 @@
 // into a plain buffer, the exception object destroyed, and only then reported with ereport(ERROR).
 //
 // The other direction: code that calls PostgreSQL functions which may ereport keeps no
-// resource-owning C++ objects (std::string, containers, RAII guards) alive across those calls.
-// Feature code is written in that plain style; where a C++ object must be alive, wrap the
-// PostgreSQL call in pgut::pg::guarded(), which turns the PostgreSQL error into pg::PgError and
-// re-raises it at the boundary.
+// resource-owning C++ objects (std::string, containers, RAII guards) alive across those calls
+// (their destructors would not run when the error longjmps past them). Feature code is written in
+// that plain style.
 #pragma once
 
 #include "pg/postgres.hpp"
@@ -35,17 +34,6 @@ class Error : public std::exception {
   std::string hint_;
 };
 
-// A PostgreSQL error caught by guarded(); the ErrorData lives in a PostgreSQL memory context.
-class PgError : public std::exception {
- public:
-  explicit PgError(ErrorData* data) noexcept : data_(data) {}
-  const char* what() const noexcept override { return data_->message ? data_->message : "error"; }
-  ErrorData* data() const noexcept { return data_; }
-
- private:
-  ErrorData* data_;
-};
-
 // Records the exception being handled (call only from a catch block) for raise_captured().
 void capture_current_exception() noexcept;
 // Raises the recorded exception as a PostgreSQL ERROR. Never returns.
@@ -62,28 +50,6 @@ inline Datum call(FunctionCallInfo fcinfo, Impl impl) {
     capture_current_exception();
   }
   raise_captured();
-}
-
-// Runs a PostgreSQL call that may ereport while C++ objects are alive in the caller: a PostgreSQL
-// error becomes a PgError exception, so C++ destructors run before the boundary re-raises it.
-// fn must itself keep no C++ resources (it is a thin lambda around C calls).
-template <typename Fn>
-inline auto guarded(Fn fn) -> decltype(fn()) {
-  using Result = decltype(fn());
-  MemoryContext caller_context = CurrentMemoryContext;
-  ErrorData* error = nullptr;
-  Result result{};
-  PG_TRY();
-  { result = fn(); }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(caller_context);
-    error = CopyErrorData();
-    FlushErrorState();
-  }
-  PG_END_TRY();
-  if (error != nullptr) throw PgError(error);
-  return result;
 }
 
 }  // namespace pgut::pg
