@@ -16,11 +16,39 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .DEFAULT_GOAL := all
 
-include extension/extension.mk
+# The source tree: empty when make runs here; its path when the extension is built in another
+# directory with `make -f SRC/Makefile HARNESS=no` (PGXS's VPATH build: the harness builds the
+# extension that way for each PostgreSQL installation other than the one built here).
+PGUT_TOP := $(patsubst ./,,$(dir $(firstword $(MAKEFILE_LIST))))
+
+include $(PGUT_TOP)extension/extension.mk
 
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+
+# The installation the objects are built for (PGXS's bindir and VERSION): when PG_CONFIG names
+# another one, this file changes and every object is rebuilt. The library's own copy,
+# extension/.built-for, is what the harness reads to serve this build only to that installation.
+EXT_PG_CONFIG_STAMP := extension/src/.pg-config
+ext_installation := bindir=$(bindir) version=$(VERSION)
+ifneq ($(shell cat $(EXT_PG_CONFIG_STAMP) 2>/dev/null),$(ext_installation))
+$(shell mkdir -p $(dir $(EXT_PG_CONFIG_STAMP)) && echo '$(ext_installation)' > $(EXT_PG_CONFIG_STAMP))
+endif
+$(OBJS): $(EXT_PG_CONFIG_STAMP)
+extension/.built-for: $(shlib) $(DATA_built)
+	cp $(EXT_PG_CONFIG_STAMP) $@
+all extension: extension/.built-for
+EXTRA_CLEAN += $(EXT_PG_CONFIG_STAMP) extension/.built-for
+
+ifneq ($(PGUT_TOP),)
+# In a build directory, only sources come from the source tree, by their full paths: its objects
+# and scripts (built for another installation) must never stand in for this build's.
+VPATH :=
+$(shell mkdir -p $(sort $(dir $(OBJS) $(DATA_built))))
+extension/src/%.o: $(PGUT_TOP)extension/src/%.cpp
+	$(COMPILE.cc) $(OUTPUT_OPTION) $<
+endif
 else
 all install:
 	@echo "make: PostgreSQL's PGXS was not found through '$(PG_CONFIG)': run scripts/install-deps.sh (or 'make demo' / 'make test', which do), or set PG_CONFIG" >&2
@@ -70,7 +98,7 @@ check-harness: harness
 # build tree, preloaded, time control on.
 PG_UNIT_TESTS := ./pg_unit_tests
 PGUT_EXTENSION :=
-include harness/pgxs/pg_unit_tests.mk
+include $(PGUT_TOP)harness/pgxs/pg_unit_tests.mk
 check-regress: pgut-check
 
 check-sanitize: $(BUILD_DIR)/CMakeCache.txt

@@ -2,20 +2,24 @@
 #
 # Layout: extension/sql/NN_*.sql are concatenated (in name order) into the install script;
 # extension/src/**/*.cpp are the C++ sources of the shared library.
+#
+# PGUT_TOP is the source tree: empty when make runs in it, its path (with a slash) in a separate
+# build directory (make -f SRC/Makefile), where outputs are written instead (see the Makefile).
 
 EXTVERSION := 0.1
 MODULEDIR := extension
 DATA := extension/pg_unit_tests.control
 DATA_built := extension/pg_unit_tests--$(EXTVERSION).sql
 
-EXT_SQL_PARTS := $(sort $(wildcard extension/sql/*.sql))
-EXT_CPP := $(sort $(wildcard extension/src/*.cpp extension/src/*/*.cpp))
+EXT_SQL_PARTS := $(sort $(wildcard $(PGUT_TOP)extension/sql/*.sql))
+EXT_CPP_SOURCES := $(sort $(wildcard $(PGUT_TOP)extension/src/*.cpp $(PGUT_TOP)extension/src/*/*.cpp))
+EXT_CPP := $(patsubst $(PGUT_TOP)%,%,$(EXT_CPP_SOURCES))
 
 ifneq ($(EXT_CPP),)
 MODULE_big := pg_unit_tests
 OBJS := $(EXT_CPP:.cpp=.o)
 SHLIB_LINK += -lstdc++
-PG_CPPFLAGS += -Iextension/src
+PG_CPPFLAGS += -I$(PGUT_TOP)extension/src
 # -Wno-register: PostgreSQL 15 headers (s_lock.h, atomics) use the C register keyword.
 PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 # Header dependencies (PGXS tracks them only in PostgreSQL builds configured with --enable-depend).
@@ -27,8 +31,8 @@ EXTRA_CLEAN += $(OBJS:.o=.d)
 # file outside extension/src/pg/ includes a PostgreSQL header (order-only: the check reruns when a
 # source changes, and passing it rebuilds nothing).
 EXT_BOUNDARY_STAMP := extension/src/.boundary-checked
-$(EXT_BOUNDARY_STAMP): $(EXT_CPP) $(wildcard extension/src/*.hpp extension/src/*/*.hpp) scripts/check-boundary.sh
-	scripts/check-boundary.sh '$(PG_CONFIG)'
+$(EXT_BOUNDARY_STAMP): $(EXT_CPP_SOURCES) $(wildcard $(PGUT_TOP)extension/src/*.hpp $(PGUT_TOP)extension/src/*/*.hpp) $(PGUT_TOP)scripts/check-boundary.sh
+	$(PGUT_TOP)scripts/check-boundary.sh '$(PG_CONFIG)'
 	@touch $@
 $(OBJS): | $(EXT_BOUNDARY_STAMP)
 EXTRA_CLEAN += $(EXT_BOUNDARY_STAMP)
