@@ -21,7 +21,9 @@ namespace fs = std::filesystem;
 using pg_unit_tests::Installation;
 using pg_unit_tests::Server;
 using pg_unit_tests::ServerOptions;
+using test_support::cli;
 using test_support::Connection;
+using test_support::run;
 
 namespace {
 
@@ -39,7 +41,53 @@ int major_of(const std::string& pg_config) {
   return Installation::find(pg_config).major;
 }
 
+// A pg_config that describes the default installation's binaries under another version and
+// without PGXS: what the harness sees of a version the extension cannot be built for.
+struct FakeInstallation {
+  fs::path dir;
+  fs::path pg_config;
+  FakeInstallation(const std::string& version) {
+    char tmpl[] = "/tmp/pgut-test-XXXXXX";
+    dir = mkdtemp(tmpl);
+    chmod(dir.c_str(), 0755);
+    const Installation real = Installation::find();
+    pg_config = dir / "pg_config";
+    std::ofstream(pg_config) << "#!/bin/sh\n"
+                             << "for a; do case $a in\n"
+                             << "  --bindir) echo " << real.bindir.string() << ";;\n"
+                             << "  --sharedir) echo " << real.sharedir.string() << ";;\n"
+                             << "  --pkglibdir) echo " << real.pkglibdir.string() << ";;\n"
+                             << "  --version) echo 'PostgreSQL " << version << "';;\n"
+                             << "  --pgxs) echo " << (dir / "no-pgxs.mk").string() << ";;\n"
+                             << "  *) " << real.pg_config.string() << " \"$a\";;\n"
+                             << "esac; done\n";
+    chmod(pg_config.c_str(), 0755);
+  }
+  ~FakeInstallation() { fs::remove_all(dir); }
+};
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
+
 }  // namespace
+
+TEST(Versions, EveryInstallationIsServedTheExtensionBuiltForIt) {
+  for (const auto& pg_config : installations()) {
+    SCOPED_TRACE("pg_config " + (pg_config.empty() ? std::string("(default)") : pg_config));
+    ServerOptions options;
+    options.pg_config = pg_config;
+    options.create.push_back("pg_unit_tests");
+    // Preloaded: a library built for another version would not even let the server start.
+    Server server = Server::start(options);
+    Connection c(server.uri());
+    ASSERT_TRUE(c.ok()) << c.error();
+    EXPECT_EQ(c.value("SELECT current_setting('server_version_num')::int / 10000"),
+              std::to_string(major_of(pg_config)));
+    EXPECT_EQ(c.value("SELECT enabled FROM unit_tests.time_status()"), "t");
+    EXPECT_EQ(c.value("SELECT current_setting('shared_preload_libraries')"), "pg_unit_tests");
+  }
+}
 
 TEST(Versions, ThrowAwayServersHaveNoChecksumsAndNoIoWorkers) {
   for (const auto& pg_config : installations()) {
@@ -59,3 +107,30 @@ TEST(Versions, ThrowAwayServersHaveNoChecksumsAndNoIoWorkers) {
   }
 }
 
+TEST(Versions, AVersionTheExtensionDoesNotSupportIsOneLineAndWorksWithStock) {
+  FakeInstallation old("14.11");
+  auto r = run({cli(), "start", "--pg-config", old.pg_config.string()});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+  EXPECT_NE(r.err.find("PostgreSQL 14.11"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("15 to 18"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--stock"), std::string::npos) << r.err;
+
+  auto stock = run({cli(), "start", "--stock", "--pg-config", old.pg_config.string()});
+  ASSERT_EQ(stock.status, 0) << stock.err;
+  EXPECT_EQ(run({cli(), "stop", first_line(stock.out)}).status, 0);
+}
+
+TEST(Versions, AnInstallationWithoutPgxsIsOneLineAndWorksWithStock) {
+  // Another version than the build tree's, so the harness has to build the extension for it.
+  FakeInstallation other("16.2");
+  auto r = run({cli(), "start", "--pg-config", other.pg_config.string()});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+  EXPECT_NE(r.err.find("no PGXS"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("postgresql-server-dev-16"), std::string::npos) << r.err;
+
+  auto stock = run({cli(), "start", "--stock", "--pg-config", other.pg_config.string()});
+  ASSERT_EQ(stock.status, 0) << stock.err;
+  EXPECT_EQ(run({cli(), "stop", first_line(stock.out)}).status, 0);
+}

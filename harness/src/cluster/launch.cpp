@@ -86,7 +86,7 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   std::vector<ExtensionFiles> extensions;
   bool preload = false;
   if (o.preload_pg_unit_tests) {
-    OwnExtension own = own_extension(inst);
+    OwnExtension own = own_extension(inst, layout);
     preload = own.preload;
     if (own.build) extensions.push_back(std::move(*own.build));
   }

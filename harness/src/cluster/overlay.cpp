@@ -74,38 +74,6 @@ std::string tree_fingerprint(const fs::path& dir) {
   return stable_hash(text);
 }
 
-// What a failed build says, for one line: the compiler's first "error:" lines and make's
-// "*** ..." line (not the source excerpts and caret lines around them); the last lines if there
-// are none of those.
-std::string build_complaint(const std::string& output) {
-  std::vector<std::string> picked;
-  std::string make_line;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (line.find("error:") != std::string::npos || line.find("Error:") != std::string::npos) {
-      if (picked.size() < 2) picked.push_back(line);
-    } else if (make_line.empty() && line.find("*** ") != std::string::npos) {
-      make_line = line;
-    }
-  }
-  if (!make_line.empty()) picked.push_back(make_line);
-  if (picked.empty()) return platform::last_lines(output, 2, "make");
-  std::string out;
-  for (const auto& l : picked) out += (out.empty() ? "" : " / ") + l;
-  return out;
-}
-
-// Keeps a failed build's whole output in `log`; the part of the message that names it.
-std::string keep_log(const fs::path& log, const std::string& output) {
-  try {
-    platform::write_file_atomic(log, output, 0644);
-    return fmt::format(" (the whole output: {})", log.string());
-  } catch (const Error&) {
-    return {};
-  }
-}
-
 std::string file_stamp(const fs::path& p) {
   struct stat st;
   if (stat(p.c_str(), &st) != 0) return p.string() + "|missing";
@@ -223,6 +191,34 @@ fs::path build_for(const fs::path& dir, const Installation& inst, const Layout& 
 }
 
 }  // namespace
+
+std::string build_complaint(const std::string& output) {
+  std::vector<std::string> picked;
+  std::string make_line;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.find("error:") != std::string::npos || line.find("Error:") != std::string::npos) {
+      if (picked.size() < 2) picked.push_back(line);
+    } else if (make_line.empty() && line.find("*** ") != std::string::npos) {
+      make_line = line;
+    }
+  }
+  if (!make_line.empty()) picked.push_back(make_line);
+  if (picked.empty()) return platform::last_lines(output, 2, "make");
+  std::string out;
+  for (const auto& l : picked) out += (out.empty() ? "" : " / ") + l;
+  return out;
+}
+
+std::string keep_log(const fs::path& log, const std::string& output) {
+  try {
+    platform::write_file_atomic(log, output, 0644);
+    return fmt::format(" (the whole output: {})", log.string());
+  } catch (const Error&) {
+    return {};
+  }
+}
 
 ExtensionFiles resolve_extension(const fs::path& dir_arg, const Installation& inst,
                                  const Layout& layout) {

@@ -34,6 +34,15 @@ struct ExtensionFiles {
 ExtensionFiles resolve_extension(const fs::path& dir, const Installation& inst,
                                  const Layout& layout);
 
+// What a failed build says, for one line: the compiler's first "error:" lines and make's
+// "*** ..." line (not the source excerpts and caret lines around them); the last lines if there
+// are none of those.
+std::string build_complaint(const std::string& output);
+
+// Keeps a failed build's whole output in `log`; the part of the message that names it (empty if
+// it could not be written).
+std::string keep_log(const fs::path& log, const std::string& output);
+
 // Adds the extension files of a flat directory (no recursion): *.control, NAME--*.sql, *.so.
 void collect_extension_files(const fs::path& dir, ExtensionFiles& out);
 

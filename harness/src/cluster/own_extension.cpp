@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "cluster/extension_build.hpp"
 #include "pg_unit_tests/error.hpp"
 #include "platform/process.hpp"
 
@@ -42,7 +43,7 @@ std::optional<ExtensionFiles> build_in(const fs::path& where) {
 
 }  // namespace
 
-OwnExtension own_extension(const Installation& inst) {
+OwnExtension own_extension(const Installation& inst, const Layout& layout) {
   OwnExtension own;
   if (const char* env = std::getenv("PG_UNIT_TESTS_EXTENSION_DIR"); env && *env) {
     own.build = build_in(env);
@@ -57,6 +58,7 @@ OwnExtension own_extension(const Installation& inst) {
     own.build =
         build_in(platform::self_executable().parent_path() / "../share/pg_unit_tests/extension");
   }
+  if (own.build) own.build = own_extension_for(*own.build, inst, layout);
   std::error_code ec;
   own.preload = own.build ? !own.build->lib_files.empty()
                           : fs::exists(inst.pkglibdir / (std::string(kName) + ".so"), ec);

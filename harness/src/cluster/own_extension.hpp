@@ -10,11 +10,15 @@
 //      build tree serve the extension built there;
 //   3. none found: the extension installed into PostgreSQL (make install), if it is, is used as
 //      it is, without an overlay.
+//
+// A build found in a source tree serves the installation it was made for (extension/.built-for);
+// a server of another installation gets a build of its own (extension_build.hpp).
 #pragma once
 
 #include <filesystem>
 #include <optional>
 
+#include "cluster/layout.hpp"
 #include "cluster/overlay.hpp"
 #include "pg_unit_tests/installation.hpp"
 
@@ -25,7 +29,8 @@ struct OwnExtension {
   bool preload = false;                 // a library to preload: the build's, or the installed one
 };
 
-// Throws Error(kExtension) when $PG_UNIT_TESTS_EXTENSION_DIR is set but holds no build.
-OwnExtension own_extension(const Installation& inst);
+// Throws Error(kExtension) when $PG_UNIT_TESTS_EXTENSION_DIR is set but holds no build, or when
+// no build for `inst` can be made (own_extension_for).
+OwnExtension own_extension(const Installation& inst, const Layout& layout);
 
 }  // namespace pg_unit_tests::cluster
