@@ -107,6 +107,20 @@ TEST(Versions, ThrowAwayServersHaveNoChecksumsAndNoIoWorkers) {
   }
 }
 
+TEST(Versions, TemplateKeysNameTheMajorVersion) {
+  for (const auto& pg_config : installations()) {
+    auto r = run({cli(), "start", "--stock", "--json", "--pg-config",
+                  Installation::find(pg_config).pg_config.string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string major = std::to_string(major_of(pg_config));
+    EXPECT_NE(r.out.find("\"version\":\"" + major + "."), std::string::npos) << r.out;
+    auto status = run({cli(), "cache", "status"});
+    EXPECT_NE(status.out.find("template pg" + major + "_"), std::string::npos) << status.out;
+    auto uri = r.out.substr(r.out.find("\"uri\":\"") + 7);
+    run({cli(), "stop", uri.substr(0, uri.find('"'))});
+  }
+}
+
 TEST(Versions, AVersionTheExtensionDoesNotSupportIsOneLineAndWorksWithStock) {
   FakeInstallation old("14.11");
   auto r = run({cli(), "start", "--pg-config", old.pg_config.string()});

@@ -86,8 +86,13 @@ std::string stable_hash(const std::string& text) {
 }
 
 std::string template_key(const Installation& inst, const TemplateConfig& config) {
-  return stable_hash(fmt::format("{}|{}|{}|{}|{}", kTemplateFormat, inst.bindir.string(),
-                                 inst.version, config.locale, config.encoding));
+  // The major version in front, for people reading the cache (no '-' or '.': names are split
+  // there).
+  return fmt::format(
+      "pg{}_{}", inst.major,
+      stable_hash(fmt::format("{}|{}|{}|{}|{}", kTemplateFormat, inst.bindir.string(), inst.version,
+                              config.locale, config.encoding))
+          .substr(0, 11));
 }
 
 Template ensure_template(const Installation& inst, const TemplateConfig& config,
