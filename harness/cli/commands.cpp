@@ -210,6 +210,7 @@ int cache_status(bool json) {
                             {"path", i.path},
                             {"bytes", i.bytes},
                             {"detail", i.detail}});
+      if (!i.version.empty()) j["items"].back()["version"] = i.version;
     }
     j["servers"] = st.servers.size();
     std::printf("%s\n", j.dump(2).c_str());

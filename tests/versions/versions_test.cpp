@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "pg_unit_tests/installation.hpp"
 #include "pg_unit_tests/server.hpp"
 #include "support/pq.hpp"
@@ -147,4 +149,32 @@ TEST(Versions, AnInstallationWithoutPgxsIsOneLineAndWorksWithStock) {
   auto stock = run({cli(), "start", "--stock", "--pg-config", other.pg_config.string()});
   ASSERT_EQ(stock.status, 0) << stock.err;
   EXPECT_EQ(run({cli(), "stop", first_line(stock.out)}).status, 0);
+}
+
+TEST(Versions, CacheStatusNamesTheVersionOfWhatItHolds) {
+  for (const auto& pg_config : installations()) {
+    ServerOptions options;
+    options.pg_config = pg_config;
+    Server server = Server::start(options);
+  }
+  auto r = run({cli(), "cache", "status", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto status = nlohmann::json::parse(r.out);
+  for (const auto& pg_config : installations()) {
+    const std::string version = Installation::find(pg_config).version;
+    bool template_found = false;
+    for (const auto& item : status["items"]) {
+      if (item["kind"] == "template" && item.value("version", "") == version) template_found = true;
+    }
+    EXPECT_TRUE(template_found) << "no template of PostgreSQL " << version << " in " << r.out;
+  }
+  for (const auto& item : status["items"]) {
+    const std::string kind = item["kind"];
+    if (kind != "template" && kind != "spare" && kind != "build") continue;
+    ASSERT_TRUE(item.contains("version")) << item.dump();
+    EXPECT_NE(
+        item["detail"].get<std::string>().find("PostgreSQL " + item["version"].get<std::string>()),
+        std::string::npos)
+        << item.dump();
+  }
 }

@@ -11,13 +11,14 @@
 namespace pg_unit_tests::cache {
 
 struct Item {
-  // template, spare (data directory), overlay, staging (built --extension), server (pre-started
-  // spare)
+  // template, spare (data directory), overlay, staging (built --extension), build (the
+  // pg_unit_tests extension built for an installation), server (pre-started spare)
   std::string kind;
   std::string key;
   std::string path;
   std::uintmax_t bytes = 0;
   std::string detail;
+  std::string version;  // the PostgreSQL version it is for (templates, spares, builds)
 };
 
 struct Status {

@@ -20,7 +20,7 @@ using cluster::Layout;
 namespace {
 
 Item to_item(const cluster::CacheEntry& e) {
-  return Item{e.kind, e.key, e.path.string(), e.bytes, e.detail};
+  return Item{e.kind, e.key, e.path.string(), e.bytes, e.detail, e.version};
 }
 
 bool pooled(const cluster::KeeperStatus& s) {
@@ -57,7 +57,8 @@ Status status() {
     if (pooled(server)) {
       s.items.push_back(
           Item{"server", server.info.id, server.info.directory.string(), 0,
-               fmt::format("pre-started spare server, ready to claim (pid {})", server.info.pid)});
+               fmt::format("pre-started spare server, ready to claim (pid {})", server.info.pid),
+               server.info.version});
     } else {
       s.servers.push_back(std::move(server.info));
     }
@@ -80,7 +81,7 @@ std::vector<Item> clear() {
     if (name.rfind(cluster::kPoolPrefix, 0) != 0 || !layout.cache_dir->unlink(name)) continue;
     const fs::path dir = layout.run / name.substr(name.rfind('-') + 1);
     if (cluster::stop_server(dir, layout)) {
-      out.push_back(Item{"server", dir.filename().string(), dir.string(), 0, "spare server"});
+      out.push_back(Item{"server", dir.filename().string(), dir.string(), 0, "spare server", ""});
     }
   }
   // Overlays of running servers stay: their postgres binary lives there.

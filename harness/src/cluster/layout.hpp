@@ -8,7 +8,8 @@
 //              keeper: sockets, data/, logs
 //     build/   the caller's, 0700 (under root: 0750, group of the server user): what the caller
 //              builds for servers to read: extension overlays (overlay-*), --extension staging
-//              (ext-*), the installation memo
+//              (ext-*), the pg_unit_tests extension built per installation (build-*), the
+//              installation memo
 //
 // <root> is $PG_UNIT_TESTS_DIR if set (it must exist), else /dev/shm (RAM), else $TMPDIR or /tmp.
 // The harness runs as root on machines other users share, so nothing here is taken on faith:

@@ -237,6 +237,7 @@ std::vector<CacheEntry> cache_entries(const Layout& layout) {
         if (auto meta = dir->read_file(name + ".json")) {
           auto j = nlohmann::json::parse(*meta, nullptr, false);
           if (!j.is_discarded()) {
+            c.version = j.value("version", "");
             c.detail = fmt::format("PostgreSQL {} ({}), locale {}, encoding {}",
                                    j.value("version", "?"), j.value("bindir", "?"),
                                    j.value("locale", "?"), j.value("encoding", "?"));
@@ -245,6 +246,23 @@ std::vector<CacheEntry> cache_entries(const Layout& layout) {
       } else if (c.kind == "spare") {
         c.key = name.substr(dash + 1, 16);
         c.detail = "data directory copy, ready to claim";
+        if (auto meta = dir->read_file("tmpl-" + c.key + ".json")) {
+          auto j = nlohmann::json::parse(*meta, nullptr, false);
+          if (!j.is_discarded()) c.version = j.value("version", "");
+        }
+        if (!c.version.empty()) c.detail = "PostgreSQL " + c.version + " " + c.detail;
+      } else if (c.kind == "build") {
+        // extension_build.cpp: the pg_unit_tests extension built for one installation.
+        c.key = name.substr(dash + 1);
+        c.detail = "the pg_unit_tests extension built out of tree";
+        if (auto meta = platform::read_file(c.path / "BUILT-FOR.json")) {
+          auto j = nlohmann::json::parse(*meta, nullptr, false);
+          if (!j.is_discarded()) {
+            c.version = j.value("version", "");
+            c.detail = fmt::format("the pg_unit_tests extension for PostgreSQL {} ({}), from {}",
+                                   c.version, j.value("bindir", "?"), j.value("source", "?"));
+          }
+        }
       } else if (c.kind == "ext") {
         c.kind = "staging";
         c.key = name.substr(dash + 1);
@@ -274,8 +292,9 @@ std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::
     if (c.kind == "overlay" && std::find(in_use.begin(), in_use.end(), c.path) != in_use.end()) {
       continue;
     }
-    const platform::Dir& dir =
-        c.kind == "overlay" || c.kind == "staging" ? *layout.build_dir : *layout.cache_dir;
+    const platform::Dir& dir = c.kind == "overlay" || c.kind == "staging" || c.kind == "build"
+                                   ? *layout.build_dir
+                                   : *layout.cache_dir;
     // Out of the way first (one rename), so that nobody starts to use it while it goes.
     const std::string trash = fmt::format(".trash-{}", platform::random_hex(6));
     if (dir.rename(c.path.filename(), trash)) {

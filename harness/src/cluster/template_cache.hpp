@@ -50,16 +50,17 @@ bool claim_spare(const platform::Dir& cache, const std::string& key, const fs::p
 void refill_spares(const platform::Dir& cache, const Template& tmpl, int target = kSpareTarget);
 
 struct CacheEntry {
-  std::string kind;  // "template", "spare", "overlay"
+  std::string kind;  // "template", "spare", "overlay", "staging", "build"
   std::string key;
   fs::path path;
   std::uintmax_t bytes = 0;
   std::string detail;
+  std::string version;  // the PostgreSQL version it is for, when known
 };
 std::vector<CacheEntry> cache_entries(const Layout& layout);
 
-// Removes templates, spares and overlays (but not the overlays in `in_use`). Returns what was
-// removed.
+// Removes templates, spares, overlays (but not the overlays in `in_use`), --extension staging and
+// the extension's builds per installation. Returns what was removed.
 std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::path>& in_use);
 
 // FNV-1a: a stable hash for cache keys (std::hash is not stable across builds).
