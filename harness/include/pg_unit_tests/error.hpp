@@ -14,7 +14,7 @@ enum class ExitCode : int {
   kUsage = 2,          // unknown option, bad argument
   kInstallation = 3,   // PostgreSQL installation missing or incomplete
   kServerStart = 4,    // the server refused to start (its own complaint is quoted)
-  kExtension = 5,      // an --extension directory does not build or has no control file
+  kExtension = 5,      // an extension (--extension, or our own for this version) does not build
   kFilesystem = 6,     // cache or state directory unwritable, disk full
   kNoSuchServer = 7,   // stop: no server behind that URI or directory
   kSystem = 8,         // the unprivileged user could not be prepared, fork failed, ...
@@ -42,7 +42,8 @@ inline constexpr ExitCodeMeaning kExitCodeMeanings[] = {
      "\"work_mem\": \"lots\"), or initdb failed (a bad --locale)"},
     {ExitCode::kExtension,
      "an --extension directory does not build (make's last lines are quoted) or has no control "
-     "file; a --create failed"},
+     "file; the pg_unit_tests extension cannot be built for the installation (a version it does "
+     "not support, no PGXS; --stock starts a server without it); a --create failed"},
     {ExitCode::kFilesystem,
      "the cache or state directory is not writable, the socket path would be too long, or the "
      "disk is full"},
