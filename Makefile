@@ -7,7 +7,7 @@
 #
 # The extension part is plain PGXS; the harness is driven through CMake from here.
 
-PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || echo /usr/lib/postgresql/15/bin/pg_config)
+PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/pg_config 2>/dev/null | sort -V | tail -n 1)
 PREFIX ?= /usr/local
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo

@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PGUT=$ROOT/build/bin/pg_unit_tests
-PG_CONFIG=${PG_CONFIG:-$(command -v pg_config || echo /usr/lib/postgresql/15/bin/pg_config)}
+PG_CONFIG=${PG_CONFIG:-$(command -v pg_config || ls -d /usr/lib/postgresql/*/bin/pg_config | sort -V | tail -n 1)}
 RUNS=${RUNS:-5}
 [[ -x $PGUT ]] || { echo "bench/regress.sh: build first (make)" >&2; exit 2; }
 

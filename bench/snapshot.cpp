@@ -20,6 +20,7 @@
 
 #include "bench_support.hpp"
 #include "pg_unit_tests/database.hpp"
+#include "pg_unit_tests/installation.hpp"
 #include "pg_unit_tests/server.hpp"
 
 namespace {
@@ -30,17 +31,9 @@ using bench::Conn;
 using bench::median;
 using bench::ms_since;
 
+// The installation the servers run ($PG_CONFIG, else the harness's default): its pg_dump.
 std::string bindir() {
-  FILE* p = popen("pg_config --bindir", "r");
-  char buf[512] = {};
-  if (p && fgets(buf, sizeof buf, p)) {
-    pclose(p);
-    std::string s(buf);
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-  }
-  if (p) pclose(p);
-  return "/usr/lib/postgresql/15/bin";
+  return pg_unit_tests::Installation::find().bindir.string();
 }
 
 void run_or_throw(const std::string& cmd) {

@@ -2,11 +2,16 @@
 # Installs the Debian packages pg_unit_tests needs to build, test and benchmark.
 # Idempotent: it does nothing when every package is already installed; otherwise it runs
 # `apt-get update` first, then installs only what is missing. Needs root (or sudo).
+#
+# PostgreSQL is the distribution's: 15 on Debian 12 (PGUT_PG_MAJOR=N picks another major version
+# where the package sources have it, such as apt.postgresql.org). Other versions for the test matrix
+# are built from source by scripts/build-postgres.sh.
 set -euo pipefail
 
+major=${PGUT_PG_MAJOR:-15}
 packages=(
   # PostgreSQL: the server, PGXS + pg_regress, libpq
-  postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
+  "postgresql-$major" "postgresql-server-dev-$major" "postgresql-client-$major" libpq-dev
   # toolchain
   g++ make cmake pkg-config clang-format clang-tidy
   # libraries the harness uses instead of hand-written code

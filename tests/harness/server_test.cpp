@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "pg_unit_tests/installation.hpp"
 #include "pg_unit_tests/server.hpp"
 #include "support/pq.hpp"
 #include "support/errors.hpp"
@@ -235,8 +236,9 @@ TEST(Server, ServesAPgxsExtensionFromItsSourceDirectory) {
   Connection c(s.uri());
   EXPECT_EQ(c.value("SELECT hello('world')"), "hello, world");
   // Nothing was written into the system installation.
-  EXPECT_FALSE(fs::exists("/usr/share/postgresql/15/extension/hello_ext.control"));
-  EXPECT_FALSE(fs::exists("/usr/lib/postgresql/15/lib/hello_ext.so"));
+  const auto inst = pg_unit_tests::Installation::find();
+  EXPECT_FALSE(fs::exists(inst.sharedir / "extension" / "hello_ext.control"));
+  EXPECT_FALSE(fs::exists(inst.pkglibdir / "hello_ext.so"));
 }
 
 TEST(Server, ServesAModuleWithoutControlFile) {
