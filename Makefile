@@ -3,11 +3,13 @@
 #   make            build the extension (PGXS), the harness library and the CLI (CMake, in build/)
 #   make install    install the extension into PostgreSQL (PGXS) and the CLI under PREFIX
 #   make demo       install missing packages, build, and run the demo on an ephemeral server
-#   make test       install missing packages, build, and run every test
+#   make test       install missing packages, build, and run every test; the extension's suites on
+#                   every installation in PG_CONFIGS (a list of pg_config paths; default PG_CONFIG)
 #
 # The extension part is plain PGXS; the harness is driven through CMake from here.
 
 PG_CONFIG ?= $(shell command -v pg_config 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/pg_config 2>/dev/null | sort -V | tail -n 1)
+PG_CONFIGS ?= $(PG_CONFIG)
 PREFIX ?= /usr/local
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -55,7 +57,7 @@ all install:
 	@exit 2
 endif
 
-.PHONY: all install extension harness install-harness deps demo test check-harness check-sanitize check-regress check-bindings lint format
+.PHONY: all install extension harness install-harness deps demo test check-harness check-sanitize check-regress check-regress-on check-bindings print-pg-config lint format
 
 # --- the harness (library, CLI, tests, benchmarks) --------------------------------------------
 # HARNESS=no builds and installs the extension alone (plain PGXS).
@@ -87,7 +89,7 @@ demo: deps
 
 test: deps
 	$(MAKE) all
-	scripts/run-tests.sh
+	PG_CONFIGS='$(PG_CONFIGS)' scripts/run-tests.sh
 
 # --- the pieces `make test` runs --------------------------------------------------------------
 check-harness: harness
@@ -101,6 +103,11 @@ PGUT_EXTENSION :=
 include $(PGUT_TOP)harness/pgxs/pg_unit_tests.mk
 check-regress: pgut-check
 
+# The same suite on another installation, the build tree left as it is (the harness serves the
+# extension built for that installation): make check-regress-on ON_PG_CONFIG=PATH.
+check-regress-on: all
+	$(PG_UNIT_TESTS) regress --inputdir=./ --pg-config='$(ON_PG_CONFIG)' $(REGRESS_OPTS) $(REGRESS)
+
 check-sanitize: $(BUILD_DIR)/CMakeCache.txt
 	$(CMAKE) -S . -B $(BUILD_DIR)-asan -DCMAKE_BUILD_TYPE=Debug -DPGUT_SANITIZE=ON -DPGUT_BENCH=OFF \
 	  -DPG_CONFIG=$(PG_CONFIG) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
@@ -113,6 +120,10 @@ check-bindings: harness
 	bindings/check.sh
 check-bindings-%: harness
 	bindings/check.sh $*
+
+# The installation the tree is built for (scripts/run-tests.sh).
+print-pg-config:
+	@echo '$(PG_CONFIG)'
 
 lint: harness
 	scripts/lint.sh $(BUILD_DIR)
