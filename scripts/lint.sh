@@ -11,17 +11,25 @@ mapfile -t files < <(git ls-files '*.cpp' '*.hpp' | grep -v '^tests/fixtures/')
 clang-format --dry-run --Werror "${files[@]}"
 echo "lint: clang-format: ${#files[@]} files follow .clang-format"
 
-# run-clang-tidy runs the files in parallel and exits non-zero on any finding (WarningsAsErrors).
-set +e
-run-clang-tidy -quiet -j "$(nproc)" -p "$build" "$PWD/harness/" >"$build/clang-tidy.log" 2>&1
-status=$?
-set -e
-grep -E '(error|warning):' "$build/clang-tidy.log" || true
-if [[ $status -ne 0 ]]; then
-  echo "lint: clang-tidy found problems (full log: $build/clang-tidy.log)" >&2
-  exit 1
-fi
-echo "lint: clang-tidy: harness clean"
+# Runs a clang-tidy command (it exits non-zero on any finding: WarningsAsErrors) into a log, shows
+# the findings and stops at the first part with any.
+tidy() {
+  local part=$1 log=$2
+  shift 2
+  set +e
+  "$@" >"$log" 2>&1
+  local status=$?
+  set -e
+  grep -E '(error|warning):' "$log" || true
+  if [[ $status -ne 0 ]]; then
+    echo "lint: clang-tidy found problems in the $part (full log: $log)" >&2
+    exit 1
+  fi
+  echo "lint: clang-tidy: $part clean"
+}
+
+# run-clang-tidy runs the files in parallel.
+tidy harness "$build/clang-tidy.log" run-clang-tidy -quiet -j "$(nproc)" -p "$build" "$PWD/harness/"
 
 scripts/check-boundary.sh "${PG_CONFIG:-}"
 echo "lint: PostgreSQL headers enter the extension's C++ only in extension/src/pg/"
@@ -29,15 +37,5 @@ echo "lint: PostgreSQL headers enter the extension's C++ only in extension/src/p
 # The extension is built by PGXS, which writes no compile_commands.json: its include paths, macros
 # and standard come from the Makefile (extension/src/.clang-tidy adapts the checks to the backend).
 read -r -a ext_flags < <(make -s --no-print-directory print-extension-tidy-flags)
-mapfile -t ext_files < <(git ls-files 'extension/src/*.cpp')
-set +e
-printf '%s\n' "${ext_files[@]}" |
-  xargs -P "$(nproc)" -I{} clang-tidy -quiet {} -- "${ext_flags[@]}" >"$build/clang-tidy-extension.log" 2>&1
-status=$?
-set -e
-grep -E '(error|warning):' "$build/clang-tidy-extension.log" || true
-if [[ $status -ne 0 ]]; then
-  echo "lint: clang-tidy found problems in the extension (full log: $build/clang-tidy-extension.log)" >&2
-  exit 1
-fi
-echo "lint: clang-tidy: extension clean (${#ext_files[@]} files)"
+tidy extension "$build/clang-tidy-extension.log" \
+  xargs -P "$(nproc)" -a <(git ls-files 'extension/src/*.cpp') -I{} clang-tidy -quiet {} -- "${ext_flags[@]}"
