@@ -123,32 +123,32 @@ TEST(Versions, TemplateKeysNameTheMajorVersion) {
   }
 }
 
-TEST(Versions, AVersionTheExtensionDoesNotSupportIsOneLineAndWorksWithStock) {
-  FakeInstallation old("14.11");
-  auto r = run({cli(), "start", "--pg-config", old.pg_config.string()});
+namespace {
+
+// `start` on the installation is refused with one line naming each of `reasons` and exit code 5;
+// `start --stock` works.
+void expect_refused_but_stock_works(const FakeInstallation& inst,
+                                    const std::vector<std::string>& reasons) {
+  auto r = run({cli(), "start", "--pg-config", inst.pg_config.string()});
   EXPECT_EQ(r.status, 5) << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
-  EXPECT_NE(r.err.find("PostgreSQL 14.11"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("15 to 18"), std::string::npos) << r.err;
+  for (const auto& reason : reasons) EXPECT_NE(r.err.find(reason), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--stock"), std::string::npos) << r.err;
 
-  auto stock = run({cli(), "start", "--stock", "--pg-config", old.pg_config.string()});
+  auto stock = run({cli(), "start", "--stock", "--pg-config", inst.pg_config.string()});
   ASSERT_EQ(stock.status, 0) << stock.err;
   EXPECT_EQ(run({cli(), "stop", first_line(stock.out)}).status, 0);
 }
 
+}  // namespace
+
+TEST(Versions, AVersionTheExtensionDoesNotSupportIsOneLineAndWorksWithStock) {
+  expect_refused_but_stock_works(FakeInstallation("14.11"), {"PostgreSQL 14.11", "15 to 18"});
+}
+
 TEST(Versions, AnInstallationWithoutPgxsIsOneLineAndWorksWithStock) {
   // Another version than the build tree's, so the harness has to build the extension for it.
-  FakeInstallation other("16.2");
-  auto r = run({cli(), "start", "--pg-config", other.pg_config.string()});
-  EXPECT_EQ(r.status, 5) << r.err;
-  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
-  EXPECT_NE(r.err.find("no PGXS"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("postgresql-server-dev-16"), std::string::npos) << r.err;
-
-  auto stock = run({cli(), "start", "--stock", "--pg-config", other.pg_config.string()});
-  ASSERT_EQ(stock.status, 0) << stock.err;
-  EXPECT_EQ(run({cli(), "stop", first_line(stock.out)}).status, 0);
+  expect_refused_but_stock_works(FakeInstallation("16.2"), {"no PGXS", "postgresql-server-dev-16"});
 }
 
 TEST(Versions, CacheStatusNamesTheVersionOfWhatItHolds) {
