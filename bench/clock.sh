@@ -179,8 +179,10 @@ if command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/nu
   loaded_bin=$(readlink "/proc/$loaded_pid/exe")
   stock_bin="$BINDIR/postgres"
   tmpl=""
+  # The template of this installation (a cache holds one per version and locale).
   for t in "$(dirname "$(dirname "$(dirname "$info")")")"/cache/tmpl-*.json; do
-    grep -q '"locale":"C.UTF-8"' "$t" && tmpl=${t%.json} && break
+    grep -q '"locale":"C.UTF-8"' "$t" && grep -qF "\"bindir\":\"$BINDIR\"" "$t" &&
+      tmpl=${t%.json} && break
   done
   chmod 755 "$work"  # the server user runs the single-user backend under root
   cg="$work/callgrind"
