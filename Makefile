@@ -102,6 +102,9 @@ PG_UNIT_TESTS := ./pg_unit_tests
 PGUT_EXTENSION :=
 include $(PGUT_TOP)harness/pgxs/pg_unit_tests.mk
 check-regress: pgut-check
+# The tree's own installation only: `make test` runs the other installations of PG_CONFIGS itself
+# (check-regress-on), and PG_CONFIGS from its command line or environment would make this a matrix.
+check-regress: override PG_CONFIGS :=
 
 # The same suite on another installation, the build tree left as it is (the harness serves the
 # extension built for that installation): make check-regress-on ON_PG_CONFIG=PATH.
