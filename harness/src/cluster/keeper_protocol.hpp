@@ -44,6 +44,12 @@
 //   {"op":"createdb","template_db":T,"label":L,"owner_pid":P,"pool_size":K}
 //                                          -> {"ok":true,"database":{...}}   (owned servers)
 //   {"op":"dropdb","database":NAME}        -> {"ok":true} at once; the drop follows
+//   {"op":"harvest","target":NAME}         -> {"ok":true} once postgres has shut down cleanly
+//                                             (a checkpoint), its data directory is cache/NAME
+//                                             (NAME: mtmpl-*.building-*, never an existing
+//                                             entry) and the rest is gone; only from the
+//                                             connection that owns the server. This is how a
+//                                             migrated template is made (cluster/migration.hpp).
 //   Failures: {"ok":false,"code":EXIT_CODE,"message":"one line"}.
 //
 // DATABASES. createdb and dropdb are served by the keeper's database pool: a program of its own,
@@ -130,7 +136,7 @@ struct KeeperStatus {
 };
 
 struct Request {
-  std::string op;  // status, stop, claim, createdb, dropdb
+  std::string op;  // status, stop, claim, createdb, dropdb, harvest
   bool owned = false;
   int idle_timeout = 60;
   int owner_pid = 0;
@@ -140,6 +146,7 @@ struct Request {
   std::string database{};  // dropdb
   int pool_size = 4;       // clones of the template kept ready
   int tag = -1;            // between the keeper and its pool: the client the reply goes to
+  std::string target{};    // harvest: the entry in the cache that the data directory becomes
 };
 
 struct Reply {
@@ -174,6 +181,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeeperSpec, id, directory, cache
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeeperStatus, info, state, owner, overlay, pooled,
                                                 pool_pid)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Request, op, owned, idle_timeout, owner_pid,
-                                                template_db, label, database, pool_size, tag)
+                                                template_db, label, database, pool_size, tag,
+                                                target)
 
 }  // namespace pg_unit_tests::cluster

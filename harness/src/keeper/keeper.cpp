@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -249,6 +251,24 @@ void Keeper::handle(Client& client, const std::string& line) {
     client.wants_stop_reply = true;  // answered by finish(), once everything is gone
     stop("stop requested");
     return;
+  } else if (r.op == "harvest") {
+    // Only the owner may take the data directory, only into a building entry of a migrated
+    // template in our own cache (never over anything that exists: renameat2 RENAME_NOREPLACE).
+    const bool owner = state_ == KeeperState::kOwned && owner_.kind == Owner::Kind::kConnection &&
+                       owner_.client == client.id;
+    const bool name_ok = r.target.rfind("mtmpl-", 0) == 0 &&
+                         r.target.find(".building-") != std::string::npos &&
+                         r.target.find('/') == std::string::npos;
+    if (!owner || !name_ok) {
+      reply = Reply::failure(ExitCode::kUsage,
+                             "harvest: only the owning connection, into cache/mtmpl-*.building-*");
+    } else {
+      harvest_target_ = r.target;
+      harvest_client_ = client.id;
+      client.wants_stop_reply = true;  // answered by finish()
+      stop("harvest requested");
+      return;
+    }
   } else if (r.op == "claim") {
     const bool token_taken =
         access((spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id)).c_str(), F_OK) !=
@@ -409,6 +429,7 @@ void Keeper::finish() noexcept {
     unlink((spec_.cache / cluster::pool_token_name(spec_.pool_key, spec_.id)).c_str());
   }
   end_pool("the server is stopping");  // its databases go with the server
+  const Reply harvested = harvest_target_.empty() ? Reply::success() : harvest();
   postgres_.shutdown();
   listener_.reset();
   if (created_) platform::remove_tree(spec_.directory);
@@ -418,7 +439,34 @@ void Keeper::finish() noexcept {
   guardian_pipe_.reset();
   if (guardian_ > 0) platform::wait_for(std::exchange(guardian_, -1));
   for (auto& c : clients_) {
-    if (c.wants_stop_reply) platform::send_line(c.fd.get(), cluster::encode(Reply::success()));
+    if (!c.wants_stop_reply) continue;
+    platform::send_line(c.fd.get(),
+                        cluster::encode(c.id == harvest_client_ ? harvested : Reply::success()));
+  }
+}
+
+Reply Keeper::harvest() noexcept {
+  try {
+    if (!postgres_.shutdown_cleanly(std::chrono::seconds(120))) {
+      return Reply::failure(
+          ExitCode::kServerStart,
+          fmt::format("the server did not shut down cleanly: {}",
+                      platform::last_lines(
+                          platform::read_file(spec_.directory / "postgres.log").value_or(""), 2)));
+    }
+    const auto cache = platform::Dir::open(spec_.cache);
+    if (!cache) return Reply::failure(ExitCode::kFilesystem, "the cache directory is gone");
+    const fs::path data = postgres_.data_directory();
+    if (renameat2(AT_FDCWD, data.c_str(), cache->fd(), harvest_target_.c_str(), RENAME_NOREPLACE) !=
+        0) {
+      return Reply::failure(
+          ExitCode::kFilesystem,
+          fmt::format("could not move {} to {}: {}", data.string(),
+                      (spec_.cache / harvest_target_).string(), std::strerror(errno)));
+    }
+    return Reply::success();
+  } catch (const std::exception& e) {
+    return Reply::failure(ExitCode::kFilesystem, e.what());
   }
 }
 

@@ -48,6 +48,7 @@ class Keeper {
   void drop_client(int id);
   void stop(const std::string& why);
   void finish() noexcept;  // shuts postgres down, removes the directory, answers STOP requests
+  cluster::Reply harvest() noexcept;  // finish()'s part of a harvest: clean shutdown, rename
   bool own_by(const cluster::Request& terms, int client_id);
   void on_tick();
   cluster::KeeperStatus status() const;
@@ -80,6 +81,9 @@ class Keeper {
   std::vector<int> pool_waiting_;  // clients whose request the pool has not answered yet
   std::vector<DatabaseInfo> databases_;
   int pooled_ = 0;
+  // A harvest (see the protocol): what the data directory becomes, and who asked.
+  std::string harvest_target_;
+  int harvest_client_ = -1;
 };
 
 // The guardian's whole job (see Keeper::launch_guardian): returns its exit code.

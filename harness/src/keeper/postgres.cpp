@@ -194,6 +194,21 @@ void Postgres::warm_up() const {
   platform::write_all(s.get(), terminate);
 }
 
+bool Postgres::shutdown_cleanly(std::chrono::seconds limit) noexcept {
+  if (pid_ <= 0) return false;
+  kill(pid_, SIGINT);
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (const auto status = platform::try_wait(pid_)) {
+      pid_ = -1;
+      return *status == 0;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  shutdown();
+  return false;
+}
+
 bool Postgres::exited() {
   if (pid_ <= 0) return true;
   if (platform::try_wait(pid_)) {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ class Postgres {
   // Immediate shutdown (SIGQUIT: the data is thrown away anyway); SIGKILL after 5 s, and the
   // System V segment that a killed postmaster cannot remove. Safe to call twice.
   void shutdown() noexcept;
+  // Fast shutdown (SIGINT: a shutdown checkpoint, the data directory left consistent, as a
+  // template must be). True if postgres exited cleanly within `limit`; else it is shut down
+  // immediately and false.
+  bool shutdown_cleanly(std::chrono::seconds limit) noexcept;
 
   // True (and reaped) once the postmaster has exited.
   bool exited();
