@@ -16,6 +16,7 @@ packages=(
   g++ make cmake pkg-config clang-format clang-tidy
   # libraries the harness uses instead of hand-written code
   libcli11-dev libfmt-dev nlohmann-json3-dev libpugixml-dev
+  libssl-dev  # libcrypto's SHA-256 (libpq links it anyway)
   # tests and benchmarks; IPC::Run for PostgreSQL's TAP test modules, xmllint for JUnit reports
   libgtest-dev libgmock-dev googletest valgrind libipc-run-perl libxml2-utils
 )

@@ -98,6 +98,26 @@ void add_server_options(CLI::App* cmd, StartArgs& a, bool idle_timeout) {
                 "do not preload the pg_unit_tests extension (a stock server without time control)");
 }
 
+// Migrated templates (ServerOptions::init*): for start, exec, regress and cache warm.
+void add_init_options(CLI::App* cmd, StartArgs& a) {
+  const char* group = "Migrated template (prepared once per content, then cached)";
+  cmd->add_option("--init", a.init,
+                  "apply this SQL file, or a directory's *.sql files in name order, to the "
+                  "database once (psql, ON_ERROR_STOP); repeatable, applied in the order given")
+      ->type_name("DIR_OR_FILE")
+      ->group(group);
+  cmd->add_option("--init-command", a.init_command,
+                  "run this shell command once to prepare the database (DATABASE_URL and PG* set "
+                  "to it): a migration tool such as alembic, goose, knex, flyway")
+      ->type_name("CMD")
+      ->group(group);
+  cmd->add_option("--init-key", a.init_key,
+                  "a file or directory whose content keys the template (the command's "
+                  "migrations); repeatable")
+      ->type_name("PATH")
+      ->group(group);
+}
+
 }  // namespace
 
 App::App()
@@ -110,6 +130,7 @@ App::App()
   start_ = app_.add_subcommand("start", "start a server and print its connection URI");
   add_options_when_reached(start_, [this] {
     add_server_options(start_, start_args_, true);
+    add_init_options(start_, start_args_);
     start_->add_flag("--json", json_,
                      "print a JSON object (uri, host, port, user, password, database, directories, "
                      "pid, version, jdbc_url with --tcp, databases) instead of the URI");
@@ -138,6 +159,7 @@ App::App()
       "pg_unit_tests exec [OPTIONS] -- COMMAND [ARGS...]");
   add_options_when_reached(exec_, [this] {
     add_server_options(exec_, start_args_, false);
+    add_init_options(exec_, start_args_);
     exec_
         ->add_option("--databases", exec_databases_,
                      "also prepare N per-worker databases from the server's pool, exported as "
@@ -152,7 +174,10 @@ App::App()
       "regress",
       "run a pg_regress suite (sql/, expected/, schedules) on an ephemeral server and remove it; "
       "accepts pg_regress's options");
-  add_options_when_reached(regress_, [this] { add_regress_options(regress_, regress_args_); });
+  add_options_when_reached(regress_, [this] {
+    add_regress_options(regress_, regress_args_);
+    add_init_options(regress_, regress_args_.server);
+  });
 
   list_ = app_.add_subcommand("list", "list this user's running servers");
   add_options_when_reached(list_, [this] { list_->add_flag("--json", json_, "print JSON"); });
@@ -162,6 +187,7 @@ App::App()
   warm_ = cache->add_subcommand("warm", "prepare the template and spare copies now");
   add_options_when_reached(warm_, [this] {
     add_server_options(warm_, start_args_, false);
+    add_init_options(warm_, start_args_);
     warm_
         ->add_option(
             "--servers", spare_servers_,
@@ -173,7 +199,8 @@ App::App()
   });
   status_ = cache->add_subcommand("status", "show what the cache holds and where");
   add_options_when_reached(status_, [this] { status_->add_flag("--json", json_, "print JSON"); });
-  clear_ = cache->add_subcommand("clear", "remove templates, spares and unused overlays");
+  clear_ = cache->add_subcommand(
+      "clear", "remove templates, migrated templates, spares and unused overlays");
 
   database_commands_.emplace(app_);
   clock_command_.emplace(app_);

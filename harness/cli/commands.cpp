@@ -37,6 +37,9 @@ ServerOptions StartArgs::to_options() const {
   o.create = create;
   o.freeze = freeze;
   o.preload_pg_unit_tests = !stock;
+  o.init.assign(init.begin(), init.end());
+  o.init_command = init_command;
+  o.init_key.assign(init_key.begin(), init_key.end());
   return o;
 }
 
@@ -205,12 +208,20 @@ int cache_status(bool json) {
     nlohmann::json j = {{"directory", st.directory}, {"in_memory", st.in_memory}};
     j["items"] = nlohmann::json::array();
     for (const auto& i : st.items) {
-      j["items"].push_back({{"kind", i.kind},
-                            {"key", i.key},
-                            {"path", i.path},
-                            {"bytes", i.bytes},
-                            {"detail", i.detail}});
-      if (!i.version.empty()) j["items"].back()["version"] = i.version;
+      nlohmann::json item = {{"kind", i.kind},
+                             {"key", i.key},
+                             {"path", i.path},
+                             {"bytes", i.bytes},
+                             {"detail", i.detail}};
+      if (i.kind == "migrated") {
+        item["init"] = {{"files", i.init_files},
+                        {"command", i.init_command},
+                        {"directory", i.init_directory},
+                        {"key", i.init_key}};
+        item["last_used"] = i.last_used;
+      }
+      if (!i.version.empty()) item["version"] = i.version;
+      j["items"].push_back(std::move(item));
     }
     j["servers"] = st.servers.size();
     std::printf("%s\n", j.dump(2).c_str());

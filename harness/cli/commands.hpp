@@ -20,6 +20,8 @@ struct StartArgs {
   std::string locale, encoding, pg_config, freeze;
   std::vector<std::string> extensions, create;
   bool stock = false;
+  std::vector<std::string> init, init_key;  // --init, --init-key
+  std::string init_command;
 
   ServerOptions to_options() const;
 };

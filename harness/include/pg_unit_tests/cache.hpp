@@ -11,14 +11,21 @@
 namespace pg_unit_tests::cache {
 
 struct Item {
-  // template, spare (data directory), overlay, staging (built --extension), build (the
-  // pg_unit_tests extension built for an installation), server (pre-started spare)
+  // template, migrated (a template with --init applied), spare (data directory), overlay, staging
+  // (built --extension), build (the pg_unit_tests extension built for an installation), server
+  // (pre-started spare)
   std::string kind;
   std::string key;
   std::string path;
   std::uintmax_t bytes = 0;
   std::string detail;
   std::string version;  // the PostgreSQL version it is for (templates, spares, builds)
+  // migrated: the key's sources (ServerOptions::init files in order, init_command and the
+  // directory it ran in, init_key paths) and when a start last used it (seconds since the epoch)
+  std::vector<std::string> init_files{};
+  std::string init_command{}, init_directory{};
+  std::vector<std::string> init_key{};
+  long long last_used = 0;
 };
 
 struct Status {
@@ -35,7 +42,8 @@ struct Status {
 // pooled.
 void warm(const ServerOptions& options = {}, int servers = 0);
 Status status();
-// Removes templates, spares and overlays that no running server uses; returns what went.
+// Removes templates, migrated templates, spares and overlays that no running server uses; returns
+// what went.
 std::vector<Item> clear();
 
 }  // namespace pg_unit_tests::cache

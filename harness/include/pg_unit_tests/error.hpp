@@ -14,7 +14,7 @@ enum class ExitCode : int {
   kUsage = 2,          // unknown option, bad argument
   kInstallation = 3,   // PostgreSQL installation missing or incomplete
   kServerStart = 4,    // the server refused to start (its own complaint is quoted)
-  kExtension = 5,      // an extension (--extension, or our own for this version) does not build
+  kExtension = 5,      // an extension does not build, a --create or --init migration failed
   kFilesystem = 6,     // cache or state directory unwritable, disk full
   kNoSuchServer = 7,   // stop: no server behind that URI or directory
   kSystem = 8,         // the unprivileged user could not be prepared, fork failed, ...
@@ -43,7 +43,8 @@ inline constexpr ExitCodeMeaning kExitCodeMeanings[] = {
     {ExitCode::kExtension,
      "an --extension directory does not build (make's last lines are quoted) or has no control "
      "file; the pg_unit_tests extension cannot be built for the installation (a version it does "
-     "not support, no PGXS; --stock starts a server without it); a --create failed"},
+     "not support, no PGXS; --stock starts a server without it); a --create failed; an --init "
+     "migration failed (psql's or the command's error is quoted; nothing is cached)"},
     {ExitCode::kFilesystem,
      "the cache or state directory is not writable, the socket path would be too long, or the "
      "disk is full"},

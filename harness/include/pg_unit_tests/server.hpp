@@ -38,6 +38,23 @@ struct ServerOptions {
   // Only for detached servers: stop the server when the process with this pid ends (its keeper
   // watches it through a pidfd), instead of after idle_timeout. 0: no such owner.
   int owner_pid = 0;
+
+  // A migrated template: prepare the default database ("postgres") once, cache the result next to
+  // the plain template, and start every later server of the same key from it (as fast as a plain
+  // warm start). The key: the installation, settings, extensions and --create list, plus the
+  // names and contents of the `init` files, the `init_command` line and its working directory,
+  // and the names and contents of the `init_key` files. See README.md, "Migrated templates".
+  //
+  // SQL files, or directories whose *.sql files (not recursive) are applied in name order (byte
+  // order); all in the order given, by one psql with ON_ERROR_STOP=1, in the current directory.
+  std::vector<std::filesystem::path> init;
+  // A shell command (sh -c), run after the files, in the current directory, with DATABASE_URL,
+  // PGHOST, PGPORT, PGUSER, PGDATABASE (and PGPASSWORD with tcp) pointing at the database being
+  // prepared: a migration tool (alembic, goose, knex, flyway, sqitch ...).
+  std::string init_command;
+  // Files or directories (recursively; hidden entries and __pycache__ left out) whose content is
+  // part of the key: a command's migrations, or files that the init files include with \i.
+  std::vector<std::filesystem::path> init_key;
 };
 
 // A database that `createdb` (Database::create) handed out from a server's pool of clones.

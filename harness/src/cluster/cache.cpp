@@ -20,7 +20,15 @@ using cluster::Layout;
 namespace {
 
 Item to_item(const cluster::CacheEntry& e) {
-  return Item{e.kind, e.key, e.path.string(), e.bytes, e.detail, e.version};
+  Item i{e.kind, e.key, e.path.string(), e.bytes, e.detail, e.version};
+  if (e.kind == "migrated" && e.description.is_object()) {
+    i.init_files = e.description.value("files", std::vector<std::string>{});
+    i.init_command = e.description.value("command", "");
+    i.init_directory = e.description.value("directory", "");
+    i.init_key = e.description.value("key_paths", std::vector<std::string>{});
+    i.last_used = e.last_used;
+  }
+  return i;
 }
 
 bool pooled(const cluster::KeeperStatus& s) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cluster/migration.hpp"
 #include "cluster/overlay.hpp"
 #include "cluster/own_extension.hpp"
 #include "cluster/run_dir.hpp"
@@ -83,6 +84,7 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
                 "--freeze needs the pg_unit_tests extension, which --stock leaves out: give one "
                 "of them, not both");
   }
+  const InitSources init = resolve_init(o);  // usage errors before anything is built
   std::vector<ExtensionFiles> extensions;
   bool preload = false;
   if (o.preload_pg_unit_tests) {
@@ -124,6 +126,7 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   l.server_uid = layout.user.uid;
   l.cache_dir = layout.cache_dir;
   l.cache_lock = std::move(cache_lock);
+  if (!init.empty()) use_migrated_template(l, init, inst, extensions, layout, o.tcp);
   // Servers that differ only in what is decided at claim time (owner, idle timeout) share a pool.
   std::string identity =
       fmt::format("{}|{}|{}|{}", s.postgres.string(), s.template_key, s.version, layout.user.uid);
@@ -166,8 +169,9 @@ std::optional<Started> claim_spare_server(const Launch& l) {
   return std::nullopt;
 }
 
-// What the keeper leaves to us (it links no libpq): the TCP password and --create, over the socket.
-void configure(const ServerInfo& info, const Launch& l) {
+}  // namespace
+
+void configure_server(const ServerInfo& info, const Launch& l) {
   pq::Connection c(info.socket_conninfo("postgres"), {}, ExitCode::kServerStart);
   c.quiet();
   if (l.spec.tcp) {
@@ -186,8 +190,6 @@ void configure(const ServerInfo& info, const Launch& l) {
   }
 }
 
-}  // namespace
-
 Started start_server(const Launch& l) {
   if (auto claimed = claim_spare_server(l)) return std::move(*claimed);
   Launched k = launch_keeper(l.spec, l.as);
@@ -197,7 +199,7 @@ Started start_server(const Launch& l) {
   out.keeper_child = k.child;
   if (l.spec.tcp || !l.create.empty()) {
     try {
-      configure(out.info, l);
+      configure_server(out.info, l);
     } catch (const Error&) {
       k.connection.stop();
       if (k.child > 0) platform::wait_for(k.child);

@@ -26,6 +26,8 @@ struct Launch {
   std::shared_ptr<const platform::Dir> cache_dir;  // where pool tokens are
   // Held (shared) until the server is started: `cache clear` waits for it (template_cache.hpp).
   std::shared_ptr<platform::FileLock> cache_lock;
+  // A migrated template's lock, held (shared) likewise: its garbage collection waits for it.
+  std::shared_ptr<platform::FileLock> template_lock;
 };
 
 // Prepares everything a server of these options needs; `owned`: by the caller's connection.
@@ -38,5 +40,9 @@ struct Started {
 };
 
 Started start_server(const Launch& launch);
+
+// What the keeper leaves to us (it links no libpq): the TCP password and --create, over the
+// server's socket. Throws Error(kExtension) naming a CREATE EXTENSION that failed.
+void configure_server(const ServerInfo& info, const Launch& launch);
 
 }  // namespace pg_unit_tests::cluster

@@ -76,6 +76,28 @@ bool starts_with(const std::string& s, const std::string& prefix) {
 
 }  // namespace
 
+std::string describe_migrated(const nlohmann::json& j) {
+  std::vector<std::string> parts;
+  std::vector<std::string> files;
+  for (const auto& f : j.value("files", std::vector<std::string>{})) {
+    files.push_back(fs::path(f).filename().string());
+  }
+  if (!files.empty()) {
+    std::string list;
+    for (const auto& f : files) list += (list.empty() ? "" : ", ") + f;
+    parts.push_back(fmt::format("--init {} file(s): {}", files.size(), list));
+  }
+  if (const std::string cmd = j.value("command", ""); !cmd.empty()) {
+    parts.push_back(fmt::format("--init-command '{}' in {}", cmd, j.value("directory", "?")));
+  }
+  for (const auto& k : j.value("key_paths", std::vector<std::string>{})) {
+    parts.push_back("--init-key " + k);
+  }
+  std::string out = "PostgreSQL " + j.value("version", "?") + "; ";
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
+  return out;
+}
+
 std::string stable_hash(const std::string& text) {
   std::uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : text) {
@@ -243,8 +265,20 @@ std::vector<CacheEntry> cache_entries(const Layout& layout) {
                                    j.value("locale", "?"), j.value("encoding", "?"));
           }
         }
+      } else if (c.kind == "mtmpl") {
+        c.kind = "migrated";
+        c.key = name.substr(dash + 1);
+        if (auto meta = dir->read_file(name + ".json")) {
+          auto j = nlohmann::json::parse(*meta, nullptr, false);
+          if (!j.is_discarded()) {
+            c.detail = describe_migrated(j);
+            c.description = std::move(j);
+          }
+        }
+        if (auto st = dir->stat(name + ".json")) c.last_used = st->st_mtime;
       } else if (c.kind == "spare") {
-        c.key = name.substr(dash + 1, 16);
+        // spare-<key>-<id>: keys of plain (16) and migrated (32) templates differ in length.
+        c.key = name.substr(dash + 1, name.rfind('-') - dash - 1);
         c.detail = "data directory copy, ready to claim";
         if (auto meta = dir->read_file("tmpl-" + c.key + ".json")) {
           auto j = nlohmann::json::parse(*meta, nullptr, false);
@@ -288,6 +322,14 @@ std::vector<CacheEntry> cache_entries(const Layout& layout) {
 
 std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::path>& in_use) {
   std::vector<CacheEntry> removed;
+  // Builds of migrated templates that were killed, and their locks: the caller holds the cache
+  // lock exclusively, so no start holds or waits for one of them.
+  const platform::Dir& cache = *layout.cache_dir;
+  for (const auto& name : cache.entries()) {
+    if (!starts_with(name, "mtmpl-")) continue;
+    if (name.find(".building-") != std::string::npos) cache.remove_tree(name);
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0) cache.unlink(name);
+  }
   for (auto& c : cache_entries(layout)) {
     if (c.kind == "overlay" && std::find(in_use.begin(), in_use.end(), c.path) != in_use.end()) {
       continue;
@@ -300,6 +342,7 @@ std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::
     if (dir.rename(c.path.filename(), trash)) {
       dir.remove_tree(trash);
       if (c.kind == "template") dir.unlink("tmpl-" + c.key + ".json");
+      if (c.kind == "migrated") dir.unlink("mtmpl-" + c.key + ".json");
       if (c.kind == "staging") dir.unlink("ext-" + c.key + ".generation");
       removed.push_back(std::move(c));
     }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cluster/layout.hpp"
 #include "platform/dir.hpp"
 #include "pg_unit_tests/installation.hpp"
@@ -50,18 +52,23 @@ bool claim_spare(const platform::Dir& cache, const std::string& key, const fs::p
 void refill_spares(const platform::Dir& cache, const Template& tmpl, int target = kSpareTarget);
 
 struct CacheEntry {
-  std::string kind;  // "template", "spare", "overlay", "staging", "build"
+  std::string kind;  // "template", "migrated", "spare", "overlay", "staging", "build"
   std::string key;
   fs::path path;
   std::uintmax_t bytes = 0;
   std::string detail;
   std::string version;  // the PostgreSQL version it is for, when known
+  long long last_used = 0;     // migrated: when a start last used it (seconds since the epoch)
+  nlohmann::json description;  // migrated: its mtmpl-<key>.json
 };
 std::vector<CacheEntry> cache_entries(const Layout& layout);
 
 // Removes templates, spares, overlays (but not the overlays in `in_use`), --extension staging and
 // the extension's builds per installation. Returns what was removed.
 std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::path>& in_use);
+
+// A migrated template's key sources in one line, from its description (cache/mtmpl-<key>.json).
+std::string describe_migrated(const nlohmann::json& description);
 
 // FNV-1a: a stable hash for cache keys (std::hash is not stable across builds).
 std::string stable_hash(const std::string& text);
