@@ -374,7 +374,10 @@ void Runner::lend_output() {
 
 void Runner::prepare_databases() {
   if (o_.use_existing) return;
-  Admin admin(conninfo("postgres"));
+  // With a migrated template (--init), the test databases are copies of its migrated database
+  // "postgres", which must then have no session: set up from template1 instead.
+  const bool migrated = server_ && (!o_.server.init.empty() || !o_.server.init_command.empty());
+  Admin admin(conninfo(migrated ? "template1" : "postgres"));
   if (existing_) {
     admin.exec("SET client_min_messages = warning");
     for (const auto& db : dbnames_) admin.exec("DROP DATABASE IF EXISTS " + admin.ident(db));
@@ -388,7 +391,8 @@ void Runner::prepare_databases() {
                                          enc != "unicode" && enc != "sql_ascii");
   for (const auto& db : dbnames_) {
     observer_.setup(fmt::format("creating database \"{}\"", db));
-    std::string create = "CREATE DATABASE " + admin.ident(db) + " TEMPLATE=template0";
+    std::string create = "CREATE DATABASE " + admin.ident(db) +
+                         (migrated ? " TEMPLATE=postgres" : " TEMPLATE=template0");
     if (!o_.encoding.empty()) create += " ENCODING=" + admin.literal(o_.encoding);
     if (c_locale) create += " LC_COLLATE='C' LC_CTYPE='C'";
     // The same database either way; on our fsync-off server a file copy takes a fraction of
