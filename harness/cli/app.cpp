@@ -105,7 +105,9 @@ void add_init_options(CLI::App* cmd, StartArgs& a) {
                   "apply this SQL file, or a directory's *.sql files in name order, to the "
                   "database once (psql, ON_ERROR_STOP); repeatable, applied in the order given")
       ->type_name("DIR_OR_FILE")
-      ->group(group);
+      ->group(group)
+      ->allow_extra_args(false)  // one path per --init: regress's test names follow
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--init-command", a.init_command,
                   "run this shell command once to prepare the database (DATABASE_URL and PG* set "
                   "to it): a migration tool such as alembic, goose, knex, flyway")
@@ -115,7 +117,9 @@ void add_init_options(CLI::App* cmd, StartArgs& a) {
                   "a file or directory whose content keys the template (the command's "
                   "migrations); repeatable")
       ->type_name("PATH")
-      ->group(group);
+      ->group(group)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 }  // namespace
