@@ -15,28 +15,16 @@
 #include "support/pq.hpp"
 #include "support/errors.hpp"
 #include "support/process.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using test_support::cli;
 using test_support::Connection;
 using test_support::run;
+using test_support::ScratchDir;
 using test_support::trim;
 
 namespace {
-
-// A private PG_UNIT_TESTS_DIR for tests that need a cache of their own; removed afterwards.
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/pgut-test-XXXXXX";
-    path = mkdtemp(tmpl);
-    chmod(path.c_str(), 0755);  // the server user must be able to enter (under root)
-  }
-  ~ScratchDir() {
-    run({cli(), "stop", "--all"}, {{"PG_UNIT_TESTS_DIR", path.string()}});
-    test_support::remove_tree_eventually(path);
-  }
-};
 
 fs::path server_dir_of(const std::string& uri) {
   auto j = nlohmann::json::parse(run({cli(), "list", "--json"}).out);

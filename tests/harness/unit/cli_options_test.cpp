@@ -173,3 +173,17 @@ TEST(CommandLine, ParsingAgainAddsNoOptionTwice) {
   EXPECT_FALSE(p.done) << p.err;
   EXPECT_TRUE(app.start_args().stock);
 }
+
+TEST(CommandLine, InitOptionsBecomeServerOptionsInOrder) {
+  App app;
+  auto p = parse(app, {"exec", "--init", "schema", "--init", "seed.sql", "--init-command",
+                       "goose up", "--init-key", "migrations", "--", "true"});
+  ASSERT_FALSE(p.done) << p.err;
+  const auto o = app.start_args().to_options();
+  ASSERT_EQ(o.init.size(), 2u);
+  EXPECT_EQ(o.init[0], "schema");
+  EXPECT_EQ(o.init[1], "seed.sql");
+  EXPECT_EQ(o.init_command, "goose up");
+  ASSERT_EQ(o.init_key.size(), 1u);
+  EXPECT_EQ(o.init_key[0], "migrations");
+}

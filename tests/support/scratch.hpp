@@ -1,0 +1,30 @@
+// A private PG_UNIT_TESTS_DIR for tests that need a cache of their own: its servers are stopped
+// and it is removed afterwards.
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "support/process.hpp"
+
+namespace test_support {
+
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() {
+    char tmpl[] = "/tmp/pgut-test-XXXXXX";
+    path = mkdtemp(tmpl);
+    chmod(path.c_str(), 0755);  // the server user must be able to enter (under root)
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    run({cli(), "stop", "--all"}, {{"PG_UNIT_TESTS_DIR", path.string()}});
+    remove_tree_eventually(path);
+  }
+};
+
+}  // namespace test_support
