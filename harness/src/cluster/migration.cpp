@@ -101,24 +101,7 @@ const char* env_or(const char* name, const char* fallback) {
 // die (a killed start leaves no migration running against a server that is gone).
 platform::RunResult run_step(const std::vector<std::string>& argv, const fs::path& cwd,
                              const Environment& env) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) {
-    throw Error(ExitCode::kSystem, fmt::format("pipe: {}", std::strerror(errno)));
-  }
-  platform::Fd r(p[0]), w(p[1]);
-  platform::SpawnSpec s;
-  s.argv = argv;
-  s.stdout_fd = w.get();
-  s.stderr_fd = w.get();
-  s.cwd = cwd;
-  s.env = env;
-  s.parent_death_signal = SIGKILL;
-  const pid_t pid = platform::spawn(s);
-  w.reset();
-  platform::RunResult result;
-  result.output = platform::read_all(r.get());
-  result.status = platform::wait_for(pid);
-  return result;
+  return platform::run(argv, std::nullopt, cwd, env, SIGKILL);
 }
 
 // psql's own error line ("psql:/path/002.sql:3: ERROR:  ..."), else the output's last lines.
@@ -127,7 +110,7 @@ std::string complaint(const std::string& output, size_t lines) {
   while (start < output.size()) {
     size_t end = output.find('\n', start);
     if (end == std::string::npos) end = output.size();
-    const std::string line = output.substr(start, end - start);
+    std::string line = output.substr(start, end - start);
     for (const char* mark : {"ERROR:", "FATAL:", "error:", "PANIC:"}) {
       if (line.find(mark) != std::string::npos) return line;
     }

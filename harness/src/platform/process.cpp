@@ -199,7 +199,8 @@ std::optional<int> try_wait(pid_t pid) {
 
 RunResult run(const std::vector<std::string>& argv, const std::optional<Credentials>& as,
               const std::filesystem::path& cwd,
-              const std::vector<std::pair<std::string, std::string>>& env) {
+              const std::vector<std::pair<std::string, std::string>>& env,
+              int parent_death_signal) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) {
     throw Error(ExitCode::kSystem,
@@ -213,6 +214,7 @@ RunResult run(const std::vector<std::string>& argv, const std::optional<Credenti
   spec.as = as;
   spec.cwd = cwd;
   spec.env = env;
+  spec.parent_death_signal = parent_death_signal;
   const pid_t pid = spawn(spec);
   w.reset();
   RunResult result;
