@@ -122,6 +122,23 @@ void PQclear(PGresult* res) {
   PGUT_REAL(PQclear)(res);
 }
 
+// pq::Connection's queries that a poll loop can wait on (the database pool's).
+int PQsendQuery(PGconn* conn, const char* query) {
+  return PGUT_REAL(PQsendQuery)(conn, query);
+}
+int PQconsumeInput(PGconn* conn) {
+  return PGUT_REAL(PQconsumeInput)(conn);
+}
+int PQisBusy(PGconn* conn) {
+  return PGUT_REAL(PQisBusy)(conn);
+}
+PGresult* PQgetResult(PGconn* conn) {
+  return PGUT_REAL(PQgetResult)(conn);
+}
+int PQsocket(const PGconn* conn) {
+  return PGUT_REAL(PQsocket)(conn);
+}
+
 char* PQescapeLiteral(PGconn* conn, const char* str, size_t len) {
   return PGUT_REAL(PQescapeLiteral)(conn, str, len);
 }
