@@ -3,36 +3,9 @@ package orders
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// Migrate applies the schema (the .sql files of dir in name order), as the application does at
-// deploy.
-func Migrate(ctx context.Context, databaseURL, dir string) error {
-	files, err := filepath.Glob(filepath.Join(dir, "*.sql")) // sorted
-	if err != nil {
-		return err
-	}
-	conn, err := pgx.Connect(ctx, databaseURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	for _, file := range files {
-		sql, err := os.ReadFile(file)
-		if err != nil {
-			return err
-		}
-		if _, err := conn.Exec(ctx, string(sql)); err != nil { // no arguments: one simple query
-			return err
-		}
-	}
-	return nil
-}
 
 // Connect opens the application's pool.
 func Connect(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {

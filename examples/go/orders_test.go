@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,32 +12,15 @@ import (
 	"example.com/orders"
 )
 
-// One server for the test binary.
+// One server for the test binary, migrated once.
 func TestMain(m *testing.M) {
-	os.Exit(pgunittests.Run(m, pgunittests.Options{}))
-}
-
-var migration struct {
-	sync.Once
-	err error
-}
-
-// database returns a fresh database for the test, a clone of the server's, which is migrated once.
-func database(t *testing.T) string {
-	t.Helper()
-	migration.Do(func() {
-		migration.err = orders.Migrate(context.Background(), pgunittests.Server(t).URI, "../migrations")
-	})
-	if migration.err != nil {
-		t.Fatal(migration.err)
-	}
-	return pgunittests.Database(t)
+	os.Exit(pgunittests.Run(m, pgunittests.Options{Init: []string{"../migrations"}}))
 }
 
 func TestAnOpenOrderIsOverdueAfter30Days(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := database(t) // fresh, migrated, dropped after the test
+	dsn := pgunittests.Database(t) // fresh, migrated, dropped after the test
 	pool, err := orders.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)

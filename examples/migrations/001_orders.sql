@@ -1,5 +1,4 @@
--- The application's schema. The examples' tests apply it once, to the server's database, which
--- every test's database is cloned from.
+-- The application's schema, applied once per change of these files (pg_unit_tests --init).
 CREATE TABLE orders (
   id         bigserial PRIMARY KEY,
   customer   text        NOT NULL,

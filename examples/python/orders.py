@@ -1,18 +1,6 @@
 """The application: it talks to PostgreSQL through its own connection pool."""
 
-from pathlib import Path
-
-import psycopg
 from psycopg_pool import ConnectionPool
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def migrate(database_url: str) -> None:
-    """Applies the schema (the migration files in name order), as the application does at deploy."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        for path in sorted(MIGRATIONS.glob("*.sql")):
-            conn.execute(path.read_text())
 
 
 def connect(database_url: str) -> ConnectionPool:

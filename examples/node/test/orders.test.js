@@ -3,18 +3,16 @@ import { after, afterEach, before, beforeEach, test } from 'node:test';
 
 import { startServer } from 'pg-unit-tests';
 
-import { connect, markOverdue, migrate, placeOrder } from '../orders.js';
+import { connect, markOverdue, placeOrder } from '../orders.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 let server;
 let db;
 let pool;
 
-// One server for this file (node --test runs each file in its own process), migrated once: every
-// test's database is a clone of the server's.
+// One server for this file (node --test runs each file in its own process), migrated once.
 before(async () => {
-  server = await startServer();
-  await migrate(server.uri);
+  server = await startServer({ init: new URL('../../migrations', import.meta.url).pathname });
 });
 after(() => server?.stop());
 

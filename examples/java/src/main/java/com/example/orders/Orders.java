@@ -2,19 +2,12 @@ package com.example.orders;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import javax.sql.DataSource;
 
 /** The application: it talks to PostgreSQL through its own connection pool. */
@@ -34,17 +27,6 @@ public final class Orders {
     config.setMinimumIdle(2);
     config.setMaximumPoolSize(4);
     return new HikariDataSource(config);
-  }
-
-  /** Applies the schema (the .sql files of {@code dir} in name order), as the application does at deploy. */
-  public static void migrate(String jdbcUrl, String user, String password, Path dir) throws SQLException, IOException {
-    List<Path> files;
-    try (Stream<Path> list = Files.list(dir)) {
-      files = list.filter(p -> p.toString().endsWith(".sql")).sorted().collect(Collectors.toList());
-    }
-    try (Connection c = DriverManager.getConnection(jdbcUrl, user, password); Statement s = c.createStatement()) {
-      for (Path file : files) s.execute(Files.readString(file));
-    }
   }
 
   public long place(String customer) throws SQLException {

@@ -5,27 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import com.zaxxer.hikari.HikariDataSource;
 import io.github.pgunittests.PgClock;
 import io.github.pgunittests.PgDatabase;
-import io.github.pgunittests.PgServer;
-import io.github.pgunittests.PgUnitTestsExtension;
-import java.io.IOException;
-import java.nio.file.Path;
+import io.github.pgunittests.PgUnitTests;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 
-// One server for the run, migrated once; a fresh database per test method (a clone of the
-// server's), its clock.
-@ExtendWith(PgUnitTestsExtension.class)
+// One server for the run, migrated once; a fresh database per test method, its clock.
+@PgUnitTests(init = "../migrations")
 class OrdersTest {
-  @BeforeAll
-  static void migrate(PgServer server) throws SQLException, IOException {
-    Orders.migrate(server.jdbcUrl(), server.user(), server.password(), Path.of("../migrations"));
-  }
-
   @Test
   void anOpenOrderIsOverdueAfter30Days(PgDatabase db, PgClock clock) throws SQLException {
     try (HikariDataSource pool = Orders.pool(db.jdbcUrl(), db.user(), db.password())) {
