@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -13,11 +14,54 @@ namespace pg_unit_tests::regress::detail {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// Opens `dir` from / down, one component at a time without following a symlink, and accepts it
+// only if no other user could have swapped any component: every directory on the way belongs to
+// root or the caller and is writable by nobody else unless sticky (in a sticky directory others
+// cannot rename what is root's or the caller's, and the next component's owner is checked in
+// turn). Otherwise a user owning a parent of --outputdir could swap results/ for any directory
+// between the open and the fchown, and root would give that directory to the server user.
+platform::Fd open_unswappable(const fs::path& dir, uid_t borrower, std::string* why_not) {
+  const uid_t caller = geteuid();
+  platform::Fd fd(open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  fs::path at = "/";
+  const fs::path rel = dir.lexically_normal().relative_path();
+  auto it = rel.begin();
+  for (;;) {
+    struct stat st;
+    if (!fd || fstat(fd.get(), &st) != 0) {
+      *why_not = fmt::format("{} is not lent to the server user: {} ({})", dir.string(),
+                             at.string(), std::strerror(errno));
+      return {};
+    }
+    const bool last = it == rel.end();
+    const bool owner_ok = st.st_uid == 0 || st.st_uid == caller || (last && st.st_uid == borrower);
+    const bool others_write = !last && (st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0;
+    if (!owner_ok || others_write) {
+      *why_not = fmt::format(
+          "{} is not lent to the server user: {} can be changed by another user (owner uid {}, "
+          "mode {:04o}); tests that make the server write there will fail (use an --outputdir "
+          "whose directories only root or you can change)",
+          dir.string(), at.string(), st.st_uid, st.st_mode & 07777);
+      return {};
+    }
+    if (last) return fd;
+    at /= *it;
+    fd = platform::Fd(
+        openat(fd.get(), it->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    ++it;
+  }
+}
+
+}  // namespace
+
 LentDirectory LentDirectory::lend(const fs::path& dir, uid_t uid, gid_t gid, std::string* why_not) {
   LentDirectory d;
-  platform::Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  platform::Fd fd = open_unswappable(fs::absolute(dir), uid, why_not);
   struct stat st;
-  if (!fd || fstat(fd.get(), &st) != 0) {
+  if (!fd) return d;
+  if (fstat(fd.get(), &st) != 0) {
     *why_not =
         fmt::format("{} is not a directory of its own ({})", dir.string(), std::strerror(errno));
     return d;
