@@ -57,7 +57,7 @@ struct CacheEntry {
   fs::path path;
   std::uintmax_t bytes = 0;
   std::string detail;
-  std::string version;  // the PostgreSQL version it is for, when known
+  std::string version;         // the PostgreSQL version it is for, when known
   long long last_used = 0;     // migrated: when a start last used it (seconds since the epoch)
   nlohmann::json description;  // migrated: its mtmpl-<key>.json
 };
