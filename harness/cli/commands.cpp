@@ -110,12 +110,12 @@ std::string shell_exports(const Environment& environment) {
   std::string out;
   for (const auto& [name, value] : environment) {
     if (value.empty()) {
-      out += "unset " + name + "\n";
+      out.append("unset ").append(name).append("\n");
       continue;
     }
     std::string quoted = "'";
     for (char c : value) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    out += "export " + name + "=" + quoted + "'\n";
+    out.append("export ").append(name).append("=").append(quoted).append("'\n");
   }
   return out;
 }

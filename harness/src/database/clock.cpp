@@ -92,7 +92,7 @@ std::string call(const std::string& uri, const char* function, const char* value
   params.push_back(target.server || target.database.empty() ? nullptr : target.database.c_str());
   sql +=
       fmt::format("scope => ${}, database => ${}::name)::text", params.size() - 1, params.size());
-  const std::string instant = run(conn.get(), sql.c_str(), params)[0][0];
+  std::string instant = run(conn.get(), sql.c_str(), params)[0][0];
   if (instant.empty()) return instant;
   // Printed in UTC whatever the zone was: the text carries its offset, so this is exact.
   run(conn.get(), "SET TIME ZONE 'UTC'");
