@@ -31,8 +31,8 @@ platform::Fd open_unswappable(const fs::path& dir, uid_t borrower, std::string* 
   for (;;) {
     struct stat st;
     if (!fd || fstat(fd.get(), &st) != 0) {
-      *why_not = fmt::format("{} is not lent to the server user: {} ({})", dir.string(),
-                             at.string(), std::strerror(errno));
+      *why_not = fmt::format("{} is not a directory of its own ({}: {})", dir.string(), at.string(),
+                             std::strerror(errno));
       return {};
     }
     const bool last = it == rel.end();
