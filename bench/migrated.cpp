@@ -20,25 +20,18 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "bench_support.hpp"
 #include "pg_unit_tests/cache.hpp"
 #include "pg_unit_tests/server.hpp"
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::median;
+using bench::ms_since;
 using pg_unit_tests::Server;
 using pg_unit_tests::ServerOptions;
 
 namespace {
-
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n == 0 ? 0 : (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
-}
 
 // Runs sql (any number of statements) and returns the first value of the last result.
 std::string exec(const Server& s, const std::string& sql) {
