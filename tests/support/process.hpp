@@ -20,7 +20,8 @@ struct Output {
   std::string err;
 };
 
-// Runs argv (argv[0] a path) with extra environment, capturing stdout and stderr.
+// Runs argv (argv[0] a path) with extra environment, capturing stdout and stderr. $PG_CONFIGS is
+// not passed on unless `env` names it (see fork_exec).
 Output run(const std::vector<std::string>& argv,
            const std::vector<std::pair<std::string, std::string>>& env = {});
 
