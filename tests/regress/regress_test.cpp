@@ -748,6 +748,22 @@ TEST(Matrix, TwoVersionsOneFailingExitWithTheWorstAndEveryReportNamesTheVersion)
   EXPECT_NE(tap.out.find("\n1..4\n"), std::string::npos) << tap.out;
 }
 
+TEST(Matrix, EveryVersionGetsTheHarnessExtensionBuiltForIt) {
+  NEED_MATRIX(m);
+  // Without --stock each server runs with pg_unit_tests preloaded, built for its own installation
+  // (a 15 build in a 16+ server fails to load): --freeze works on every version.
+  Suite s("freeze");
+  auto r = s.regress({"--freeze=2024-02-29 12:34:56+00", "--pg-config=" + m->old_pg_config,
+                      "--pg-config=" + m->new_pg_config, "clock"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  for (const auto& version : {m->old_version, m->new_version}) {
+    EXPECT_NE(r.out.find("[" + version + "] test clock                        ... ok"),
+              std::string::npos)
+        << r.out;
+    EXPECT_TRUE(s.has("results/" + version + "/clock.out")) << version;
+  }
+}
+
 TEST(Matrix, EachVersionParsesSchedulesByItsOwnRulesAndTheOthersStillRun) {
   NEED_MATRIX(m);
   Suite s("matrix");
