@@ -18,6 +18,26 @@ INSERT INTO alice.t SELECT g, 'secret ' || g FROM generate_series(1, 10) AS g;
 SELECT unit_tests.snapshot('fixture', ARRAY['alice']);
 UPDATE alice.t SET secret = 'changed' WHERE i = 3;
 RESET ROLE;
+-- A role whose name needs quotes is itself, not the role its name would fold to: "Pgut_Alice"
+-- sees nothing of pgut_alice's snapshots, and "pgut carol" has snapshots of its own.
+CREATE ROLE "Pgut_Alice";
+CREATE ROLE "pgut carol";
+CREATE SCHEMA carol AUTHORIZATION "pgut carol";
+SET ROLE "Pgut_Alice";
+SELECT count(*) AS snapshots_it_sees FROM unit_tests.snapshots();
+SELECT count(*) AS rows_it_sees FROM unit_tests._snapshot_rows;
+SELECT unit_tests.drop_snapshot('fixture');
+RESET ROLE;
+SET ROLE "pgut carol";
+CREATE TABLE carol.t (i int);
+INSERT INTO carol.t VALUES (1);
+SELECT unit_tests.snapshot('fixture', ARRAY['carol']) AS rows_recorded;
+SELECT name, owner FROM unit_tests.snapshots();
+SELECT unit_tests.drop_snapshot('fixture');
+RESET ROLE;
+DROP SCHEMA carol CASCADE;
+DROP ROLE "Pgut_Alice";
+DROP ROLE "pgut carol";
 
 SET ROLE pgut_bob;
 CREATE TABLE bob.t (i int);

@@ -48,10 +48,12 @@ CREATE TABLE unit_tests._snapshot_installation (token text NOT NULL);
 INSERT INTO unit_tests._snapshot_installation VALUES (gen_random_uuid()::text);
 GRANT SELECT ON unit_tests._snapshot_installation TO PUBLIC;
 
+-- The caller's role is quote_ident(current_user)::regrole everywhere: regrole reads an identifier,
+-- so the bare name of role "Alice" would be read as alice (another role, whose snapshots it got).
 CREATE TABLE unit_tests._snapshots (
   id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name text NOT NULL,
-  owner oid NOT NULL DEFAULT (current_user::text::regrole::oid),
+  owner oid NOT NULL DEFAULT (quote_ident(current_user)::regrole::oid),
   taken_at timestamptz NOT NULL,
   schemas text[] NOT NULL,
   rows bigint NOT NULL DEFAULT 0,
@@ -106,7 +108,7 @@ ALTER TABLE unit_tests._snapshot_relations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE unit_tests._snapshot_rows ENABLE ROW LEVEL SECURITY;
 ALTER TABLE unit_tests._snapshot_changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON unit_tests._snapshots
-  USING (owner = current_user::text::regrole::oid) WITH CHECK (owner = current_user::text::regrole::oid);
+  USING (owner = quote_ident(current_user)::regrole::oid) WITH CHECK (owner = quote_ident(current_user)::regrole::oid);
 CREATE POLICY own ON unit_tests._snapshot_relations
   USING (snapshot IN (SELECT id FROM unit_tests._snapshots))
   -- (and only for tables one owns, as snapshot() requires: nobody can make a table look tracked;
@@ -206,7 +208,7 @@ BEGIN
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   SELECT s.id INTO snap FROM unit_tests._snapshots AS s
-   WHERE s.owner = current_user::text::regrole::oid AND s.name = _snapshot_find.name;
+   WHERE s.owner = quote_ident(current_user)::regrole::oid AND s.name = _snapshot_find.name;
   IF NOT FOUND THEN
     RAISE EXCEPTION '%: snapshot "%" does not exist', caller, name
       USING ERRCODE = 'undefined_object',
@@ -227,7 +229,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF EXISTS (SELECT 1 FROM unit_tests._snapshots AS s
-              WHERE s.owner = current_user::text::regrole::oid AND s.name = _snapshot_check_new_name.name) THEN
+              WHERE s.owner = quote_ident(current_user)::regrole::oid AND s.name = _snapshot_check_new_name.name) THEN
     PERFORM unit_tests._snapshot_duplicate(name);
   END IF;
 END
@@ -991,7 +993,7 @@ AS $$
          (SELECT count(*)::integer FROM unit_tests._snapshot_relations AS r WHERE r.snapshot = s.id AND r.kind = 'S'),
          s.rows, s.bytes
     FROM unit_tests._snapshots AS s
-   WHERE s.owner = current_user::text::regrole::oid
+   WHERE s.owner = quote_ident(current_user)::regrole::oid
    ORDER BY s.name
 $$;
 COMMENT ON FUNCTION unit_tests.snapshots() IS
