@@ -403,6 +403,41 @@ BEGIN
 END
 $$;
 
+-- Whether the caller answers for the code of a table owned by `owner`: restore() writes the table,
+-- and the owner's triggers and rules enabled ALWAYS (they fire under its replica role too), its
+-- constraints and index expressions run with the writer's privileges. The owner, and the roles that
+-- have its privileges (pg_has_role USAGE), answer for it. pg_has_role() counts a superuser as a
+-- member of every role; here a superuser answers only for superusers and for the roles granted to
+-- it, or a role that can create a table in a schema the superuser snapshots would get its code run
+-- as a superuser.
+CREATE FUNCTION unit_tests._snapshot_answers_for(owner oid) RETURNS boolean
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN NOT (SELECT r.rolsuper FROM pg_roles AS r WHERE r.rolname = current_user)
+            THEN pg_has_role(owner, 'USAGE')
+            ELSE coalesce((SELECT r.rolsuper FROM pg_roles AS r WHERE r.oid = owner), false)
+                 OR owner IN (WITH RECURSIVE m(role) AS (
+                                SELECT quote_ident(current_user)::regrole::oid
+                                UNION
+                                SELECT a.roleid FROM pg_auth_members AS a JOIN m ON a.member = m.role)
+                              SELECT m.role FROM m) END;
+
+-- The refusal of a table whose owner's code the caller does not answer for (_snapshot_answers_for).
+CREATE FUNCTION unit_tests._snapshot_refuse_foreign(caller text, rel oid) RETURNS void
+  LANGUAGE plpgsql STABLE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  owner text := (SELECT c.relowner::regrole::text FROM pg_class AS c WHERE c.oid = rel);
+BEGIN
+  RAISE EXCEPTION '%: table % belongs to role %, whose triggers, rules and constraints would run with your privileges',
+      caller, rel::regclass, owner
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = format('Use snapshots as %1$s (SET ROLE %1$s), leave its schemas out (schemas => ...), '
+                        'or vouch for its code: GRANT %1$s TO %2$s.', owner, quote_ident(current_user));
+END
+$$;
+
 -- The user schemas: not the system's, not this extension's, not another extension's.
 CREATE FUNCTION unit_tests._snapshot_user_schema(nsp oid) RETURNS boolean
   LANGUAGE sql STABLE
@@ -647,6 +682,9 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'snapshot() adds a change-tracking trigger to each table, which needs its owner (or a member of the owning role).';
     END IF;
+    IF r.kind <> 'S' AND NOT unit_tests._snapshot_answers_for((SELECT c.relowner FROM pg_class AS c WHERE c.oid = r.relid)) THEN
+      PERFORM unit_tests._snapshot_refuse_foreign('unit_tests.snapshot', r.relid);
+    END IF;
   END LOOP;
 
   -- SHARE ROW EXCLUSIVE: writers wait until this transaction ends, so the rows read and the
@@ -881,6 +919,15 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'restore() writes with session_replication_role = replica so that no user trigger or foreign-key action fires. '
                    'A superuser can allow it: GRANT SET ON PARAMETER session_replication_role TO role.';
+  END IF;
+  -- (Its owner may have changed since the snapshot was taken.)
+  SELECT x.relid INTO r FROM unit_tests._snapshot_relations AS x JOIN pg_class AS c ON c.oid = x.relid
+   WHERE x.snapshot = snap AND x.kind = 'r'
+     AND c.relowner <> (SELECT quote_ident(current_user)::regrole::oid)  -- (the usual case: no call)
+     AND NOT unit_tests._snapshot_answers_for(c.relowner)
+   ORDER BY x.relid LIMIT 1;
+  IF FOUND THEN
+    PERFORM unit_tests._snapshot_refuse_foreign('unit_tests.restore', r.relid);
   END IF;
   SELECT x.relid, x.kind INTO r FROM unit_tests._snapshot_relations AS x
    WHERE x.snapshot = snap
