@@ -297,3 +297,25 @@ SELECT count(*) AS stored_rows FROM unit_tests._snapshot_rows;
 SELECT count(*) AS logged_changes FROM unit_tests._snapshot_changes;
 DROP SCHEMA shop CASCADE;
 RESET search_path;
+
+-- The C trigger and the commit-time compaction write and read the write log and the installation
+-- identity with heap functions: those two tables are heap tables whatever the server's
+-- default_table_access_method (a columnar default would otherwise get heap pages written into it).
+\set here :DBNAME
+CREATE DATABASE pgut_other_access_method TEMPLATE template0;
+\c pgut_other_access_method
+CREATE ACCESS METHOD pgut_not_heap TYPE TABLE HANDLER heap_tableam_handler;
+SET default_table_access_method = pgut_not_heap;
+SET client_min_messages = warning;
+CREATE EXTENSION pg_unit_tests;
+RESET client_min_messages;
+SELECT c.relname, a.amname FROM pg_class AS c JOIN pg_am AS a ON a.oid = c.relam
+ WHERE c.oid IN ('unit_tests._snapshot_changes'::regclass, 'unit_tests._snapshot_installation'::regclass)
+ ORDER BY c.relname;
+-- Nor does the trigger write into the log once a superuser gave it another access method.
+CREATE TABLE t (i int);
+SELECT unit_tests.snapshot('am', ARRAY['public']) AS rows_recorded;
+ALTER TABLE unit_tests._snapshot_changes SET ACCESS METHOD pgut_not_heap;
+INSERT INTO t VALUES (1);
+\c :here
+DROP DATABASE pgut_other_access_method;

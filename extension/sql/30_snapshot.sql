@@ -44,7 +44,7 @@ CREATE SEQUENCE unit_tests._snapshot_write_seq;
 -- but not the snapshots (the extension's tables, like this one), so in a database restored from a
 -- dump the triggers that came along log nothing, and snapshot() replaces them. A copy of the files
 -- (CREATE DATABASE ... TEMPLATE, pg_upgrade) keeps the identity with the snapshots: they go on.
-CREATE TABLE unit_tests._snapshot_installation (token text NOT NULL);
+CREATE TABLE unit_tests._snapshot_installation (token text NOT NULL) USING heap;  -- (read by C)
 INSERT INTO unit_tests._snapshot_installation VALUES (gen_random_uuid()::text);
 GRANT SELECT ON unit_tests._snapshot_installation TO PUBLIC;
 
@@ -89,14 +89,15 @@ CREATE INDEX ON unit_tests._snapshot_rows (snapshot, relid, row_ctid);
 
 -- The write log: "at position seq, the row version at old_ctid of table relid was replaced or
 -- deleted, and one was written at new_ctid" (both NULL: every row, TRUNCATE). Appended by the C
--- trigger with heap_insert, which is why it has no index, constraint or default (the trigger checks
--- that it has none); pruned by restore() and drop_snapshot() down to the oldest sync point.
+-- trigger with heap_insert, which is why it is a heap table (whatever default_table_access_method
+-- says) with no index, constraint or default (the trigger checks that it has none); pruned by
+-- restore() and drop_snapshot() down to the oldest sync point.
 CREATE TABLE unit_tests._snapshot_changes (
   relid oid,
   seq bigint,
   old_ctid tid,
   new_ctid tid
-);
+) USING heap;
 
 -- Row security: each role sees and changes its own snapshots only. A table's owner also sees
 -- which snapshots (of any role) track that table, but not their names: restore() needs to know

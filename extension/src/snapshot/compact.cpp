@@ -36,10 +36,11 @@ void compact() {
   if (!OidIsValid(log_oid) || IsolationIsSerializable()) return;
   if (!ConditionalLockRelationOid(log_oid, AccessExclusiveLock)) return;
   Relation log = table_open(log_oid, NoLock);
-  // What TRUNCATE would otherwise rebuild or refuse: an index, a TOAST table, a relation still in
-  // use in this backend.
-  bool simple = !log->rd_rel->relhasindex && !OidIsValid(log->rd_rel->reltoastrelid) &&
-                log->rd_refcnt == 1 && RelationGetNumberOfBlocks(log) > 0;
+  // What TRUNCATE would otherwise rebuild or refuse (an index, a TOAST table, a relation still in
+  // use in this backend), and another access method than the heap the scan below reads.
+  bool simple = log->rd_rel->relam == HEAP_TABLE_AM_OID && !log->rd_rel->relhasindex &&
+                !OidIsValid(log->rd_rel->reltoastrelid) && log->rd_refcnt == 1 &&
+                RelationGetNumberOfBlocks(log) > 0;
   bool empty = false;
   if (simple) {
     // Under the lock no other transaction has entries in progress: every entry is committed or

@@ -56,9 +56,11 @@ void append(Oid relid, const ItemPointerData* old_ctid, const ItemPointerData* n
 
   Relation log = table_open(log_oid, RowExclusiveLock);
   TupleDesc desc = RelationGetDescr(log);
-  if (log->rd_rel->relhasindex || desc->natts != kColumns ||
-      TupleDescAttr(desc, 0)->atttypid != OIDOID || TupleDescAttr(desc, 1)->atttypid != INT8OID ||
-      TupleDescAttr(desc, 2)->atttypid != TIDOID || TupleDescAttr(desc, 3)->atttypid != TIDOID) {
+  // simple_heap_insert writes heap pages, whatever the table's access method.
+  if (log->rd_rel->relam != HEAP_TABLE_AM_OID || log->rd_rel->relhasindex ||
+      desc->natts != kColumns || TupleDescAttr(desc, 0)->atttypid != OIDOID ||
+      TupleDescAttr(desc, 1)->atttypid != INT8OID || TupleDescAttr(desc, 2)->atttypid != TIDOID ||
+      TupleDescAttr(desc, 3)->atttypid != TIDOID) {
     table_close(log, RowExclusiveLock);
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "pg_unit_tests: unit_tests._snapshot_changes was altered",
