@@ -298,6 +298,28 @@ TEST(Cli, HelpListsExitCodes) {
   EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
 }
 
+TEST(Cli, ClockTakesANegativeIntervalAfterDashDash) {
+  auto r = run({cli(), "start", "--create", "pg_unit_tests"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string uri = trim(r.out);
+  r = run({cli(), "clock", "freeze", "2024-03-01T12:00:00Z", "--uri", uri});
+  EXPECT_EQ(r.status, 0) << r.err;
+  // As with any CLI11 program: after "--" a leading "-" is no option; the words are the interval.
+  r = run({cli(), "clock", "advance", "--uri", uri, "--", "-1", "day"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "2024-02-29 12:00:00+00\n");
+  r = run({cli(), "clock", "advance", "--uri", uri, "--", "-2 hours"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "2024-02-29 10:00:00+00\n");
+  // A command that takes no value says so rather than ignoring words.
+  r = run({cli(), "clock", "release", "--uri", uri, "--", "now"});
+  EXPECT_EQ(r.status, 2) << r.err;
+  r = run({cli(), "clock", "advance", "--uri", uri});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("INTERVAL"), std::string::npos) << r.err;
+  EXPECT_EQ(run({cli(), "stop", uri}).status, 0);
+}
+
 TEST(Cache, WarmStatusClearInAPrivateDirectory) {
   ScratchDir dir;
   const std::vector<std::pair<std::string, std::string>> env = {
