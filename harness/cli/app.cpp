@@ -279,7 +279,7 @@ int App::run(std::FILE* err) {
     if (*status_) return cache_status(json_);
     if (*clear_) return cache_clear();
     if (auto status = database_commands_->run(command_)) return *status;
-    if (auto status = clock_command_->run()) return *status;
+    if (auto status = clock_command_->run(command_)) return *status;
   } catch (const Error& e) {
     std::fprintf(err, "pg_unit_tests: %s\n", e.what());
     return static_cast<int>(e.code());

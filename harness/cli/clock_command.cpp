@@ -3,10 +3,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/lazy_options.hpp"
 #include "pg_unit_tests/clock.hpp"
+#include "pg_unit_tests/error.hpp"
 
 namespace pg_unit_tests::cli {
 namespace {
@@ -35,13 +37,14 @@ ClockCommand::ClockCommand(CLI::App& app) {
   list_ = clock_->add_subcommand(
       "list", "the server and database clocks, and the sessions whose clock is mocked");
   add_options_when_reached(clock_, [this] {
-    freeze_->add_option("at", value_, "a timestamp with time zone: 2024-02-29T12:00:00Z")
+    // Words, joined by spaces: `advance 1 day`, and after "--" one that starts with "-" (CLI11
+    // reads no option there): `advance -- -1 day`. Required in run(), which sees those too.
+    freeze_->add_option("at", words_, "a timestamp with time zone: 2024-02-29T12:00:00Z")
         ->type_name("TIMESTAMP");
-    travel_->add_option("to", value_, "a timestamp with time zone")
-        ->required()
-        ->type_name("TIMESTAMP");
-    advance_->add_option("by", value_, "an interval: '1 day', '-2 hours', P1M")
-        ->required()
+    travel_->add_option("to", words_, "a timestamp with time zone")->type_name("TIMESTAMP");
+    advance_
+        ->add_option("by", words_,
+                     "an interval: '1 day', P1M; a negative one after --: advance -- -2 hours")
         ->type_name("INTERVAL");
     list_->add_flag("--json", json_, "print JSON");
     for (CLI::App* cmd : {freeze_, travel_, advance_, release_, list_}) {
@@ -59,8 +62,23 @@ ClockCommand::ClockCommand(CLI::App& app) {
   });
 }
 
-std::optional<int> ClockCommand::run() {
+std::optional<int> ClockCommand::run(const std::vector<std::string>& after_dashes) {
   if (!*clock_) return std::nullopt;
+  std::vector<std::string> words = words_;
+  words.insert(words.end(), after_dashes.begin(), after_dashes.end());
+  const char* needs = *advance_ ? "an INTERVAL" : *travel_ ? "a TIMESTAMP" : nullptr;
+  const char* name = *advance_ ? "advance" : *travel_ ? "travel" : *freeze_ ? "freeze" : nullptr;
+  if (words.empty() && needs) {
+    throw Error(ExitCode::kUsage,
+                fmt::format("clock {} needs {}: pg_unit_tests clock advance '1 day' (a negative "
+                            "one after --: pg_unit_tests clock advance -- -1 day)",
+                            name, needs));
+  }
+  if (!words.empty() && !name) {
+    throw Error(ExitCode::kUsage, fmt::format("clock {} takes no value, and '{}' was given",
+                                              *release_ ? "release" : "list", words.front()));
+  }
+  for (const auto& w : words) value_ += (value_.empty() ? "" : " ") + w;
   std::string uri = uri_;
   if (uri.empty()) {
     const char* env = std::getenv("DATABASE_URL");
@@ -70,6 +88,10 @@ std::optional<int> ClockCommand::run() {
                   "or run under `pg_unit_tests exec`, which sets DATABASE_URL");
     uri = env;
   }
+  return run_on(uri);
+}
+
+int ClockCommand::run_on(const std::string& uri) {
   const clock::Target target{database_, server_};
   if (*list_) {
     const auto rows = clock::list(uri);
