@@ -298,6 +298,24 @@ TEST(Cli, HelpListsExitCodes) {
   EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
 }
 
+TEST(Cli, NoMessagePrintsThePasswordOfAUri) {
+  // Messages land in CI logs: a URI is quoted with its password masked, in every form libpq reads.
+  for (const std::string uri : {"postgresql://postgres:S3cretPw@127.0.0.1:1/postgres",
+                                "postgresql://postgres@127.0.0.1:1/postgres?password=S3cretPw",
+                                "host=127.0.0.1 port=1 user=postgres password='S3cret Pw'"}) {
+    auto r = run({cli(), "clock", "freeze", "--uri", uri});
+    EXPECT_EQ(r.status, 7) << r.err;
+    EXPECT_EQ(r.err.find("S3cret"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("127.0.0.1"), std::string::npos) << "the URI is still named: " << r.err;
+    r = run({cli(), "clock", "list"}, {{"DATABASE_URL", uri}});
+    EXPECT_EQ(r.status, 7) << r.err;
+    EXPECT_EQ(r.err.find("S3cret"), std::string::npos) << r.err;
+    r = run({cli(), "stop", uri});
+    EXPECT_EQ(r.status, 7) << r.err;
+    EXPECT_EQ(r.err.find("S3cret"), std::string::npos) << r.err;
+  }
+}
+
 TEST(Cli, ClockTakesANegativeIntervalAfterDashDash) {
   auto r = run({cli(), "start", "--create", "pg_unit_tests"});
   ASSERT_EQ(r.status, 0) << r.err;
