@@ -8,6 +8,7 @@
 
 #include "cli/lazy_options.hpp"
 #include "pg_unit_tests/clock.hpp"
+#include "pg_unit_tests/database.hpp"
 #include "pg_unit_tests/error.hpp"
 
 namespace pg_unit_tests::cli {
@@ -88,7 +89,13 @@ std::optional<int> ClockCommand::run(const std::vector<std::string>& after_dashe
                   "or run under `pg_unit_tests exec`, which sets DATABASE_URL");
     uri = env;
   }
-  return run_on(uri);
+  try {
+    return run_on(uri);
+  } catch (const Error& e) {
+    // Messages are printed and logged: never the URI's password (the connection failures quote
+    // the URI).
+    throw Error(e.code(), hide_password(e.what(), uri));
+  }
 }
 
 int ClockCommand::run_on(const std::string& uri) {

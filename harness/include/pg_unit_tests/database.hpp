@@ -36,6 +36,11 @@ CloneStrategy parse_clone_strategy(const std::string& text);
 // The URI with its database replaced by dbname (a libpq URI, as Server::uri() returns).
 std::string with_database(const std::string& uri, const std::string& dbname);
 
+// The URI or keyword/value string with every password in it masked ("****"), for messages.
+std::string hide_password(const std::string& uri);
+// The message with every quotation of `uri` in it masked so.
+std::string hide_password(const std::string& message, const std::string& uri);
+
 struct DatabaseSnapshot {
   std::string name;      // as given to save()
   std::string database;  // the template database that holds it (pgut_snapshot_<name>)

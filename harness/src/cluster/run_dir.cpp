@@ -38,7 +38,7 @@ void remove_server_directory(const fs::path& directory, const Layout& layout) {
   throw Error(ExitCode::kNoSuchServer,
               fmt::format("no running pg_unit_tests server at '{}' (pg_unit_tests list shows "
                           "them): give the URI that start printed, or its directory",
-                          target));
+                          pq::hide_password(target)));
 }
 
 }  // namespace

@@ -18,6 +18,12 @@ Options parse_conninfo(const std::string& text);
 // database as the path; every other option as a query parameter.
 std::string make_uri(const Options& options);
 
+// The connection string (a URI or keyword/value string, valid or not) with the value of every
+// password in it replaced by "****": what messages may quote.
+std::string hide_password(const std::string& text);
+// The message with every quotation of `uri` in it password-masked.
+std::string hide_password(std::string message, const std::string& uri);
+
 // RFC 3986 percent-encoding of everything but unreserved characters (libpq decodes it).
 std::string percent_encode(const std::string& text);
 

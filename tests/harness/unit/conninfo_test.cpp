@@ -87,3 +87,25 @@ TEST(Conninfo, EnvironmentUnsetsWhatWouldSendLibpqElsewhere) {
   }
   EXPECT_EQ(m["PGHOST"], "/s");
 }
+
+TEST(Conninfo, HidePasswordMasksEveryFormAndKeepsTheRest) {
+  EXPECT_EQ(hide_password("postgresql://postgres:p%40ss@127.0.0.1:5432/db?sslmode=disable"),
+            "postgresql://postgres:****@127.0.0.1:5432/db?sslmode=disable");
+  EXPECT_EQ(hide_password("postgres://u:pw@[::1]/d?password=x&application_name=a"),
+            "postgres://u:****@[::1]/d?password=****&application_name=a");
+  EXPECT_EQ(hide_password("postgresql://u@h/d?a=1&password=secret"),
+            "postgresql://u@h/d?a=1&password=****");
+  EXPECT_EQ(hide_password("postgresql:///postgres?host=%2Fdev%2Fshm%2Fx&port=5432"),
+            "postgresql:///postgres?host=%2Fdev%2Fshm%2Fx&port=5432");
+  EXPECT_EQ(hide_password("host=/tmp port=5 password='it\\'s secret' user=me"),
+            "host=/tmp port=5 password=**** user=me");
+  EXPECT_EQ(hide_password("password = plain dbname=x"), "password = **** dbname=x");
+  EXPECT_EQ(hide_password("host=h"), "host=h");
+  // What libpq rejects is quoted in its error, masked too.
+  try {
+    parse_conninfo("postgresql://u:TopSecret@[::1");
+    FAIL() << "parsed";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("TopSecret"), std::string::npos) << e.what();
+  }
+}
