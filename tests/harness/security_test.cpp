@@ -9,7 +9,10 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -209,6 +212,85 @@ TEST(HostileUser, StopSignalsNoProcessNamedInAFile) {
   kill(victim.pid, SIGKILL);
   test_support::wait_exit(victim.pid);
   close(victim.out_fd);
+}
+
+namespace {
+
+// A keeper that created run/<id> a moment ago and opens its socket only after `delay`; it
+// answers one "stop" as keepers do (directory removed, then the answer). Forked as the server
+// user; exits 0 once it was asked to stop, 2 when its directory went before it could listen.
+pid_t slow_keeper(const fs::path& dir, const struct stat& owner, std::chrono::milliseconds delay) {
+  int ready[2];
+  if (pipe(ready) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid != 0) {
+    close(ready[1]);
+    char c;
+    if (read(ready[0], &c, 1) != 1) ADD_FAILURE() << "the keeper did not start";
+    close(ready[0]);
+    return pid;
+  }
+  alarm(60);
+  if (geteuid() == 0 && (setgid(owner.st_gid) != 0 || setuid(owner.st_uid) != 0)) _exit(3);
+  if (mkdir(dir.c_str(), 0700) != 0) _exit(4);
+  (void)!write(ready[1], "x", 1);
+  std::this_thread::sleep_for(delay);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  const std::string path = (dir / "keeper.sock").string();
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  const int s = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(s, 8) != 0) _exit(2);
+  const int c = accept(s, nullptr, nullptr);
+  std::string line;
+  char ch;
+  while (read(c, &ch, 1) == 1 && ch != '\n') line += ch;
+  if (line.find("\"stop\"") == std::string::npos) _exit(5);
+  unlink(path.c_str());
+  rmdir(dir.c_str());
+  (void)!write(c, "{\"ok\":true}\n", 12);
+  _exit(0);
+}
+
+}  // namespace
+
+TEST(Races, StopAllStopsAServerThatIsStillStartingInsteadOfRemovingIt) {
+  ScratchRoot root(0755);
+  auto r = run({cli(), "start", "--json", "-w", "30"}, root.env());
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto info = nlohmann::json::parse(r.out);
+  const fs::path run_dir = fs::path(info["directory"].get<std::string>()).parent_path();
+  ASSERT_EQ(run({cli(), "stop", info["uri"].get<std::string>()}, root.env()).status, 0);
+  struct stat owner {};
+  ASSERT_EQ(stat(run_dir.c_str(), &owner), 0);
+  // Its keeper is slow to open its socket: stop --all waits for it and asks it to stop, rather
+  // than removing the directory from under a server that is coming up.
+  const fs::path starting = run_dir / "0a1b2c3d4e";
+  const pid_t keeper = slow_keeper(starting, owner, std::chrono::milliseconds(1500));
+  ASSERT_GT(keeper, 0);
+  r = run({cli(), "stop", "--all"}, root.env());
+  EXPECT_EQ(r.status, 0) << r.err;
+  int status = 0;
+  ASSERT_EQ(waitpid(keeper, &status, 0), keeper);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the starting server was not asked to stop (status " << status << ")";
+  EXPECT_FALSE(fs::exists(starting));
+  // `stop DIR` alike.
+  const pid_t second = slow_keeper(starting, owner, std::chrono::milliseconds(1500));
+  ASSERT_GT(second, 0);
+  r = run({cli(), "stop", starting.string()}, root.env());
+  EXPECT_EQ(r.status, 0) << r.err;
+  ASSERT_EQ(waitpid(second, &status, 0), second);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  // A directory whose keeper never opened its socket, made minutes ago: a keeper that died at
+  // its start. That one is removed.
+  ASSERT_EQ(mkdir(starting.c_str(), 0700), 0);
+  ASSERT_EQ(chown(starting.c_str(), owner.st_uid, owner.st_gid), 0);
+  const timespec old[2] = {{time(nullptr) - 600, 0}, {time(nullptr) - 600, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, starting.c_str(), old, 0), 0);
+  r = run({cli(), "stop", "--all"}, root.env());
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(fs::exists(starting));
 }
 
 TEST(CarelessUser, StopRemovesNothingButServerDirectories) {
