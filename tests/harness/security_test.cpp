@@ -202,6 +202,10 @@ TEST(HostileUser, StopSignalsNoProcessNamedInAFile) {
     lchown(e.path().c_str(), st.st_uid, st.st_gid);
   }
   lchown(dead.c_str(), st.st_uid, st.st_gid);
+  // Left a while ago (its pid was reused since): not a server that is starting, which stop waits
+  // for.
+  const timespec then[2] = {{time(nullptr) - 600, 0}, {time(nullptr) - 600, 0}};
+  utimensat(AT_FDCWD, dead.c_str(), then, 0);
 
   run({cli(), "stop", dead.string()}, root.env());
   EXPECT_TRUE(test_support::alive(victim.pid)) << "stop DIR killed an unrelated process";

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -31,6 +33,38 @@ std::vector<fs::path> server_directories(const Layout& layout) {
 void remove_server_directory(const fs::path& directory, const Layout& layout) {
   if (layout.exists() && directory.parent_path() == layout.run) {
     layout.run_dir->remove_tree(directory.filename());
+  }
+}
+
+// A keeper binds its socket right after creating its directory: a directory that has had no
+// socket for this long lost its keeper at its start.
+constexpr auto kBindGrace = std::chrono::seconds(60);
+// How long stop waits for a server that is starting to open its keeper's socket.
+constexpr auto kStartingWait = std::chrono::seconds(5);
+
+// What a server directory's keeper socket proves.
+enum class Keeper { kAnswers, kDead, kUnproven };
+
+// Connects to the keeper of run/<id>; a keeper still starting (a young directory without its
+// socket yet) is waited for until `deadline`. kDead only on proof: the socket refuses connections
+// (its keeper ended) or never appeared within kBindGrace. Anything else (not ours, gone, still
+// starting at the deadline) is kUnproven: nothing may be removed on its strength.
+Keeper reach_keeper(const fs::path& dir, const Layout& layout,
+                    std::chrono::steady_clock::time_point deadline,
+                    std::optional<KeeperConnection>& keeper) {
+  for (;;) {
+    int error = 0;
+    if ((keeper = KeeperConnection::connect(dir, layout.user.uid, &error))) return Keeper::kAnswers;
+    if (error == ECONNREFUSED) return Keeper::kDead;
+    if (error != ENOENT || !layout.exists()) return Keeper::kUnproven;
+    const auto st = layout.run_dir->stat(dir.filename());
+    if (!st || !S_ISDIR(st->st_mode)) return Keeper::kUnproven;
+    if (std::chrono::system_clock::now() - std::chrono::system_clock::from_time_t(st->st_mtime) >=
+        kBindGrace) {
+      return Keeper::kDead;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return Keeper::kUnproven;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
@@ -105,17 +139,28 @@ fs::path locate_server(const std::string& target, const Layout& layout) {
 }
 
 bool stop_server(const fs::path& directory, const Layout& layout) {
-  if (auto keeper = KeeperConnection::connect(directory, layout.user.uid)) {
-    keeper->stop();
-    return true;
+  std::optional<KeeperConnection> keeper;
+  switch (
+      reach_keeper(directory, layout, std::chrono::steady_clock::now() + kStartingWait, keeper)) {
+    case Keeper::kAnswers:
+      keeper->stop();
+      return true;
+    case Keeper::kDead:
+      // Its keeper was killed (its postgres got SIGQUIT with it): only the files are left.
+      if (directory.parent_path() != layout.run) return false;
+      remove_server_directory(directory, layout);
+      return true;
+    case Keeper::kUnproven:
+      break;
   }
-  // No keeper (killed): its postgres got SIGQUIT with it; only the files are left.
   if (!layout.exists() || directory.parent_path() != layout.run ||
       !layout.run_dir->exists(directory.filename())) {
     return false;
   }
-  remove_server_directory(directory, layout);
-  return true;
+  throw Error(ExitCode::kNoSuchServer,
+              fmt::format("the server at {} is still starting (its keeper has not answered for {} "
+                          "s): stop it with the URI its start prints",
+                          directory.string(), kStartingWait.count()));
 }
 
 int stop_all(const Layout& layout) {
@@ -125,12 +170,21 @@ int stop_all(const Layout& layout) {
     if (name.rfind(kPoolPrefix, 0) == 0) layout.cache_dir->unlink(name);
   }
   int stopped = 0;
+  // Servers that are starting are waited for (a few milliseconds, normally) and stopped through
+  // their keepers like the others: never their directory removed under them.
+  const auto deadline = std::chrono::steady_clock::now() + kStartingWait;
   for (const auto& dir : server_directories(layout)) {
-    if (auto keeper = KeeperConnection::connect(dir, layout.user.uid)) {
-      keeper->stop();
-      ++stopped;
-    } else {
-      remove_server_directory(dir, layout);
+    std::optional<KeeperConnection> keeper;
+    switch (reach_keeper(dir, layout, deadline, keeper)) {
+      case Keeper::kAnswers:
+        keeper->stop();
+        ++stopped;
+        break;
+      case Keeper::kDead:
+        remove_server_directory(dir, layout);
+        break;
+      case Keeper::kUnproven:
+        break;  // collect_garbage removes it once it is proven dead
     }
   }
   return stopped;
@@ -138,15 +192,12 @@ int stop_all(const Layout& layout) {
 
 void collect_garbage(const Layout& layout) {
   for (const auto& dir : server_directories(layout)) {
-    int error = 0;
-    if (KeeperConnection::connect(dir, layout.user.uid, &error)) continue;
-    if (error == ENOENT) {
-      struct stat st;
-      if (stat(dir.c_str(), &st) != 0 || time(nullptr) - st.st_mtime < 60) continue;
-    } else if (error != ECONNREFUSED) {
-      continue;  // not ours to judge
+    std::optional<KeeperConnection> keeper;
+    // No waiting: a server that is starting is someone else's business here.
+    if (reach_keeper(dir, layout, std::chrono::steady_clock::time_point(), keeper) ==
+        Keeper::kDead) {
+      remove_server_directory(dir, layout);
     }
-    remove_server_directory(dir, layout);
   }
 }
 

@@ -19,12 +19,14 @@ std::vector<KeeperStatus> running_servers(const Layout& layout);
 // below this user's run/ counts. Throws Error(kNoSuchServer).
 std::filesystem::path locate_server(const std::string& target, const Layout& layout);
 
-// Asks the keeper of run/<id> to stop and waits until everything is gone. Without a keeper there
-// (it was killed), removes what it left. False if there was no such directory.
+// Asks the keeper of run/<id> to stop and waits until everything is gone; a server still
+// starting (its keeper has not opened its socket yet) is waited for a few seconds. Without a
+// keeper there (proven killed), removes what it left. False if there was no such directory;
+// Error(kNoSuchServer) for one still starting after the wait.
 bool stop_server(const std::filesystem::path& directory, const Layout& layout);
 
-// Stops every server of the layout (spares included, their pool tokens taken first); returns how
-// many keepers answered.
+// Stops every server of the layout (spares included, their pool tokens taken first, servers
+// still starting waited for as stop_server does); returns how many keepers answered.
 int stop_all(const Layout& layout);
 
 // Removes what keepers that were killed left: a directory whose keeper.sock refuses connections,
