@@ -1,5 +1,6 @@
 // The pg_unit_tests command end to end: what users of pg_tmp or pg_virtualenv would run.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -449,6 +450,59 @@ TEST(Cache, FullDiskDuringCopyLeavesNothingHalfWritten) {
     }
   }
   EXPECT_EQ(leftovers, 0u);
+  umount2(small.c_str(), MNT_DETACH);
+}
+
+namespace {
+// The POSIX shared memory segments (/dev/shm/PostgreSQL.*) of `uid` that no process has open or
+// mapped: left behind by a PostgreSQL process that ended without cleaning up.
+std::set<std::string> abandoned_segments(uid_t uid) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator("/dev/shm")) {
+    struct stat st {};
+    const std::string name = e.path().filename();
+    if (name.rfind("PostgreSQL.", 0) != 0 || lstat(e.path().c_str(), &st) != 0 ||
+        st.st_uid != uid) {
+      continue;
+    }
+    bool used = false;
+    for (const auto& p : fs::directory_iterator("/proc")) {
+      std::ifstream maps(p.path() / "maps");
+      for (std::string line; !used && std::getline(maps, line);)
+        used = line.ends_with(e.path().string());
+      std::error_code ec;
+      for (const auto& fd : fs::directory_iterator(p.path() / "fd", ec)) {
+        used = used || fs::read_symlink(fd.path(), ec) == e.path();
+      }
+      if (used) break;
+    }
+    if (!used) out.insert(name);
+  }
+  return out;
+}
+}  // namespace
+
+TEST(Cache, FullDiskDuringInitdbLeavesNoSharedMemoryBehind) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  const passwd* server_user = getpwnam("pg_unit_tests");
+  ASSERT_NE(server_user, nullptr);
+  ScratchDir dir;
+  const fs::path small = dir.path / "small";
+  fs::create_directory(small);
+  // Room for the overlay (about 17 MB) but not for initdb's cluster (24 MB): its backend PANICs
+  // ("No space left on device") and aborts without removing its POSIX segments.
+  if (mount("tmpfs", small.c_str(), "tmpfs", 0, "size=26m,mode=0755") != 0) {
+    GTEST_SKIP() << "cannot mount tmpfs here";
+  }
+  const auto before = abandoned_segments(server_user->pw_uid);
+  auto r = run({cli(), "start", "-w", "5"}, {{"PG_UNIT_TESTS_DIR", small.string()}});
+  EXPECT_EQ(r.status, 6) << r.out << r.err;
+  EXPECT_NE(r.err.find("initdb"), std::string::npos) << r.err;
+  std::vector<std::string> left;
+  for (const auto& name : abandoned_segments(server_user->pw_uid)) {
+    if (!before.count(name)) left.push_back(name);
+  }
+  EXPECT_TRUE(left.empty()) << left.size() << " segment(s) left in /dev/shm, " << left.front();
   umount2(small.c_str(), MNT_DETACH);
 }
 
