@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cluster/dsm_segments.hpp"
 #include "cluster/versions.hpp"
 #include "pg_unit_tests/error.hpp"
 #include "platform/fs.hpp"
@@ -148,10 +149,14 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
                                      config.encoding,
                                      "--locale=" + config.locale};
   for (auto& option : initdb_options(inst.major)) initdb.push_back(std::move(option));
+  const std::time_t initdb_started = time(nullptr);
   platform::RunResult r =
       platform::run(initdb, layout.user.switch_to, "/", {{"LC_ALL", ""}, {"LANG", ""}});
   if (r.status != 0) {
     cache.remove_tree(tmp_name);
+    // Its backends use POSIX shared memory; one that aborted (a PANIC: the disk is full) or was
+    // killed left its segments in /dev/shm.
+    remove_abandoned_segments(layout.user.uid, initdb_started);
     if (r.output.find("No space left") != std::string::npos) {
       throw Error(ExitCode::kFilesystem,
                   fmt::format("initdb in {} failed: the disk is full (free some space or set "
