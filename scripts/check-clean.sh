@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# After the tests: no server of the harness may still run, and no server directory may remain.
+# After the tests: no server of the harness may still run, and no server directory or shared
+# memory segment of its may remain.
 set -uo pipefail
 sleep 1  # keepers of servers stopped a moment ago are finishing their removal
 status=0
@@ -24,5 +25,23 @@ if [[ -n "$procs" ]]; then
   echo "$procs" >&2
   status=1
 fi
-[[ $status -eq 0 ]] && echo "check-clean: no server process or directory left"
+# POSIX shared memory (/dev/shm/PostgreSQL.*) of the harness's server user (pg_unit_tests under
+# root, else the caller) that no process has open or mapped: left by one of its PostgreSQL
+# processes that died without cleaning up (initdb's backends use POSIX segments). Segments of other
+# users (a system PostgreSQL's) are theirs, and segments in use belong to something still running.
+if [[ $(id -u) -eq 0 ]]; then server_uid=$(id -u pg_unit_tests 2>/dev/null); else server_uid=$(id -u); fi
+if [[ -n "$server_uid" ]]; then
+  leaked=()
+  while IFS= read -r -d '' segment; do
+    grep -qsF "$segment" /proc/[0-9]*/maps && continue
+    [[ -n $(find /proc/[0-9]*/fd -lname "$segment" -print -quit 2>/dev/null) ]] && continue
+    leaked+=("$segment")
+  done < <(find /dev/shm -maxdepth 1 -name 'PostgreSQL.*' -uid "$server_uid" -print0 2>/dev/null)
+  if [[ ${#leaked[@]} -gt 0 ]]; then
+    echo "check-clean: ${#leaked[@]} shared memory segment(s) of uid $server_uid left that nothing uses:" >&2
+    ls -l "${leaked[@]}" >&2
+    status=1
+  fi
+fi
+[[ $status -eq 0 ]] && echo "check-clean: no server process, directory or shared memory left"
 exit $status
