@@ -16,6 +16,7 @@
 #include "support/errors.hpp"
 #include "support/pq.hpp"
 #include "support/process.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using pg_unit_tests::Database;
@@ -277,4 +278,23 @@ TEST(ConnectionDetails, ExecDatabasesExportsOnePerWorker) {
   EXPECT_EQ(lines[0], lines[1] + "," + lines[2] + "," + lines[3]);
   EXPECT_EQ(std::set<std::string>(lines.begin() + 1, lines.begin() + 4).size(), 3u);
   EXPECT_EQ(lines[4], "postgres");  // DATABASE_URL, PGDATABASE: the server's own database
+}
+
+TEST(DatabasePool, ServesAServerWhoseDirectoryNeedsQuoting) {
+  // The pool reaches its server through the socket directory: any path the harness accepts, an
+  // apostrophe or a space in it too (a user's home, "/home/o'brien").
+  test_support::ScratchDir scratch;
+  const fs::path base = scratch.path / "o'brien's tests";
+  fs::create_directory(base);
+  chmod(base.c_str(), 0755);
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", base.string()}};
+  auto r = run({cli(), "start", "--stock", "-w", "30"}, env);
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string server = trim(r.out);
+  r = run({cli(), "createdb", "--uri", server}, env);
+  EXPECT_EQ(r.status, 0) << r.err;
+  Connection db(trim(r.out));
+  EXPECT_TRUE(db.ok()) << db.error();
+  EXPECT_EQ(run({cli(), "stop", "--all"}, env).status, 0);
 }
