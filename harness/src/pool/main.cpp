@@ -13,6 +13,7 @@
 #include "cluster/keeper_protocol.hpp"
 #include "platform/socket.hpp"
 #include "pool/pool.hpp"
+#include "pq/conninfo.hpp"
 
 int main(int argc, char** argv) {
   using namespace pg_unit_tests;
@@ -26,7 +27,8 @@ int main(int argc, char** argv) {
   platform::Fd channel(cluster::kLaunchFd);
   const int fd = channel.get();
   try {
-    pool::Pool pool(fmt::format("host='{}' port={} user=postgres", argv[1], argv[2]),
+    // As a URI: the socket directory may hold any character (quotes, spaces).
+    pool::Pool pool(pq::make_uri({{"host", argv[1]}, {"port", argv[2]}, {"user", "postgres"}}),
                     std::move(channel));
     return pool.run();
   } catch (const std::exception& e) {
