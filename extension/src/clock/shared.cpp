@@ -271,9 +271,11 @@ bool change(Oid database, const Clock* clock, const uint64* expected, TimestampT
   if (memory == nullptr)
     throw pg::Error(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                     "the database and server clocks need the extension preloaded");
+  // A local copy: the analyzer takes the global as changeable by every call in the loop.
+  Memory* const m = memory;
   for (int attempt = 0;; attempt++) {
-    LWLockAcquire(memory->lock, LW_EXCLUSIVE);
-    History* h = &memory->server;
+    LWLockAcquire(m->lock, LW_EXCLUSIVE);
+    History* h = &m->server;
     if (database != InvalidOid) {
       DatabaseClock* d = find(database);
       if (d == nullptr && clock != nullptr && expected == nullptr) {
@@ -288,12 +290,11 @@ bool change(Oid database, const Clock* clock, const uint64* expected, TimestampT
     // Compare and set: the clock is still the version the caller read (no change since).
     if (expected != nullptr && (h == nullptr || h->count == 0 || !h->versions[0].set ||
                                 h->versions[0].generation != *expected)) {
-      LWLockRelease(memory->lock);
+      LWLockRelease(m->lock);
       return false;
     }
     if (h == nullptr && clock != nullptr) {
-      // NOLINTNEXTLINE(clang-analyzer-core.NullDereference): find() tests an address inside *memory
-      LWLockRelease(memory->lock);
+      LWLockRelease(m->lock);
       if (attempt == 0 && forget_dropped_databases()) continue;
       throw pg::Error(
           ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
@@ -305,17 +306,17 @@ bool change(Oid database, const Clock* clock, const uint64* expected, TimestampT
     if (h != nullptr) {
       Version v{};
       v.changed_at = now;
-      v.generation = pg_atomic_add_fetch_u64(&memory->generation, 1);
+      v.generation = pg_atomic_add_fetch_u64(&m->generation, 1);
       v.set = clock != nullptr;
       if (clock != nullptr) v.clock = *clock;
       v.changed_by = GetUserId();
       push(h, v);
       if (database == InvalidOid)
-        pg_atomic_write_u32(&memory->used.server, 1);
+        pg_atomic_write_u32(&m->used.server, 1);
       else
-        pg_atomic_write_u32(&memory->used.database[database % detail::kDatabaseBuckets], 1);
+        pg_atomic_write_u32(&m->used.database[database % detail::kDatabaseBuckets], 1);
     }
-    LWLockRelease(memory->lock);
+    LWLockRelease(m->lock);
     *when = now;
     return true;
   }
