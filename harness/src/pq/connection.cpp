@@ -19,16 +19,11 @@ std::string first_line(const std::string& message) {
   return line;
 }
 
-std::string error_text(const PGresult* result) {
-  const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
-  if (!primary) return first_line(PQresultErrorMessage(result));
-  std::string text = primary;
+std::string one_line(const Diagnostics& d) {
+  std::string text = d.primary;
   std::string more;
-  for (auto [field, label] :
-       {std::pair{PG_DIAG_MESSAGE_DETAIL, "DETAIL: "}, std::pair{PG_DIAG_MESSAGE_HINT, "HINT: "}}) {
-    if (const char* v = PQresultErrorField(result, field); v && *v) {
-      more += (more.empty() ? "" : " ") + std::string(label) + v;
-    }
+  for (auto [value, label] : {std::pair{&d.detail, "DETAIL: "}, std::pair{&d.hint, "HINT: "}}) {
+    if (!value->empty()) more += (more.empty() ? "" : " ") + std::string(label) + *value;
   }
   if (!more.empty()) text += " (" + more + ")";
   for (char& c : text) {
@@ -36,6 +31,43 @@ std::string error_text(const PGresult* result) {
   }
   return text;
 }
+
+Diagnostics diagnostics(const PGresult* result) {
+  const auto field = [result](int code) {
+    const char* v = PQresultErrorField(result, code);
+    return std::string(v ? v : "");
+  };
+  Diagnostics d;
+  d.primary = field(PG_DIAG_MESSAGE_PRIMARY);
+  if (d.primary.empty()) {
+    d.primary = first_line(PQresultErrorMessage(result));
+    return d;
+  }
+  d.severity = field(PG_DIAG_SEVERITY);
+  d.sqlstate = field(PG_DIAG_SQLSTATE);
+  d.detail = field(PG_DIAG_MESSAGE_DETAIL);
+  d.hint = field(PG_DIAG_MESSAGE_HINT);
+  return d;
+}
+
+std::string error_text(const PGresult* result) {
+  return one_line(diagnostics(result));
+}
+
+bool server_answers(const std::string& conninfo) {
+  return PQping(conninfo.c_str()) == PQPING_OK;
+}
+
+namespace {
+
+// Throws ServerError(code) unless the result is a success.
+void check(const PGresult* r, ExitCode code) {
+  const auto status = PQresultStatus(r);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+    throw ServerError(diagnostics(r), code);
+}
+
+}  // namespace
 
 Connection::Connection(const std::string& conninfo, const std::string& dbname, ExitCode on_failure,
                        const std::string& application_name) {
@@ -51,10 +83,12 @@ Connection::Connection(const std::string& conninfo, const std::string& dbname, E
   if (PQstatus(conn_) != CONNECTION_OK) {
     const std::string message = first_line(PQerrorMessage(conn_));
     PQfinish(std::exchange(conn_, nullptr));
-    throw Error(on_failure,
-                fmt::format("cannot connect to {}: {} (is the server running? see pg_unit_tests "
-                            "list)",
-                            dbname.empty() ? conninfo : "database \"" + dbname + "\"", message));
+    throw ConnectError(
+        on_failure,
+        fmt::format("cannot connect to {}: {} (is the server running? see "
+                    "pg_unit_tests list)",
+                    dbname.empty() ? conninfo : "database \"" + dbname + "\"", message),
+        message);
   }
 }
 
@@ -76,20 +110,16 @@ PGconn* Connection::release() {
   return std::exchange(conn_, nullptr);
 }
 
-Rows Connection::query(const std::string& sql, const std::vector<std::string>& params,
+Rows Connection::query(const std::string& sql, const std::vector<Param>& params,
                        ExitCode error_code) {
   std::vector<const char*> values;
   values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p.c_str());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   const std::unique_ptr<PGresult, decltype(&PQclear)> r(
       PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
                    nullptr, nullptr, 0),
       &PQclear);
-  const auto status = PQresultStatus(r.get());
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-    throw ServerError(state ? state : "", error_text(r.get()), error_code);
-  }
+  check(r.get(), error_code);
   Rows rows;
   rows.reserve(static_cast<size_t>(PQntuples(r.get())));
   for (int i = 0; i < PQntuples(r.get()); ++i) {
@@ -101,9 +131,18 @@ Rows Connection::query(const std::string& sql, const std::vector<std::string>& p
   return rows;
 }
 
-std::string Connection::value(const std::string& sql, const std::vector<std::string>& params) {
+std::string Connection::value(const std::string& sql, const std::vector<Param>& params) {
   auto rows = query(sql, params);
   return rows.empty() || rows[0].empty() ? std::string() : rows[0][0];
+}
+
+void Connection::execute(const std::string& sql, ExitCode error_code) {
+  const std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn_, sql.c_str()), &PQclear);
+  check(r.get(), error_code);
+}
+
+std::string Connection::database() const {
+  return PQdb(conn_);
 }
 
 std::string Connection::quote_identifier(const std::string& name) const {
@@ -137,8 +176,7 @@ bool Connection::finished() {
   while (PGresult* r = PQgetResult(conn_)) {
     const auto status = PQresultStatus(r);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && !failure) {
-      const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-      failure.emplace(state ? state : "", error_text(r), ExitCode::kDatabase);
+      failure.emplace(diagnostics(r), ExitCode::kDatabase);
     }
     PQclear(r);
   }
