@@ -5,7 +5,6 @@
 // Over 400 lines on purpose: one Runner whose steps share its state; split, that state would be
 // handed from file to file.
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include "platform/process.hpp"
 #include "platform/trace.hpp"
 #include "platform/user.hpp"
+#include "pq/connection.hpp"
 #include "regress/compare.hpp"
 #include "regress/config.hpp"
 #include "regress/lend.hpp"
@@ -51,52 +51,48 @@ std::string conninfo_value(const std::string& s) {
   return out + "'";
 }
 
-// One libpq connection for set-up statements.
+// One connection for set-up statements, worded as pg_regress reports them: a refusal is libpq's
+// first line ("ERROR:  ...").
 class Admin {
  public:
-  explicit Admin(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str()), &PQfinish) {
-    if (PQstatus(conn_.get()) != CONNECTION_OK) {
-      throw Error(ExitCode::kServerStart,
-                  fmt::format("could not connect to the server ({}): {}", conninfo,
-                              first_line(PQerrorMessage(conn_.get()))));
-    }
+  explicit Admin(const std::string& conninfo) : conn_(connect(conninfo)) {
     // NOTICEs of set-up statements ("extension already exists, skipping") are not news.
-    PQsetNoticeProcessor(
-        conn_.get(), [](void*, const char*) {}, nullptr);
+    conn_.quiet();
   }
-  // Runs the statement; returns the server's error message, empty on success.
+  // Runs the statements; returns the server's error message, empty on success.
   std::string try_exec(const std::string& sql) {
-    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn_.get(), sql.c_str()), &PQclear);
-    const auto st = PQresultStatus(r.get());
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
-    return first_line(PQresultErrorMessage(r.get()));
+    try {
+      conn_.execute(sql);
+      return {};
+    } catch (const pq::ServerError& e) {
+      return reported(e.diagnostics);
+    }
   }
-  PGconn* get() const { return conn_.get(); }
+  pq::Connection& connection() { return conn_; }
   // Quoting by libpq, which knows the connection's encoding.
-  std::string ident(const std::string& s) const { return escaped(PQescapeIdentifier, s); }
-  std::string literal(const std::string& s) const { return escaped(PQescapeLiteral, s); }
+  std::string ident(const std::string& s) const { return conn_.quote_identifier(s); }
+  std::string literal(const std::string& s) const { return conn_.quote_literal(s); }
   void exec(const std::string& sql, ExitCode code = ExitCode::kUsage) {
     if (std::string e = try_exec(sql); !e.empty()) {
       throw Error(code, fmt::format("{} failed: {}", sql, e));
     }
   }
-  static std::string first_line(const char* text) {
-    std::string s = text ? text : "";
-    if (auto nl = s.find('\n'); nl != std::string::npos) s.resize(nl);
-    return s;
+  // libpq's first line of a refusal: "SEVERITY:  primary".
+  static std::string reported(const pq::Diagnostics& d) {
+    const std::string primary = d.primary.substr(0, d.primary.find('\n'));
+    return d.severity.empty() ? primary : d.severity + ":  " + primary;
   }
 
  private:
-  std::string escaped(char* (*escape)(PGconn*, const char*, size_t), const std::string& s) const {
-    std::unique_ptr<char, decltype(&PQfreemem)> q(escape(conn_.get(), s.data(), s.size()),
-                                                  &PQfreemem);
-    if (!q) {
-      throw Error(ExitCode::kUsage, fmt::format("cannot quote \"{}\": {}", s,
-                                                first_line(PQerrorMessage(conn_.get()))));
+  static pq::Connection connect(const std::string& conninfo) {
+    try {
+      return pq::Connection(conninfo, {}, ExitCode::kServerStart);
+    } catch (const pq::ConnectError& e) {
+      throw Error(ExitCode::kServerStart,
+                  fmt::format("could not connect to the server ({}): {}", conninfo, e.reason));
     }
-    return q.get();
   }
-  std::unique_ptr<PGconn, decltype(&PQfinish)> conn_;
+  pq::Connection conn_;
 };
 
 struct Planned {
@@ -252,14 +248,17 @@ int Runner::pg_major() {
     if (!existing_) throw;
   }
   Admin admin(conninfo(o_.use_existing ? dbnames_.front() : "postgres"));
-  std::unique_ptr<PGresult, decltype(&PQclear)> r(
-      PQexec(admin.get(), "SELECT current_setting('server_version_num')::int / 10000"), &PQclear);
-  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK || PQntuples(r.get()) != 1) {
-    throw Error(ExitCode::kServerStart,
-                fmt::format("could not read the server's version: {}",
-                            Admin::first_line(PQresultErrorMessage(r.get()))));
+  pq::Rows rows;
+  try {
+    rows = admin.connection().query("SELECT current_setting('server_version_num')::int / 10000");
+  } catch (const pq::ServerError& e) {
+    throw Error(ExitCode::kServerStart, fmt::format("could not read the server's version: {}",
+                                                    Admin::reported(e.diagnostics)));
   }
-  return std::atoi(PQgetvalue(r.get(), 0, 0));
+  if (rows.size() != 1) {
+    throw Error(ExitCode::kServerStart, "could not read the server's version: no row");
+  }
+  return std::atoi(rows[0][0].c_str());
 }
 
 void Runner::find_programs() {
