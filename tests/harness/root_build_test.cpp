@@ -1,0 +1,76 @@
+// Root with its build where the server user cannot enter (a clone under /root, mode 0700): the
+// keeper and the database pool run as the server user, so the harness must give them programs
+// that user can reach. The build's programs are copied into such a directory and named with
+// PG_UNIT_TESTS_KEEPER, as an installation under /root would be found.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "pg_unit_tests/cache.hpp"
+#include "pg_unit_tests/database.hpp"
+#include "pg_unit_tests/server.hpp"
+#include "support/pq.hpp"
+#include "support/process.hpp"
+
+namespace fs = std::filesystem;
+using pg_unit_tests::Database;
+using pg_unit_tests::Server;
+using test_support::Connection;
+
+namespace {
+
+// A root-owned 0700 directory holding copies of the keeper and the pool (side by side, as the
+// build and the installation put them), named by PG_UNIT_TESTS_KEEPER; a private base directory.
+struct ClosedBuild {
+  fs::path closed, base;
+  ClosedBuild() {
+    char tmpl[] = "/tmp/pgut-rootbuild-XXXXXX";
+    closed = mkdtemp(tmpl);  // mode 0700, owned by root
+    fs::create_directory(closed / "libexec");
+    for (const fs::path& program : {fs::path(PGUT_KEEPER), fs::path(PGUT_POOL)}) {
+      fs::copy_file(program, closed / "libexec" / program.filename());
+    }
+    setenv("PG_UNIT_TESTS_KEEPER", (closed / "libexec/pg_unit_tests-keeper").c_str(), 1);
+    char base_tmpl[] = "/tmp/pgut-test-XXXXXX";
+    base = mkdtemp(base_tmpl);
+    chmod(base.c_str(), 0755);
+    setenv("PG_UNIT_TESTS_DIR", base.c_str(), 1);
+  }
+  ~ClosedBuild() {
+    Server::stop_all();
+    unsetenv("PG_UNIT_TESTS_DIR");
+    unsetenv("PG_UNIT_TESTS_KEEPER");
+    test_support::remove_tree_eventually(base);
+    fs::remove_all(closed);
+  }
+};
+
+}  // namespace
+
+TEST(RootBuild, ServersStartAndServeDatabasesWhenTheServerUserCannotReachTheBuild) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root hands servers to another user";
+  ClosedBuild build;
+  Server s = Server::start();
+  {
+    Connection c(s.uri());
+    ASSERT_TRUE(c.ok()) << c.error();
+    EXPECT_EQ(c.value("SELECT 1"), "1");
+  }
+  // The pool, started by the keeper beside itself.
+  Database db = Database::create(s.uri());
+  Connection in_db(db.uri());
+  ASSERT_TRUE(in_db.ok()) << in_db.error();
+  EXPECT_EQ(in_db.value("SELECT current_database()"), db.name());
+}
+
+TEST(RootBuild, SparesAreWarmedWhenTheServerUserCannotReachTheBuild) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root hands servers to another user";
+  ClosedBuild build;
+  EXPECT_NO_THROW(pg_unit_tests::cache::warm({}, 1));
+  Server s = Server::start();
+  Connection c(s.uri());
+  EXPECT_EQ(c.value("SELECT 1"), "1");
+}
