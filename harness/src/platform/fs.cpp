@@ -35,11 +35,19 @@ namespace {
   throw_filesystem_error(what, path, err);
 }
 
+void copy_open_file(int in, int to_dir, const char* name, mode_t mode, off_t size,
+                    const fs::path& where);
+
 void copy_file(int from_dir, const char* from_name, int to_dir, const char* name, mode_t mode,
                off_t size, const fs::path& where) {
   Fd in(openat(from_dir, from_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!in) fail("read", where / from_name, errno);
-  Fd out(openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777));
+  copy_open_file(in.get(), to_dir, name, mode, size, where);
+}
+
+void copy_open_file(int in, int to_dir, const char* name, mode_t mode, off_t size,
+                    const fs::path& where) {
+  Fd out(openat(to_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777));
   if (!out) fail("create", where / name, errno);
   // A copy that fails is removed: a half-written file is never left.
   struct Remover {
@@ -52,12 +60,11 @@ void copy_file(int from_dir, const char* from_name, int to_dir, const char* name
   } remover{to_dir, name};
   off_t left = size;
   while (left > 0) {
-    ssize_t n =
-        copy_file_range(in.get(), nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
+    ssize_t n = copy_file_range(in, nullptr, out.get(), nullptr, static_cast<size_t>(left), 0);
     if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL)) {
       // Fall back to read/write (older kernels, some file systems).
       char buf[1 << 16];
-      ssize_t r = read(in.get(), buf, sizeof buf);
+      ssize_t r = read(in, buf, sizeof buf);
       if (r < 0) fail("read", where / name, errno);
       if (r == 0) break;
       for (ssize_t off = 0; off < r;) {
@@ -122,6 +129,14 @@ void copy_tree(const fs::path& from, const fs::path& to) {
   struct stat st;
   if (stat(from.c_str(), &st) != 0) fail("read", from, errno);
   copy_dir(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), st.st_mode, {});
+}
+
+void copy_file(int from, int to_dir, const std::string& name, mode_t mode, const fs::path& where) {
+  struct stat st;
+  if (fstat(from, &st) != 0) fail("read", where / name, errno);
+  if (!S_ISREG(st.st_mode)) fail("read", where / name, EINVAL);
+  if (lseek(from, 0, SEEK_SET) < 0) fail("read", where / name, errno);
+  copy_open_file(from, to_dir, name.c_str(), mode, st.st_size, where);
 }
 
 void copy_file(const fs::path& from, const fs::path& to, mode_t mode) {

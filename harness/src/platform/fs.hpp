@@ -22,6 +22,11 @@ void copy_tree(const fs::path& from, const fs::path& to);
 // ENOSPC is "the disk is full".
 void copy_file(const fs::path& from, const fs::path& to, mode_t mode);
 
+// Copies the open regular file `from` (from its start) to the new entry `name` of the directory
+// `to_dir` (O_EXCL | O_NOFOLLOW: never over a file or through a symlink) with `mode`; `where` is
+// that directory's path, for messages. A failed copy leaves nothing. Throws Error(kFilesystem).
+void copy_file(int from, int to_dir, const std::string& name, mode_t mode, const fs::path& where);
+
 // Removes a tree through descriptors (symlinks inside are removed, never followed); missing is
 // fine. Never throws; false if something could not be removed.
 bool remove_tree(const fs::path& path) noexcept;
