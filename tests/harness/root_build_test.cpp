@@ -74,3 +74,50 @@ TEST(RootBuild, SparesAreWarmedWhenTheServerUserCannotReachTheBuild) {
   Connection c(s.uri());
   EXPECT_EQ(c.value("SELECT 1"), "1");
 }
+
+namespace {
+
+// The program a server's keeper runs (root may read any process's /proc/PID/exe).
+fs::path keeper_exe(const Server& s) {
+  return fs::read_symlink("/proc/" + std::to_string(s.info().keeper_pid) + "/exe");
+}
+
+}  // namespace
+
+TEST(RootBuild, TheKeeperRunsACheckedCopyMadeOnceInTheBuildDirectory) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root hands servers to another user";
+  ClosedBuild build;
+  fs::path exe;
+  {
+    Server s = Server::start();
+    exe = keeper_exe(s);
+  }
+  EXPECT_EQ(exe.filename(), "pg_unit_tests-keeper");
+  EXPECT_EQ(exe.parent_path().parent_path().filename(), "build") << exe;
+  struct stat st;
+  ASSERT_EQ(stat(exe.parent_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  for (const char* program : {"pg_unit_tests-keeper", "pg_unit_tests-pool"}) {
+    ASSERT_EQ(stat((exe.parent_path() / program).c_str(), &st), 0) << program;
+    EXPECT_EQ(st.st_uid, 0u) << program;
+    EXPECT_EQ(st.st_mode & 0777, 0755u) << program;
+  }
+  ASSERT_EQ(stat(exe.c_str(), &st), 0);
+  const ino_t first = st.st_ino;
+  {
+    Server s = Server::start();
+    EXPECT_EQ(keeper_exe(s), exe);  // copied once
+  }
+  ASSERT_EQ(stat(exe.c_str(), &st), 0);
+  EXPECT_EQ(st.st_ino, first);
+  // A copy someone else could have changed is not run: it is replaced.
+  ASSERT_EQ(chown(exe.c_str(), 1, 1), 0);
+  {
+    Server s = Server::start();
+    EXPECT_EQ(keeper_exe(s), exe);
+  }
+  ASSERT_EQ(stat(exe.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_NE(st.st_ino, first);
+}

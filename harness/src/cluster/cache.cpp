@@ -48,8 +48,8 @@ void warm(const ServerOptions& options, int servers) {
   }
   // The spare copies, made by the keeper program as the server user (under root too).
   platform::SpawnSpec s;
-  s.argv = {cluster::keeper_executable().string(), "refill", l.spec.cache.string(),
-            l.spec.template_key, l.spec.template_dir.string()};
+  s.argv = {l.keeper.string(), "refill", l.spec.cache.string(), l.spec.template_key,
+            l.spec.template_dir.string()};
   s.as = l.as;
   s.cwd = "/";
   if (platform::wait_for(platform::spawn(s)) != 0) {

@@ -1,11 +1,19 @@
 #include "cluster/keeper_client.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "cluster/template_cache.hpp"
+#include "platform/dir.hpp"
+#include "platform/fs.hpp"
 #include "platform/trace.hpp"
 
 #ifndef PGUT_KEEPER_RELATIVE_DIR
@@ -40,6 +48,110 @@ fs::path keeper_executable() {
                           "pg_unit_tests (make install) or set PG_UNIT_TESTS_KEEPER to its path",
                           kKeeperExecutable, beside.string(),
                           *PGUT_KEEPER_INSTALL_DIR ? " or " + installed.string() : ""));
+}
+
+namespace {
+
+// The database pool: the keeper starts it from beside itself (harness/src/keeper/keeper.cpp).
+constexpr const char* kPoolExecutable = "pg_unit_tests-pool";
+
+// Nobody but us can change it: ours, and no write permission for anyone else.
+bool ours(const struct stat& st, mode_t type) {
+  return (st.st_mode & S_IFMT) == type && st.st_uid == geteuid() && (st.st_mode & 022) == 0;
+}
+
+// The copy `name` in build/ is complete and trusted: our directory, open to the server user,
+// holding our regular files of the given sizes, executable by everyone.
+bool trusted_copy(const platform::Dir& build, const std::string& name,
+                  const std::vector<std::pair<std::string, off_t>>& files) {
+  const auto dir_st = build.stat(name);
+  if (!dir_st || !ours(*dir_st, S_IFDIR) || (dir_st->st_mode & 0755) != 0755) return false;
+  const auto dir = build.open_dir(name);
+  if (!dir) return false;
+  for (const auto& [file, size] : files) {
+    const auto st = dir->stat(file);
+    if (!st || !ours(*st, S_IFREG) || (st->st_mode & 0755) != 0755 || st->st_size != size) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+// Why a copy. Root's build or installation may sit where the server user cannot enter (a clone
+// under /root, mode 0700), while the keeper runs as that user: it could not be exec'd, nor could
+// it start the pool that it finds beside itself (/proc/self/exe). Starting the keeper as root and
+// dropping privileges there would reach the keeper but not the pool, and would run more code as
+// root. So root copies both programs into build/ (root's, open to the server user's group only:
+// layout.hpp), as it copies postgres into an overlay. One directory per version of the programs,
+// named by their identity (device, inode, size, modification time: a rebuild or a reinstall
+// changes it), so each version is copied once; hashing megabytes of binaries on every start would
+// cost the fast path. The copy is made through descriptors under a temporary name and renamed
+// into place, so nobody sees half of it; an existing one is used only when it and its files are
+// root's, writable by nobody else, and of the sources' sizes, else it is replaced.
+fs::path keeper_program(const Layout& layout) {
+  fs::path keeper = keeper_executable();
+  if (!layout.user.switch_to || !layout.build_dir) return keeper;
+  const platform::Dir& build = *layout.build_dir;
+  struct Source {
+    std::string name;
+    platform::Fd fd;
+    struct stat st;
+  };
+  std::vector<Source> sources;
+  std::string identity;
+  for (const auto& [program, copy_name] :
+       {std::pair{keeper, kKeeperExecutable},
+        std::pair{keeper.parent_path() / kPoolExecutable, kPoolExecutable}}) {
+    platform::Fd fd(open(program.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      // A keeper without its pool still serves servers (createdb says what is missing).
+      if (program != keeper && errno == ENOENT) continue;
+      platform::throw_filesystem_error("read", program, errno);
+    }
+    struct stat st;
+    if (fstat(fd.get(), &st) != 0) platform::throw_filesystem_error("read", program, errno);
+    identity += fmt::format("{}|{}|{}|{}|{}.{}\n", program.string(), st.st_dev, st.st_ino,
+                            st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    sources.push_back(Source{copy_name, std::move(fd), st});
+  }
+  const std::string name = "keeper-" + stable_hash(identity);
+  std::vector<std::pair<std::string, off_t>> files;
+  files.reserve(sources.size());
+  for (const auto& s : sources) files.emplace_back(s.name, s.st.st_size);
+  fs::path copied = build / name / kKeeperExecutable;
+  if (trusted_copy(build, name, files)) return copied;
+
+  const std::string tmp = fmt::format("{}.tmp-{}", name, getpid());
+  build.remove_tree(tmp);
+  auto dir = build.make_dir(tmp, 0700);
+  if (!dir) platform::throw_filesystem_error("create", build / tmp, EEXIST);
+  try {
+    for (const auto& s : sources)
+      platform::copy_file(s.fd.get(), dir->fd(), s.name, 0755, build / tmp);
+    dir->chmod(0755);
+  } catch (...) {
+    build.remove_tree(tmp);
+    throw;
+  }
+  if (!build.rename(tmp, name)) {
+    // Another start made it at the same moment (rename(2) does not replace a full directory).
+    if (trusted_copy(build, name, files)) {
+      build.remove_tree(tmp);
+      return copied;
+    }
+    // A damaged copy is in the way: out of it, then ours.
+    const std::string trash = fmt::format("{}.trash-{}", name, getpid());
+    if (build.rename(name, trash)) build.remove_tree(trash);
+    if (!build.rename(tmp, name)) {
+      const int err = errno;
+      build.remove_tree(tmp);
+      platform::throw_filesystem_error("create", build / name, err);
+    }
+  }
+  platform::trace("keeper program copied");
+  return copied;
 }
 
 std::optional<KeeperConnection> KeeperConnection::connect(const fs::path& server_directory,
@@ -84,10 +196,11 @@ void KeeperConnection::stop() {
   fd_.reset();
 }
 
-Launched launch_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as) {
+Launched launch_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as,
+                       const fs::path& program) {
   auto [mine, theirs] = platform::socket_pair();
   platform::SpawnSpec s;
-  s.argv = {keeper_executable().string(), "serve", spec.directory.string()};
+  s.argv = {program.string(), "serve", spec.directory.string()};
   s.fds.push_back({theirs.get(), kLaunchFd});
   s.new_session = true;  // Ctrl-C in a terminal goes to the foreground group, not to the keeper
   s.detach = !spec.owned;

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cluster/keeper_protocol.hpp"
+#include "cluster/layout.hpp"
 #include "platform/fd.hpp"
 #include "platform/process.hpp"
 #include "platform/socket.hpp"
@@ -20,6 +21,11 @@ namespace pg_unit_tests::cluster {
 // "../libexec" by default); else in the install prefix's libexec directory. Throws
 // Error(kInstallation) naming the setting.
 std::filesystem::path keeper_executable();
+
+// The keeper program as the layout's server user can run it: keeper_executable() itself, or,
+// when root hands servers to that user, a checked copy in build/ (keeper_client.cpp says why).
+// Throws Error(kInstallation) or Error(kFilesystem).
+std::filesystem::path keeper_program(const Layout& layout);
 
 // A connection to a keeper: its launch connection or one to its keeper.sock.
 class KeeperConnection {
@@ -55,8 +61,10 @@ struct Launched {
   pid_t child = -1;             // the keeper, when it is our child (spec.owned); else -1
 };
 
-// Starts a keeper for `spec` (as `as`, when root hands the server to the server user) and waits
-// for its report. Throws the Error the keeper reported, or Error(kSystem) if it ended without one.
-Launched launch_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as);
+// Starts the keeper `program` (keeper_program()) for `spec` (as `as`, when root hands the server
+// to the server user) and waits for its report. Throws the Error the keeper reported, or
+// Error(kSystem) if it ended without one.
+Launched launch_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as,
+                       const std::filesystem::path& program);
 
 }  // namespace pg_unit_tests::cluster

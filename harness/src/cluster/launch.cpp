@@ -123,6 +123,7 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   if (!owned) s.owner_pid = o.owner_pid;
   l.create = o.create;
   l.as = layout.user.switch_to;
+  l.keeper = keeper_program(layout);
   l.server_uid = layout.user.uid;
   l.cache_dir = layout.cache_dir;
   l.cache_lock = std::move(cache_lock);
@@ -192,7 +193,7 @@ void configure_server(const ServerInfo& info, const Launch& l) {
 
 Started start_server(const Launch& l) {
   if (auto claimed = claim_spare_server(l)) return std::move(*claimed);
-  Launched k = launch_keeper(l.spec, l.as);
+  Launched k = launch_keeper(l.spec, l.as, l.keeper);
   Started out;
   out.info = std::move(k.status.info);
   fill_uri(out.info);

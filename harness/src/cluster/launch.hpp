@@ -22,6 +22,7 @@ struct Launch {
   KeeperSpec spec;
   std::vector<std::string> create;  // CREATE EXTENSION after the start
   std::optional<platform::Credentials> as;
+  std::filesystem::path keeper;  // the keeper program as the server user runs it (keeper_program)
   uid_t server_uid = 0;
   std::shared_ptr<const platform::Dir> cache_dir;  // where pool tokens are
   // Held (shared) until the server is started: `cache clear` waits for it (template_cache.hpp).

@@ -192,7 +192,7 @@ void build(const std::string& name, const std::string& key, const Launch& l, con
   spec.tcp = tcp;
   spec.password = tcp ? platform::random_hex(16) : "";
   platform::trace("migration: starting its server");
-  Launched k = launch_keeper(spec, l.as);
+  Launched k = launch_keeper(spec, l.as, l.keeper);
   const auto end_keeper = [&] {
     if (k.child > 0) platform::wait_for(std::exchange(k.child, -1));
   };
