@@ -188,6 +188,7 @@ regress::Options library_options(const RegressArgs& args) {
     throw Error(ExitCode::kUsage, "--tap-tests and --isolation are different runs: give one");
   }
   o.command = args.command;
+  o.stop_in_background = true;  // the CLI exits once it has printed the verdict
   if (!args.dbname.empty()) {
     o.dbnames.clear();
     std::string rest = args.dbname;

@@ -4,6 +4,7 @@
 // group waits for the other's arrival, so a serial run would fail).
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -107,6 +108,52 @@ TEST(Regress, PassingScheduleWithParallelGroupAlternativesAndIgnore) {
   EXPECT_EQ(s.read("results/plain_copy.txt"), "42\n");
   // An ignored failure still leaves its diff.
   EXPECT_NE(s.read("regression.diffs").find("flaky"), std::string::npos);
+}
+
+// The id of the ephemeral server a run names in its first line ("# N tests on ephemeral server
+// ID (PostgreSQL ...").
+std::string server_id(const std::string& out) {
+  const std::string marker = "ephemeral server ";
+  const size_t at = out.find(marker);
+  if (at == std::string::npos) return {};
+  const size_t begin = at + marker.size();
+  return out.substr(begin, out.find(' ', begin) - begin);
+}
+
+// The keeper tears the server down after the CLI has printed its verdict and exited: waited for
+// here by what is left (its processes name the server's directory), never by a delay.
+TEST(Regress, TheServerAndItsFilesGoOnceTheRunHasEnded) {
+  Suite s("suite");
+  auto r = s.regress({"plain"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  const std::string id = server_id(r.out);
+  ASSERT_FALSE(id.empty()) << r.out;
+  EXPECT_TRUE(test_support::eventually(
+      [&] { return test_support::processes_matching("/run/" + id).empty(); }));
+  EXPECT_TRUE(test_support::eventually([&] {
+    return nlohmann::json::parse(run({cli(), "list", "--json"}).out).dump().find(id) ==
+           std::string::npos;
+  }));
+}
+
+TEST(Regress, AKilledRunLeavesNoServerBehind) {
+  Suite s("suite");
+  write(s.dir / "sql" / "slow.sql", "SELECT pg_sleep(300);\n");
+  write(s.dir / "expected" / "slow.out", "");
+  auto bg = test_support::spawn({"/bin/sh", "-c", "cd \"$0\" && unset PG_CONFIGS && exec \"$@\"",
+                                 s.dir.string(), cli(), "regress", "--inputdir=" + s.dir.string(),
+                                 "--outputdir=" + s.dir.string(), "slow"});
+  std::string id;
+  for (std::string line; id.empty() && !(line = test_support::read_line(bg.out_fd)).empty();) {
+    id = server_id(line);
+  }
+  ASSERT_FALSE(id.empty());
+  kill(bg.pid, SIGKILL);
+  test_support::wait_exit(bg.pid);
+  close(bg.out_fd);
+  // Its owner gone, the keeper stops the server (ending the test's session) and removes it.
+  EXPECT_TRUE(test_support::eventually(
+      [&] { return test_support::processes_matching("/run/" + id).empty(); }));
 }
 
 TEST(Regress, IgnoreAppliesOnlyToLaterLinesOfItsOwnSchedule) {

@@ -87,6 +87,10 @@ struct Options {
   bool isolate = false;  // every test in its own clone of the prepared database
   bool accept = false;   // copy results over the expected files of failed tests
   int diff_head_lines = 30;
+  // For a process that exits right after the run (the CLI): the ephemeral server is tied to this
+  // process and its teardown (postgres's exit, the removal of its files) finishes in the
+  // background instead of before run() returns. Nothing is left behind either way.
+  bool stop_in_background = false;
   // A version matrix: the pg_config of each installation to run the suite on, one after another
   // (run_matrix; run_tap_tests). Empty: server.pg_config alone. run() takes at most one.
   std::vector<std::string> installations;

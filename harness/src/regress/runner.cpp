@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "cluster/keeper_client.hpp"
 #include "pg_unit_tests/error.hpp"
 #include "pg_unit_tests/installation.hpp"
 #include "pg_unit_tests/regress.hpp"
@@ -109,6 +110,9 @@ class Runner {
   // go to results/LABEL/.
   Runner(const Options& o, Observer& observer, std::string matrix_label = {})
       : o_(o), observer_(observer), matrix_label_(std::move(matrix_label)) {}
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+  ~Runner() { request_stop(); }  // after an error: the server must not wait for our exit
 
   Summary run();
 
@@ -119,6 +123,11 @@ class Runner {
   void find_programs();
   void prepare_output();
   void start_server();
+  void stop_server();
+  void request_stop() noexcept;
+  const ServerInfo* server_info() const {
+    return server_ ? &server_->info() : detached_ ? &*detached_ : nullptr;
+  }
   void lend_output();
   void prepare_databases();
   Env psql_environment() const;
@@ -153,6 +162,9 @@ class Runner {
   std::vector<detail::LentDirectory> lent_;
   std::vector<fs::path> result_dirs_;  // results/ and its subdirectories for names with a slash
   std::optional<Server> server_;
+  // Options::stop_in_background: the server is tied to this process, not to an object (see
+  // stop_server()).
+  std::optional<ServerInfo> detached_;
   std::string server_text_;
   Env env_;
   std::vector<std::string> clones_;
@@ -318,7 +330,7 @@ void Runner::prepare_output() {
 }
 
 std::string Runner::conninfo(const std::string& db) const {
-  if (server_) return server_->info().socket_conninfo(db);
+  if (const ServerInfo* i = server_info()) return i->socket_conninfo(db);
   std::string c = "dbname=" + conninfo_value(db);
   if (!o_.host.empty()) c += " host=" + conninfo_value(o_.host);
   if (o_.port > 0) c += fmt::format(" port={}", o_.port);
@@ -345,15 +357,47 @@ void Runner::start_server() {
   }
   so.settings.insert(so.settings.end(), o_.server.settings.begin(), o_.server.settings.end());
   so.idle_timeout = std::chrono::seconds(0);
-  server_.emplace(Server::start(so));
-  server_text_ = fmt::format("ephemeral server {} (PostgreSQL {}), port {}", server_->info().id,
-                             server_->info().version, server_->info().port);
+  if (o_.stop_in_background) {
+    // Owned by this process (its keeper watches it through a pidfd), so that the server still
+    // goes if we are killed, and its teardown need not be waited for.
+    so.owner_pid = static_cast<int>(getpid());
+    detached_.emplace(Server::start_detached(so));
+  } else {
+    server_.emplace(Server::start(so));
+  }
+  const ServerInfo& i = *server_info();
+  server_text_ =
+      fmt::format("ephemeral server {} (PostgreSQL {}), port {}", i.id, i.version, i.port);
+}
+
+// Every test has ended, so the server writes nothing more into the lent directories: they go
+// back to their owner first. Then the server stops: at once and waiting for its keeper to have
+// removed everything (Server::stop), or, with Options::stop_in_background, by a stop request whose
+// answer we do not wait for (the keeper finishes the teardown while the verdict is printed; were
+// the request lost, the end of this process, the server's owner, stops it).
+void Runner::stop_server() {
+  lent_.clear();
+  if (server_) server_->stop();
+  request_stop();
+}
+
+void Runner::request_stop() noexcept {
+  if (!detached_) return;
+  try {
+    const platform::ServerUser user = platform::server_user();
+    if (auto keeper = cluster::KeeperConnection::connect(detached_->directory, user.uid)) {
+      platform::send_line(keeper->fd(), cluster::encode(cluster::Request{"stop"}));
+    }
+  } catch (const std::exception&) {
+    // The end of this process, the server's owner, stops it.
+  }
+  detached_.reset();
 }
 
 // Under root the server runs as the harness's system user: results/ is lent to it for the run (see
 // lend.hpp), so that tests can make the server write files there as under pg_regress.
 void Runner::lend_output() {
-  if (!server_) return;
+  if (!server_info()) return;
   const platform::ServerUser user = platform::server_user();
   if (!user.switch_to) return;
   const platform::Credentials c = *user.switch_to;
@@ -375,7 +419,8 @@ void Runner::prepare_databases() {
   if (o_.use_existing) return;
   // With a migrated template (--init), the test databases are copies of its migrated database
   // "postgres", which must then have no session: set up from template1 instead.
-  const bool migrated = server_ && (!o_.server.init.empty() || !o_.server.init_command.empty());
+  const bool migrated =
+      server_info() && (!o_.server.init.empty() || !o_.server.init_command.empty());
   Admin admin(conninfo(migrated ? "template1" : "postgres"));
   if (existing_) {
     admin.exec("SET client_min_messages = warning");
@@ -396,7 +441,7 @@ void Runner::prepare_databases() {
     if (c_locale) create += " LC_COLLATE='C' LC_CTYPE='C'";
     // The same database either way; on our fsync-off server a file copy takes a fraction of
     // WAL-logging template0 block by block (PostgreSQL 15's default).
-    if (server_) create += " STRATEGY=FILE_COPY";
+    if (server_info()) create += " STRATEGY=FILE_COPY";
     admin.exec(create);
     // pg_regress's six settings, in one round trip.
     std::string settings;
@@ -449,7 +494,7 @@ Env Runner::psql_environment() const {
   env.push_back({"PGDATESTYLE", "Postgres, MDY"});
   const char* old = std::getenv("PGOPTIONS");
   env.push_back({"PGOPTIONS", fmt::format("{} -c intervalstyle=postgres_verbose", old ? old : "")});
-  if (server_) {
+  if (server_info()) {
     // Like a temp instance: nothing from the caller's environment redirects psql elsewhere.
     for (const char* v : {"PGCHANNELBINDING",
                           "PGCONNECT_TIMEOUT",
@@ -477,7 +522,7 @@ Env Runner::psql_environment() const {
                           "PGHOSTADDR"}) {
       env.push_back({v, ""});
     }
-    const ServerInfo& i = server_->info();
+    const ServerInfo& i = *server_info();
     env.push_back({"PGHOST", i.socket_directory.string()});
     env.push_back({"PGPORT", std::to_string(i.port)});
     env.push_back({"PGUSER", i.user});
@@ -720,7 +765,7 @@ Summary Runner::run() {
   Summary s;
   s.suite = isolation_ ? "isolation" : "regress";
   s.server = server_text_;
-  if (server_) s.version = server_->info().version;
+  if (const ServerInfo* i = server_info()) s.version = i->version;
   const std::string& db = dbnames_.front();
   auto collect = [&](std::vector<TestResult> results) {
     for (auto& r : results) s.tests.push_back(std::move(r));
@@ -777,9 +822,9 @@ Summary Runner::run() {
   detail::count_statuses(s);
   platform::trace("regress: tests done");
   finish(s);
-  if (server_) server_->stop();
-  platform::trace("regress: server stopped");
-  lent_.clear();  // every file the server left goes back to the owner of results/
+  stop_server();  // every file the server left goes back to the owner of results/ first
+  platform::trace(o_.stop_in_background ? "regress: server asked to stop"
+                                        : "regress: server stopped");
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return s;
 }
