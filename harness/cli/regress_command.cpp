@@ -116,6 +116,11 @@ void add_regress_options(CLI::App* cmd, pg_unit_tests::cli::RegressArgs& a) {
       ->check(CLI::PositiveNumber)
       ->type_name("N")
       ->group(more);
+  cmd->add_flag("--keep-warm", o.keep_warm,
+                "leave a pre-started server of this run's configuration for the next run, which "
+                "then starts in milliseconds (retired after $PG_UNIT_TESTS_SPARE_IDLE s, default "
+                "600)")
+      ->group(more);
   cmd->add_flag("--isolate", o.isolate,
                 "every test, scheduled or not, in its own clone of the prepared database")
       ->group(more);

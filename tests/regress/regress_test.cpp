@@ -25,6 +25,7 @@
 #include "pg_unit_tests/server.hpp"
 #include "support/pq.hpp"
 #include "support/process.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using test_support::cli;
@@ -154,6 +155,46 @@ TEST(Regress, AKilledRunLeavesNoServerBehind) {
   // Its owner gone, the keeper stops the server (ending the test's session) and removes it.
   EXPECT_TRUE(test_support::eventually(
       [&] { return test_support::processes_matching("/run/" + id).empty(); }));
+}
+
+// The pre-started spare servers of a harness directory (`cache status --json`): their ids.
+std::vector<std::string> spare_ids(const std::vector<std::pair<std::string, std::string>>& env) {
+  std::vector<std::string> ids;
+  const auto status = nlohmann::json::parse(run({cli(), "cache", "status", "--json"}, env).out);
+  for (const auto& item : status.at("items")) {
+    if (item.at("kind") == "server") {
+      ids.push_back(fs::path(item.at("path").get<std::string>()).filename().string());
+    }
+  }
+  return ids;
+}
+
+TEST(Regress, KeepWarmLeavesASpareOfItsConfigurationThatTheNextRunClaims) {
+  test_support::ScratchDir home;  // nobody else's start may claim the spare
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", home.path.string()}};
+  Suite s("suite");
+  auto regress = [&] {
+    return run({"/bin/sh", "-c", "cd \"$0\" && unset PG_CONFIGS && exec \"$@\"", s.dir.string(),
+                cli(), "regress", "--keep-warm", "--inputdir=" + s.dir.string(),
+                "--outputdir=" + s.dir.string(), "plain"},
+               env);
+  };
+  auto first = regress();
+  ASSERT_EQ(first.status, 0) << first.out << first.err;
+  std::vector<std::string> spares;
+  ASSERT_TRUE(test_support::eventually([&] { return !(spares = spare_ids(env)).empty(); }))
+      << first.out << first.err << run({cli(), "cache", "status"}, env).out;
+  ASSERT_EQ(spares.size(), 1u);
+  EXPECT_NE(spares.front(), server_id(first.out));
+  auto second = regress();
+  ASSERT_EQ(second.status, 0) << second.out << second.err;
+  EXPECT_EQ(server_id(second.out), spares.front()) << second.out;
+  // Its keeper put a replacement in the pool: one spare again, for the run after.
+  EXPECT_TRUE(test_support::eventually([&] {
+    const auto now = spare_ids(env);
+    return now.size() == 1 && now.front() != spares.front();
+  }));
 }
 
 TEST(Regress, IgnoreAppliesOnlyToLaterLinesOfItsOwnSchedule) {

@@ -91,6 +91,9 @@ struct Options {
   // process and its teardown (postgres's exit, the removal of its files) finishes in the
   // background instead of before run() returns. Nothing is left behind either way.
   bool stop_in_background = false;
+  // Leave a pre-started spare server of this run's configuration for the next run (see README,
+  // "Speed"): a run claims one if there is one, and each claim is followed by a replacement.
+  bool keep_warm = false;
   // A version matrix: the pg_config of each installation to run the suite on, one after another
   // (run_matrix; run_tap_tests). Empty: server.pg_config alone. run() takes at most one.
   std::vector<std::string> installations;

@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "cluster/keeper_client.hpp"
+#include "cluster/launch.hpp"
 #include "pg_unit_tests/error.hpp"
 #include "pg_unit_tests/installation.hpp"
 #include "pg_unit_tests/regress.hpp"
@@ -123,6 +124,7 @@ class Runner {
   void find_programs();
   void prepare_output();
   void start_server();
+  void start_warm(ServerOptions so);
   void stop_server();
   void request_stop() noexcept;
   const ServerInfo* server_info() const {
@@ -162,8 +164,8 @@ class Runner {
   std::vector<detail::LentDirectory> lent_;
   std::vector<fs::path> result_dirs_;  // results/ and its subdirectories for names with a slash
   std::optional<Server> server_;
-  // Options::stop_in_background: the server is tied to this process, not to an object (see
-  // stop_server()).
+  // Options::stop_in_background or keep_warm: the server is tied to this process, not to an
+  // object (see stop_server()).
   std::optional<ServerInfo> detached_;
   std::string server_text_;
   Env env_;
@@ -357,7 +359,9 @@ void Runner::start_server() {
   }
   so.settings.insert(so.settings.end(), o_.server.settings.begin(), o_.server.settings.end());
   so.idle_timeout = std::chrono::seconds(0);
-  if (o_.stop_in_background) {
+  if (o_.keep_warm) {
+    start_warm(so);
+  } else if (o_.stop_in_background) {
     // Owned by this process (its keeper watches it through a pidfd), so that the server still
     // goes if we are killed, and its teardown need not be waited for.
     so.owner_pid = static_cast<int>(getpid());
@@ -370,6 +374,38 @@ void Runner::start_server() {
       fmt::format("ephemeral server {} (PostgreSQL {}), port {}", i.id, i.version, i.port);
 }
 
+// --keep-warm: the server is a pre-started spare of this configuration if one is ready (its keeper
+// then launches a replacement); otherwise we start one and launch a spare for the next run, as a
+// claimed spare's keeper does: nobody waits for its report, so the tests do not wait for it.
+void Runner::start_warm(ServerOptions so) {
+  so.owner_pid = static_cast<int>(getpid());
+  const cluster::Launch l = cluster::prepare_launch(so, false);
+  const std::string token = std::string(cluster::kPoolPrefix) + l.spec.pool_key + "-";
+  bool spare_ready = false;
+  for (const auto& name : l.cache_dir->entries()) spare_ready |= name.rfind(token, 0) == 0;
+  detached_.emplace(cluster::start_server(l).info);
+  if (spare_ready) return;
+  cluster::KeeperSpec spare = l.spec;
+  spare.spare = true;
+  spare.owner_pid = 0;
+  spare.id = platform::random_hex(5);
+  spare.directory = l.spec.directory.parent_path() / spare.id;
+  try {
+    auto [mine, theirs] = platform::socket_pair();
+    platform::SpawnSpec s;
+    s.argv = {cluster::keeper_executable().string(), "serve", spare.directory.string()};
+    s.fds.push_back({theirs.get(), cluster::kLaunchFd});
+    s.new_session = true;
+    s.detach = true;
+    s.cwd = "/";
+    s.as = l.as;
+    platform::spawn(s);
+    platform::send_line(mine.get(), cluster::encode(spare));
+  } catch (const Error& e) {
+    observer_.note(fmt::format("--keep-warm: no spare server for the next run: {}", e.what()));
+  }
+}
+
 // Every test has ended, so the server writes nothing more into the lent directories: they go
 // back to their owner first. Then the server stops: at once and waiting for its keeper to have
 // removed everything (Server::stop), or, with Options::stop_in_background, by a stop request whose
@@ -378,6 +414,10 @@ void Runner::start_server() {
 void Runner::stop_server() {
   lent_.clear();
   if (server_) server_->stop();
+  if (detached_ && !o_.stop_in_background) {
+    Server::stop(detached_->directory.string());  // --keep-warm in a library call
+    detached_.reset();
+  }
   request_stop();
 }
 
