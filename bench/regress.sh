@@ -2,8 +2,8 @@
 # Wall time of `pg_unit_tests regress` against pg_regress, measured in one run on this machine:
 #
 #   bench/regress.sh                 this project's suite (sql/, expected/) and a generated suite of
-#                                    40 small files, each with pg_unit_tests regress (serial and
-#                                    --jobs 2), pg_regress --temp-instance, and pg_regress
+#                                    40 small files, each with pg_unit_tests regress (serial,
+#                                    --keep-warm, --jobs 2), pg_regress --temp-instance, and pg_regress
 #                                    --use-existing on a server that is already running; medians of
 #                                    RUNS runs (default 5), printed as ratios
 #   bench/regress.sh compare DIR [MAKEVAR=VALUE...]
@@ -27,9 +27,13 @@ RUNS=${RUNS:-5}
 
 SCRATCH=$(mktemp -d /tmp/pgut-bench-regress-XXXXXX)
 chmod 0755 "$SCRATCH"
-# A private copy of the CLI: a rebuild in the tree during the run must not pull it away.
-cp "$PGUT" "$SCRATCH/pg_unit_tests"
-PGUT=$SCRATCH/pg_unit_tests
+# A private copy of the CLI and the programs it starts (../libexec): a rebuild in the tree during
+# the run must not pull them away. It serves the extension of the tree (../share, as in build/).
+mkdir -p "$SCRATCH/bin" "$SCRATCH/share/pg_unit_tests"
+cp "$PGUT" "$SCRATCH/bin/pg_unit_tests"
+cp -a "$ROOT/build/libexec" "$SCRATCH/libexec"
+ln -s "$ROOT" "$SCRATCH/share/pg_unit_tests/extension"
+PGUT=$SCRATCH/bin/pg_unit_tests
 server_pid_file=""
 cleanup() {
   if [[ -n $server_pid_file && -f $server_pid_file ]]; then
@@ -95,6 +99,20 @@ timed_once() {
   }
   t1=$(now)
   echo "$t1 - $t0" | bc -l
+}
+
+# The directories of the pre-started spare servers (`cache status --json`), one a line, sorted.
+pooled_spares() {
+  "$PGUT" cache status --json |
+    python3 -c 'import json, sys; [print(i["path"]) for i in json.load(sys.stdin)["items"] if i["kind"] == "server"]' |
+    sort
+}
+
+# Stops the spares that --keep-warm left (not those that were there before the bench).
+stop_new_spares() {
+  comm -13 <(echo "$spares_before") <(pooled_spares) | while read -r spare; do
+    [[ -z $spare ]] || "$PGUT" stop "$spare" >/dev/null 2>&1 || true
+  done
 }
 
 # --- compare mode: a PGXS extension's suite, verdict by verdict, and timed -------------------------
@@ -206,11 +224,16 @@ if [[ ${1:-} == compare ]]; then
   dir=$(suite_copy "$src" timed)
   ALLOW_FAILED=1
   declare -A times=()
+  # --keep-warm leaves a pre-started spare of the suite's configuration after each run: the next
+  # claims it. Spares that were there before the bench are not ours to stop.
+  spares_before=$(pooled_spares)
   for _ in $(seq "$RUNS"); do
-    for m in pgut temp existing; do
+    for m in pgut warm temp existing; do
       # shellcheck disable=SC2086
       case $m in
         pgut) t=$(timed_once "$dir" "" env "${MAKE_VARS[@]}" "$PGUT" regress --extension="$src" --pg-config="$PG_CONFIG" \
+          --inputdir=./ --outputdir="$SCRATCH/out-pgut" $opts $regress) ;;
+        warm) t=$(timed_once "$dir" "" env "${MAKE_VARS[@]}" "$PGUT" regress --keep-warm --extension="$src" --pg-config="$PG_CONFIG" \
           --inputdir=./ --outputdir="$SCRATCH/out-pgut" $opts $regress) ;;
         temp) t=$(timed_once "$dir" "" as_pg "$PG_REGRESS" --temp-instance=./tmp_check \
           --bindir="$BINDIR" --inputdir=./ $opts $regress) ;;
@@ -221,14 +244,16 @@ if [[ ${1:-} == compare ]]; then
       times[$m]="${times[$m]:-} $t"
     done
   done
+  stop_new_spares
   declare -A T=()
-  for m in pgut temp existing; do T[$m]=$(tr ' ' '\n' <<<"${times[$m]}" | grep . | median); done
+  for m in pgut warm temp existing; do T[$m]=$(tr ' ' '\n' <<<"${times[$m]}" | grep . | median); done
   echo
   echo "$(basename "$src") REGRESS ($(verdicts "$SCRATCH/regress-pgut.log" | wc -l) tests), median of $RUNS interleaved runs, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
-  printf '  %-32s %7.2f s\n' "pg_unit_tests regress" "${T[pgut]}" "pg_regress --temp-instance" \
-    "${T[temp]}" "pg_regress --use-existing" "${T[existing]}"
-  printf '  --temp-instance / regress: %sx (target >= 3); regress - --use-existing: %+.2f s (target <= 0.2)\n' \
-    "$(echo "scale=2; ${T[temp]} / ${T[pgut]}" | bc -l)" "$(echo "${T[pgut]} - ${T[existing]}" | bc -l)"
+  printf '  %-32s %7.2f s\n' "pg_unit_tests regress" "${T[pgut]}" "pg_unit_tests regress --keep-warm" \
+    "${T[warm]}" "pg_regress --temp-instance" "${T[temp]}" "pg_regress --use-existing" "${T[existing]}"
+  printf '  --temp-instance / regress: %sx (target >= 3); regress - --use-existing: %+.2f s, with --keep-warm %+.2f s (target <= 0.2)\n' \
+    "$(echo "scale=2; ${T[temp]} / ${T[pgut]}" | bc -l)" "$(echo "${T[pgut]} - ${T[existing]}" | bc -l)" \
+    "$(echo "${T[warm]} - ${T[existing]}" | bc -l)"
   exit $status
 fi
 
@@ -280,7 +305,7 @@ declare -A T
 bench_suite() {  # KEY SRC TESTS EXTRA_PG_REGRESS_OPTS INDEPENDENT
   local key=$1 src=$2 tests=$3 extra=$4 independent=$5 dir m
   dir=$(suite_copy "$src" "$key" files-only)
-  local -a modes=(pgut temp existing)
+  local -a modes=(pgut warm temp existing)
   # --jobs runs the tests in one database per worker: only for suites whose tests do not build on
   # each other (this project's do: time_api creates the extension the others use).
   [[ -z $independent ]] || modes+=(pgut_j2)
@@ -292,6 +317,7 @@ bench_suite() {  # KEY SRC TESTS EXTRA_PG_REGRESS_OPTS INDEPENDENT
       case $m in
         pgut) t=$(timed_once "$src" "" "$PGUT" regress --outputdir="$SCRATCH/out-$key" $tests) ;;
         pgut_j2) t=$(timed_once "$src" "" "$PGUT" regress --jobs=2 --outputdir="$SCRATCH/out-$key" $tests) ;;
+        warm) t=$(timed_once "$src" "" "$PGUT" regress --keep-warm --outputdir="$SCRATCH/out-$key" $tests) ;;
         temp) t=$(timed_once "$dir" "" as_pg "$PG_REGRESS" --temp-instance=./tmp_check \
           --bindir="$BINDIR" --inputdir=./ --dbname=contrib_regression $extra $tests) ;;
         existing) t=$(timed_once "$dir" recreate_db as_pg env PGHOST="$SOCK" PGPORT=54329 \
@@ -306,16 +332,19 @@ bench_suite() {  # KEY SRC TESTS EXTRA_PG_REGRESS_OPTS INDEPENDENT
   done
 }
 
+spares_before=$(pooled_spares)
 bench_suite own "$ROOT" "$OWN_TESTS" "--temp-config=$PRELOAD" ""
 bench_suite generated "$GEN" "$GEN_TESTS" "" independent
+stop_new_spares
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 echo
 echo "pg_unit_tests regress vs pg_regress, median of $RUNS interleaved runs each, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-34s %8s %10s\n' "wall time (s)" "own ($(wc -w <<<"$OWN_TESTS"))" "generated (40)"
-for m in pgut pgut_j2 temp existing; do
+for m in pgut warm pgut_j2 temp existing; do
   case $m in
     pgut) label="pg_unit_tests regress" ;;
+    warm) label="pg_unit_tests regress --keep-warm" ;;
     pgut_j2) label="pg_unit_tests regress --jobs 2" ;;
     temp) label="pg_regress --temp-instance" ;;
     existing) label="pg_regress --use-existing" ;;
@@ -331,5 +360,8 @@ printf '%-50s %7sx %7sx\n' "--temp-instance / regress (target >= 3)" \
 printf '%-50s %+7.3f %+7.3f\n' "regress - --use-existing, seconds (target <= 0.2)" \
   "$(echo "${T[own.pgut]} - ${T[own.existing]}" | bc -l)" \
   "$(echo "${T[generated.pgut]} - ${T[generated.existing]}" | bc -l)"
+printf '%-50s %+7.3f %+7.3f\n' "regress --keep-warm - --use-existing, seconds" \
+  "$(echo "${T[own.warm]} - ${T[own.existing]}" | bc -l)" \
+  "$(echo "${T[generated.warm]} - ${T[generated.existing]}" | bc -l)"
 printf '%-50s %8s %7sx\n' "--use-existing / regress --jobs 2 (target > 1)" "n/a" \
   "$(ratio "${T[generated.existing]}" "${T[generated.pgut_j2]}")"
