@@ -167,6 +167,26 @@ int main(int argc, char** argv) {
       server_cycle.push_back(ms_since(t0));
     }
 
+    // The first createdb of a server (the pool's process, its maintenance database and the
+    // default template are made then, and the clone at the request), against the baseline's
+    // single copy of postgres on a server equally fresh; alternated, a fresh server each.
+    std::vector<double> first_handout, first_baseline;
+    for (int i = 0; i < std::max(5, rounds / 3); ++i) {
+      for (const bool pooled : {true, false}) {
+        pg_unit_tests::Server s = pg_unit_tests::Server::start();
+        Conn(s.uri()).exec("SELECT 1");  // started, as a test's session would find it
+        const auto t0 = Clock::now();
+        if (pooled) {
+          pg_unit_tests::Database::create(s.uri(), options).release();
+          first_handout.push_back(ms_since(t0));
+        } else {
+          Conn(s.uri() + (s.uri().find('?') == std::string::npos ? "?" : "&") + "dbname=template1")
+              .exec("CREATE DATABASE bench_first TEMPLATE postgres");
+          first_baseline.push_back(ms_since(t0));
+        }
+      }
+    }
+
     // The rate the pool sustains: `burst` databases asked for by 8 clients at once, so that
     // every clone worker is busy; the pool's first kPoolSize come ready.
     wait_for_clones(kPoolSize);
@@ -199,6 +219,10 @@ int main(int argc, char** argv) {
     row("`pg_unit_tests createdb` from the warm pool (CLI process included)", median(handout_cli));
     row("`CREATE DATABASE ... TEMPLATE ... STRATEGY WAL_LOG`", median(wal_log));
     row("`CREATE DATABASE ... TEMPLATE ... STRATEGY FILE_COPY`", median(file_copy));
+    row("the first `Database::create` of a fresh server (pool not started yet)",
+        median(first_handout));
+    row("(`CREATE DATABASE ... TEMPLATE postgres` on a fresh server, for reference)",
+        median(first_baseline));
     row("dropping it: `Database::drop` of the pool (returns before the drop)", median(drop_async));
     row("dropping it: `DROP DATABASE ... WITH (FORCE)`", median(drop_sync));
     std::printf(
