@@ -71,9 +71,12 @@ std::optional<int> ClockCommand::run(const std::vector<std::string>& after_dashe
   const char* name = *advance_ ? "advance" : *travel_ ? "travel" : *freeze_ ? "freeze" : nullptr;
   if (words.empty() && needs) {
     throw Error(ExitCode::kUsage,
-                fmt::format("clock {} needs {}: pg_unit_tests clock advance '1 day' (a negative "
-                            "one after --: pg_unit_tests clock advance -- -1 day)",
-                            name, needs));
+                *advance_ ? std::string("clock advance needs an INTERVAL: pg_unit_tests clock "
+                                        "advance '1 day' (a negative one after --: pg_unit_tests "
+                                        "clock advance -- -1 day)")
+                          : fmt::format("clock {} needs {}: pg_unit_tests clock {} "
+                                        "2024-02-29T12:00:00Z",
+                                        name, needs, name));
   }
   if (!words.empty() && !name) {
     throw Error(ExitCode::kUsage, fmt::format("clock {} takes no value, and '{}' was given",

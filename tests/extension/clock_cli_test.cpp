@@ -134,7 +134,10 @@ TEST(ClockCli, BadInputGetsOneLineAndAnExitCode) {
        7,
        "cannot connect"},
       {{"freeze", "--uri", uri, "--database", "bare", "--server"}, 2, "excludes"},
-      {{"travel", "--uri", uri}, 2, "to is required"},
+      {{"travel", "--uri", uri},
+       2,
+       "clock travel needs a TIMESTAMP: pg_unit_tests clock travel 2024"},
+      {{"advance", "--uri", uri}, 2, "clock advance needs an INTERVAL"},
       {{"release"}, 2, "DATABASE_URL"},
   };
   for (const auto& c : cases) {
