@@ -208,10 +208,15 @@ std::vector<pid_t> processes_matching(const std::string& needle) {
     const std::string name = e.path().filename().string();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
     // The process may exit while we read; iostreams report that by throwing.
+    // The environment too: initdb's backends get their data directory as PGDATA, not as an
+    // argument.
     std::string cmd;
     try {
-      std::ifstream f(e.path() / "cmdline");
-      cmd.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+      for (const char* file : {"cmdline", "environ"}) {
+        std::ifstream f(e.path() / file);
+        cmd.append(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+        cmd.push_back('\0');
+      }
     } catch (const std::exception&) {
       continue;
     }

@@ -63,7 +63,7 @@ bool eventually(const std::function<bool()>& condition,
 // finishing) still writes into it; true when it is gone.
 bool remove_tree_eventually(const std::filesystem::path& path);
 
-// Processes whose command line contains `needle`.
+// Processes whose command line or environment contains `needle`.
 std::vector<pid_t> processes_matching(const std::string& needle);
 // The command line of a process, arguments separated by blanks (empty if it is gone).
 std::string command_line(pid_t pid);
