@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "pg_unit_tests/cache.hpp"
 #include "pg_unit_tests/database.hpp"
 #include "pg_unit_tests/server.hpp"
@@ -120,4 +122,24 @@ TEST(RootBuild, TheKeeperRunsACheckedCopyMadeOnceInTheBuildDirectory) {
   ASSERT_EQ(stat(exe.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u);
   EXPECT_NE(st.st_ino, first);
+}
+
+// regress --keep-warm launches the spare for the next run itself: from the same checked copy.
+TEST(RootBuild, RegressKeepWarmLeavesASpareWhenTheServerUserCannotReachTheBuild) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root hands servers to another user";
+  ClosedBuild build;
+  const std::string fixture = PGUT_FIXTURES "/regress/suite";
+  const auto r =
+      test_support::run({test_support::cli(), "regress", "--keep-warm", "--inputdir=" + fixture,
+                         "--outputdir=" + (build.base / "out").string(), "plain"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(r.err.find("no spare server"), std::string::npos) << r.err;
+  auto spares = [] {
+    int n = 0;
+    const auto status = nlohmann::json::parse(
+        test_support::run({test_support::cli(), "cache", "status", "--json"}).out);
+    for (const auto& item : status.at("items")) n += item.at("kind") == "server";
+    return n;
+  };
+  EXPECT_TRUE(test_support::eventually([&] { return spares() == 1; }));
 }

@@ -393,7 +393,7 @@ void Runner::start_warm(ServerOptions so) {
   try {
     auto [mine, theirs] = platform::socket_pair();
     platform::SpawnSpec s;
-    s.argv = {cluster::keeper_executable().string(), "serve", spare.directory.string()};
+    s.argv = {l.keeper.string(), "serve", spare.directory.string()};  // keeper_program()
     s.fds.push_back({theirs.get(), cluster::kLaunchFd});
     s.new_session = true;
     s.detach = true;
