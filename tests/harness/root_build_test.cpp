@@ -129,9 +129,11 @@ TEST(RootBuild, RegressKeepWarmLeavesASpareWhenTheServerUserCannotReachTheBuild)
   if (geteuid() != 0) GTEST_SKIP() << "only root hands servers to another user";
   ClosedBuild build;
   const std::string fixture = PGUT_FIXTURES "/regress/suite";
-  const auto r =
-      test_support::run({test_support::cli(), "regress", "--keep-warm", "--inputdir=" + fixture,
-                         "--outputdir=" + (build.base / "out").string(), "plain"});
+  const fs::path out = build.base / "out";  // psql runs here, as pg_regress's does in its caller's
+  fs::create_directory(out);
+  const auto r = test_support::run(
+      {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", out.string(), test_support::cli(), "regress",
+       "--keep-warm", "--inputdir=" + fixture, "--outputdir=" + out.string(), "plain"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_EQ(r.err.find("no spare server"), std::string::npos) << r.err;
   auto spares = [] {
