@@ -9,10 +9,12 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -220,38 +222,56 @@ TEST(HostileUser, StopSignalsNoProcessNamedInAFile) {
 
 namespace {
 
-// A keeper that created run/<id> a moment ago and opens its socket only after `delay`; it
-// answers one "stop" as keepers do (directory removed, then the answer). Forked as the server
-// user; exits 0 once it was asked to stop, 2 when its directory went before it could listen.
-pid_t slow_keeper(const fs::path& dir, const struct stat& owner, std::chrono::milliseconds delay) {
-  int ready[2];
-  if (pipe(ready) != 0) return -1;
+// A keeper that created run/<id> and opens its socket only once told to (a byte on the returned
+// fd) and then `delay` later; it answers one "stop" as keepers do (directory removed, then the
+// answer). Forked as the server user; exits 0 once it was asked to stop, 2 when its directory went
+// before it could listen. The test tells it to go once the stop it tests is running, so that
+// stop's wait (5 s) starts before the delay does, however slowly the machine starts processes.
+struct SlowKeeper {
+  pid_t pid = -1;
+  int go = -1;
+};
+SlowKeeper slow_keeper(const fs::path& dir, const struct stat& owner,
+                       std::chrono::milliseconds delay) {
+  int ready[2], go[2];
+  if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(go, O_CLOEXEC) != 0) return {};
+  // Computed before the fork: the child only makes system calls.
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", (dir / "keeper.sock").c_str());
   const pid_t pid = fork();
   if (pid != 0) {
     close(ready[1]);
+    close(go[0]);
     char c;
     if (read(ready[0], &c, 1) != 1) ADD_FAILURE() << "the keeper did not start";
     close(ready[0]);
-    return pid;
+    return {pid, go[1]};
   }
+  close(go[1]);
   alarm(60);
   if (geteuid() == 0 && (setgid(owner.st_gid) != 0 || setuid(owner.st_uid) != 0)) _exit(3);
   if (mkdir(dir.c_str(), 0700) != 0) _exit(4);
   (void)!write(ready[1], "x", 1);
-  std::this_thread::sleep_for(delay);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  const std::string path = (dir / "keeper.sock").string();
-  std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+  char byte;
+  if (read(go[0], &byte, 1) != 1) _exit(6);
+  const timespec pause{static_cast<time_t>(delay.count() / 1000),
+                       static_cast<long>(delay.count() % 1000) * 1000000L};
+  nanosleep(&pause, nullptr);
+  const char* path = a.sun_path;
   const int s = socket(AF_UNIX, SOCK_STREAM, 0);
   if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(s, 8) != 0) _exit(2);
   const int c = accept(s, nullptr, nullptr);
-  std::string line;
-  char ch;
-  while (read(c, &ch, 1) == 1 && ch != '\n') line += ch;
-  if (line.find("\"stop\"") == std::string::npos) _exit(5);
-  unlink(path.c_str());
-  rmdir(dir.c_str());
+  char line[512];
+  size_t n = 0;
+  while (n + 1 < sizeof line && read(c, &line[n], 1) == 1 && line[n] != '\n') ++n;
+  line[n] = '\0';
+  if (strstr(line, "\"stop\"") == nullptr) _exit(5);
+  unlink(path);
+  char directory[sizeof a.sun_path];
+  std::snprintf(directory, sizeof directory, "%s", path);
+  *strrchr(directory, '/') = '\0';
+  rmdir(directory);
   (void)!write(c, "{\"ok\":true}\n", 12);
   _exit(0);
 }
@@ -270,22 +290,23 @@ TEST(Races, StopAllStopsAServerThatIsStillStartingInsteadOfRemovingIt) {
   // Its keeper is slow to open its socket: stop --all waits for it and asks it to stop, rather
   // than removing the directory from under a server that is coming up.
   const fs::path starting = run_dir / "0a1b2c3d4e";
-  const pid_t keeper = slow_keeper(starting, owner, std::chrono::milliseconds(1500));
-  ASSERT_GT(keeper, 0);
-  r = run({cli(), "stop", "--all"}, root.env());
-  EXPECT_EQ(r.status, 0) << r.err;
-  int status = 0;
-  ASSERT_EQ(waitpid(keeper, &status, 0), keeper);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << "the starting server was not asked to stop (status " << status << ")";
-  EXPECT_FALSE(fs::exists(starting));
-  // `stop DIR` alike.
-  const pid_t second = slow_keeper(starting, owner, std::chrono::milliseconds(1500));
-  ASSERT_GT(second, 0);
-  r = run({cli(), "stop", starting.string()}, root.env());
-  EXPECT_EQ(r.status, 0) << r.err;
-  ASSERT_EQ(waitpid(second, &status, 0), second);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  // `stop --all`, then `stop DIR`.
+  for (const std::string& target : {std::string("--all"), starting.string()}) {
+    const SlowKeeper keeper = slow_keeper(starting, owner, std::chrono::milliseconds(500));
+    ASSERT_GT(keeper.pid, 0);
+    auto stop = test_support::spawn({cli(), "stop", target}, root.env());
+    ASSERT_GT(stop.pid, 0);
+    ASSERT_EQ(write(keeper.go, "x", 1), 1);
+    close(keeper.go);
+    EXPECT_EQ(test_support::wait_exit(stop.pid), 0) << "stop " << target;
+    close(stop.out_fd);
+    int status = 0;
+    ASSERT_EQ(waitpid(keeper.pid, &status, 0), keeper.pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "stop " << target << ": the starting server was not asked to stop (status " << status
+        << ")";
+    EXPECT_FALSE(fs::exists(starting));
+  }
   // A directory whose keeper never opened its socket, made minutes ago: a keeper that died at
   // its start. That one is removed.
   ASSERT_EQ(mkdir(starting.c_str(), 0700), 0);
