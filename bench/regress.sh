@@ -137,8 +137,10 @@ normalized() {
   done
 }
 
-verdicts() {  # LOG: "name verdict" lines from pg_regress-style output
-  sed -nE 's/^(test | {5})([^ ]+) +\.\.\. (ok|FAILED|failed \(ignored\)).*/\2 \3/p' "$1" | sort
+verdicts() {  # LOG: "name verdict" lines from pg_regress-style output (15's, and 16's TAP lines)
+  sed -nE -e 's/^(test | {5})([^ ]+) +\.\.\. (ok|FAILED|failed \(ignored\)).*/\2 \3/p' \
+    -e 's/^ok +[0-9]+ +[-+] +([^ ]+) +[0-9]+ ms.*/\1 ok/p' \
+    -e 's/^not ok +[0-9]+ +[-+] +([^ ]+) +[0-9]+ ms.*/\1 FAILED/p' "$1" | sort
 }
 
 # Settings of --temp-config files in OPTS, as -c options for an existing server.
