@@ -48,12 +48,18 @@ CREATE TABLE unit_tests._snapshot_installation (token text NOT NULL) USING heap;
 INSERT INTO unit_tests._snapshot_installation VALUES (gen_random_uuid()::text);
 GRANT SELECT ON unit_tests._snapshot_installation TO PUBLIC;
 
--- The caller's role is quote_ident(current_user)::regrole everywhere: regrole reads an identifier,
--- so the bare name of role "Alice" would be read as alice (another role, whose snapshots it got).
+-- The caller's role, the owner of its snapshots. regrole reads an identifier: the bare name of role
+-- "Alice" would be read as alice (another role, whose snapshots it got), so the name is quoted. The
+-- SQL-standard body is bound when it is created (no search_path is consulted at the call), and the
+-- planner inlines it into the policies and queries that use it.
+CREATE FUNCTION unit_tests._snapshot_caller() RETURNS oid
+  LANGUAGE sql STABLE PARALLEL SAFE
+  RETURN pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole::pg_catalog.oid;
+
 CREATE TABLE unit_tests._snapshots (
   id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name text NOT NULL,
-  owner oid NOT NULL DEFAULT (quote_ident(current_user)::regrole::oid),
+  owner oid NOT NULL DEFAULT (unit_tests._snapshot_caller()),
   taken_at timestamptz NOT NULL,
   schemas text[] NOT NULL,
   rows bigint NOT NULL DEFAULT 0,
@@ -109,7 +115,7 @@ ALTER TABLE unit_tests._snapshot_relations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE unit_tests._snapshot_rows ENABLE ROW LEVEL SECURITY;
 ALTER TABLE unit_tests._snapshot_changes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON unit_tests._snapshots
-  USING (owner = quote_ident(current_user)::regrole::oid) WITH CHECK (owner = quote_ident(current_user)::regrole::oid);
+  USING (owner = unit_tests._snapshot_caller()) WITH CHECK (owner = unit_tests._snapshot_caller());
 CREATE POLICY own ON unit_tests._snapshot_relations
   USING (snapshot IN (SELECT id FROM unit_tests._snapshots))
   -- (and only for tables one owns, as snapshot() requires: nobody can make a table look tracked;
@@ -209,7 +215,7 @@ BEGIN
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   SELECT s.id INTO snap FROM unit_tests._snapshots AS s
-   WHERE s.owner = quote_ident(current_user)::regrole::oid AND s.name = _snapshot_find.name;
+   WHERE s.owner = unit_tests._snapshot_caller() AND s.name = _snapshot_find.name;
   IF NOT FOUND THEN
     RAISE EXCEPTION '%: snapshot "%" does not exist', caller, name
       USING ERRCODE = 'undefined_object',
@@ -230,7 +236,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF EXISTS (SELECT 1 FROM unit_tests._snapshots AS s
-              WHERE s.owner = quote_ident(current_user)::regrole::oid AND s.name = _snapshot_check_new_name.name) THEN
+              WHERE s.owner = unit_tests._snapshot_caller() AND s.name = _snapshot_check_new_name.name) THEN
     PERFORM unit_tests._snapshot_duplicate(name);
   END IF;
 END
@@ -418,7 +424,7 @@ RETURN CASE WHEN NOT (SELECT r.rolsuper FROM pg_roles AS r WHERE r.rolname = cur
             THEN pg_has_role(owner, 'USAGE')
             ELSE coalesce((SELECT r.rolsuper FROM pg_roles AS r WHERE r.oid = owner), false)
                  OR owner IN (WITH RECURSIVE m(role) AS (
-                                SELECT quote_ident(current_user)::regrole::oid
+                                SELECT unit_tests._snapshot_caller()
                                 UNION
                                 SELECT a.roleid FROM pg_auth_members AS a JOIN m ON a.member = m.role)
                               SELECT m.role FROM m) END;
@@ -924,7 +930,7 @@ BEGIN
   -- (Its owner may have changed since the snapshot was taken.)
   SELECT x.relid INTO r FROM unit_tests._snapshot_relations AS x JOIN pg_class AS c ON c.oid = x.relid
    WHERE x.snapshot = snap AND x.kind = 'r'
-     AND c.relowner <> (SELECT quote_ident(current_user)::regrole::oid)  -- (the usual case: no call)
+     AND c.relowner <> (SELECT unit_tests._snapshot_caller())  -- (the usual case: no call)
      AND NOT unit_tests._snapshot_answers_for(c.relowner)
    ORDER BY x.relid LIMIT 1;
   IF FOUND THEN
@@ -1041,7 +1047,7 @@ AS $$
          (SELECT count(*)::integer FROM unit_tests._snapshot_relations AS r WHERE r.snapshot = s.id AND r.kind = 'S'),
          s.rows, s.bytes
     FROM unit_tests._snapshots AS s
-   WHERE s.owner = quote_ident(current_user)::regrole::oid
+   WHERE s.owner = unit_tests._snapshot_caller()
    ORDER BY s.name
 $$;
 COMMENT ON FUNCTION unit_tests.snapshots() IS
