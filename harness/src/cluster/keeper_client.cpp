@@ -198,37 +198,24 @@ void KeeperConnection::stop() {
 
 Launched launch_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as,
                        const fs::path& program) {
-  auto [mine, theirs] = platform::socket_pair();
-  platform::SpawnSpec s;
-  s.argv = {program.string(), "serve", spec.directory.string()};
-  s.fds.push_back({theirs.get(), kLaunchFd});
-  s.new_session = true;  // Ctrl-C in a terminal goes to the foreground group, not to the keeper
-  s.detach = !spec.owned;
-  s.cwd = "/";
-  s.as = as;
-  const pid_t pid = platform::spawn(s);
-  theirs.reset();
+  SpawnedKeeper k = spawn_keeper(spec, as, program);
   platform::trace("keeper started");
-  KeeperConnection connection(std::move(mine));
-  if (!platform::send_line(connection.fd(), encode(spec))) {
-    if (spec.owned) platform::wait_for(pid);
-    throw Error(ExitCode::kSystem, "the server's keeper ended before it got its specification");
-  }
+  KeeperConnection connection(std::move(k.connection));
   const auto line = connection.receive(std::nullopt);
   platform::trace("keeper reported");
   if (!line) {
-    const int status = spec.owned ? platform::wait_for(pid) : -1;
+    const int status = spec.owned ? platform::wait_for(k.pid) : -1;
     throw Error(ExitCode::kSystem,
-                fmt::format("the server's keeper ({}) ended without a report{}", s.argv[0],
+                fmt::format("the server's keeper ({}) ended without a report{}", program.string(),
                             status >= 0 ? fmt::format(" (exit status {})", status) : ""));
   }
   Reply reply = decode_reply(*line);
   if (!reply.ok) {
-    if (spec.owned) platform::wait_for(pid);
+    if (spec.owned) platform::wait_for(k.pid);
     reply.check();
   }
   if (!reply.status) throw Error(ExitCode::kSystem, "the server's keeper reported no status");
-  return Launched{std::move(*reply.status), std::move(connection), spec.owned ? pid : -1};
+  return Launched{std::move(*reply.status), std::move(connection), k.pid};
 }
 
 }  // namespace pg_unit_tests::cluster

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "platform/socket.hpp"
+
 namespace pg_unit_tests::cluster {
 
 namespace {
@@ -97,6 +99,25 @@ Reply decode_reply(const std::string& line) {
 
 std::string pool_token_name(const std::string& pool_key, const std::string& id) {
   return fmt::format("{}{}-{}", kPoolPrefix, pool_key, id);
+}
+
+SpawnedKeeper spawn_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as,
+                           const std::filesystem::path& program) {
+  auto [mine, theirs] = platform::socket_pair();
+  platform::SpawnSpec s;
+  s.argv = {program.string(), "serve", spec.directory.string()};
+  s.fds.push_back({theirs.get(), kLaunchFd});
+  s.new_session = true;  // Ctrl-C in a terminal goes to the foreground group, not to the keeper
+  s.detach = !spec.owned;
+  s.cwd = "/";
+  s.as = as;
+  const pid_t pid = platform::spawn(s);
+  theirs.reset();
+  if (!platform::send_line(mine.get(), encode(spec))) {
+    if (spec.owned) platform::wait_for(pid);
+    throw Error(ExitCode::kSystem, "the server's keeper ended before it got its specification");
+  }
+  return {spec.owned ? pid : -1, std::move(mine)};
 }
 
 }  // namespace pg_unit_tests::cluster

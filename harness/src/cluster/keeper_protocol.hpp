@@ -80,6 +80,8 @@
 
 #include "pg_unit_tests/error.hpp"
 #include "pg_unit_tests/server.hpp"
+#include "platform/fd.hpp"
+#include "platform/process.hpp"
 
 namespace pg_unit_tests {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(DatabaseInfo, name, template_name, label, owner_pid,
@@ -173,6 +175,19 @@ Reply decode_reply(const std::string& line);
 
 // The pool token of a spare server.
 std::string pool_token_name(const std::string& pool_key, const std::string& id);
+
+// LAUNCH, the one way every keeper is started: `program serve DIR` (as `as`, when root hands the
+// server to the server user) in a session of its own, detached unless spec.owned (then it is our
+// child), with its launch socket as kLaunchFd, and `spec` sent on it. The report is left unread on
+// `connection`: launch_keeper (cluster/keeper_client.hpp) waits for it; a spare for a later start
+// is launched with nobody waiting (drop the connection). Throws Error(kSystem) if the keeper
+// cannot be started or ends before it has its specification.
+struct SpawnedKeeper {
+  pid_t pid = -1;  // when it is our child (spec.owned); else -1
+  platform::Fd connection;
+};
+SpawnedKeeper spawn_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as,
+                           const std::filesystem::path& program);
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KeeperSpec, id, directory, cache, template_dir,
                                                 template_key, postgres, overlay, version, settings,

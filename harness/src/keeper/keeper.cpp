@@ -562,16 +562,9 @@ void Keeper::launch_replacement() const {
   cluster::KeeperSpec next = spec_;
   next.id = platform::random_hex(5);
   next.directory = spec_.directory.parent_path() / next.id;
+  next.owned = false;
   try {
-    auto [mine, theirs] = platform::socket_pair();
-    platform::SpawnSpec s;
-    s.argv = {kSelf, "serve", next.directory.string()};
-    s.fds.push_back({theirs.get(), cluster::kLaunchFd});
-    s.new_session = true;
-    s.detach = true;
-    s.cwd = "/";
-    platform::spawn(s);
-    platform::send_line(mine.get(), cluster::encode(next));  // nobody waits for its report
+    cluster::spawn_keeper(next, std::nullopt, kSelf);  // nobody waits for its report
   } catch (const Error& e) {
     platform::trace(("keeper: no replacement spare: " + std::string(e.what())).c_str());
   }

@@ -390,17 +390,9 @@ void Runner::start_warm(ServerOptions so) {
   spare.owner_pid = 0;
   spare.id = platform::random_hex(5);
   spare.directory = l.spec.directory.parent_path() / spare.id;
+  spare.owned = false;
   try {
-    auto [mine, theirs] = platform::socket_pair();
-    platform::SpawnSpec s;
-    s.argv = {l.keeper.string(), "serve", spare.directory.string()};  // keeper_program()
-    s.fds.push_back({theirs.get(), cluster::kLaunchFd});
-    s.new_session = true;
-    s.detach = true;
-    s.cwd = "/";
-    s.as = l.as;
-    platform::spawn(s);
-    platform::send_line(mine.get(), cluster::encode(spare));
+    cluster::spawn_keeper(spare, l.as, l.keeper);  // keeper_program(); nobody waits for its report
   } catch (const Error& e) {
     observer_.note(fmt::format("--keep-warm: no spare server for the next run: {}", e.what()));
   }
