@@ -2,11 +2,13 @@
 // keeper and the database pool run as the server user, so the harness must give them programs
 // that user can reach. The build's programs are copied into such a directory and named with
 // PG_UNIT_TESTS_KEEPER, as an installation under /root would be found.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -144,4 +146,80 @@ TEST(RootBuild, RegressKeepWarmLeavesASpareWhenTheServerUserCannotReachTheBuild)
     return n;
   };
   EXPECT_TRUE(test_support::eventually([&] { return spares() == 1; }));
+}
+
+namespace {
+
+// What a rebuild does to the keeper's identity (keeper_program() names its copy by it).
+void rebuild(const fs::path& closed) {
+  static long long step = 0;
+  const timespec when[2] = {{time(nullptr) + (++step) * 60, 0}, {time(nullptr) + step * 60, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (closed / "libexec/pg_unit_tests-keeper").c_str(), when, 0), 0);
+}
+
+// Whether some process runs a program from `dir` (a keeper, or its spare-copying refill).
+bool runs_from(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink(e.path() / "exe", ec);
+    if (!ec && exe.parent_path() == dir) return true;
+  }
+  return false;
+}
+
+std::set<std::string> keeper_copies(const fs::path& build_dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator(build_dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("keeper-", 0) == 0 && name.find('.') == std::string::npos) out.insert(name);
+  }
+  return out;
+}
+
+}  // namespace
+
+// Each rebuild makes a new copy (44 MB with debug information, in memory under /dev/shm): the old
+// ones go when nothing runs from them any more, at the next copy and at `cache clear`, never from
+// under a keeper (b's copy is as old as a's, but b's keeper runs from it).
+TEST(RootBuild, CopiesOfEarlierBuildsAreCollectedOnceNoKeeperRunsFromThem) {
+  if (geteuid() != 0) GTEST_SKIP() << "only root hands servers to another user";
+  ClosedBuild build;
+  Server a = Server::start();
+  const std::string copy_a = keeper_exe(a).parent_path().filename();
+  const fs::path build_dir = keeper_exe(a).parent_path().parent_path();
+  rebuild(build.closed);
+  Server b = Server::start();
+  const std::string copy_b = keeper_exe(b).parent_path().filename();
+  ASSERT_NE(copy_a, copy_b);
+  EXPECT_EQ(keeper_copies(build_dir), (std::set<std::string>{copy_a, copy_b}))
+      << "a copy a keeper runs from was removed";
+  a.stop();
+  // Its keeper's last background work (a spare copy of the template) runs from its copy too.
+  ASSERT_TRUE(test_support::eventually([&] { return !runs_from(build_dir / copy_a); }));
+  // Used a minute ago or earlier (a start that chose a copy a moment ago may not run it yet).
+  const timespec earlier[2] = {{time(nullptr) - 3600, 0}, {time(nullptr) - 3600, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (build_dir / copy_a).c_str(), earlier, 0), 0);
+  ASSERT_EQ(utimensat(AT_FDCWD, (build_dir / copy_b).c_str(), earlier, 0), 0);
+  rebuild(build.closed);
+  {
+    Server c = Server::start();
+    const std::string copy_c = keeper_exe(c).parent_path().filename();
+    EXPECT_EQ(keeper_copies(build_dir), (std::set<std::string>{copy_b, copy_c}))
+        << "the copy nobody runs from any more stays";
+    // b's keeper still starts its pool from beside itself.
+    Database db = Database::create(b.uri());
+    Connection in_db(db.uri());
+    EXPECT_TRUE(in_db.ok()) << in_db.error();
+  }
+  bool listed = false;
+  for (const auto& item : pg_unit_tests::cache::status().items) listed |= item.kind == "keeper";
+  EXPECT_TRUE(listed) << "cache status does not show the keeper copies";
+  b.stop();
+  ASSERT_TRUE(test_support::eventually([&] {
+    for (const auto& copy : keeper_copies(build_dir))
+      if (runs_from(build_dir / copy)) return false;
+    return true;
+  }));
+  pg_unit_tests::cache::clear();
+  EXPECT_TRUE(keeper_copies(build_dir).empty()) << "cache clear left keeper copies";
 }

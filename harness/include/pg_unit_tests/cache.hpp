@@ -12,8 +12,9 @@ namespace pg_unit_tests::cache {
 
 struct Item {
   // template, migrated (a template with --init applied), spare (data directory), overlay, staging
-  // (built --extension), build (the pg_unit_tests extension built for an installation), server
-  // (pre-started spare)
+  // (built --extension), build (the pg_unit_tests extension built for an installation), keeper
+  // (under root: the keeper and pool programs copied for the server user), server (pre-started
+  // spare)
   std::string kind;
   std::string key;
   std::string path;

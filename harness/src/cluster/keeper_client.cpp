@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -77,7 +79,54 @@ bool trusted_copy(const platform::Dir& build, const std::string& name,
   return true;
 }
 
+// A copy used or made this recently may be about to be exec'd by the start that chose it: it is
+// never collected, even when no process runs from it yet.
+constexpr time_t kKeeperCopyGrace = 60;
+
 }  // namespace
+
+std::vector<fs::path> keeper_copies_in_use(const Layout& layout) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  const fs::path build = fs::weakly_canonical(layout.build, ec);
+  if (ec) return out;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename();
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code gone;  // the process ended, or is not ours to read
+    std::string exe = fs::read_symlink(e.path() / "exe", gone).string();
+    if (gone) continue;
+    // A copy removed under a running process shows as "... (deleted)".
+    if (const std::string deleted = " (deleted)";
+        exe.size() > deleted.size() && exe.ends_with(deleted)) {
+      exe.resize(exe.size() - deleted.size());
+    }
+    const fs::path dir = fs::path(exe).parent_path();
+    if (dir.parent_path() == build && std::find(out.begin(), out.end(), dir) == out.end()) {
+      out.push_back(dir);
+    }
+  }
+  return out;
+}
+
+void collect_keeper_copies(const Layout& layout, const std::string& keep) {
+  if (!layout.build_dir) return;
+  const platform::Dir& build = *layout.build_dir;
+  const auto in_use = keeper_copies_in_use(layout);
+  std::error_code ec;
+  const fs::path canonical = fs::weakly_canonical(layout.build, ec);
+  for (const auto& name : build.entries()) {
+    if (name == keep || name.rfind("keeper-", 0) != 0 || name.find('.') != std::string::npos) {
+      continue;
+    }
+    const auto st = build.stat(name);
+    if (!st || !S_ISDIR(st->st_mode) || time(nullptr) - st->st_mtime < kKeeperCopyGrace) continue;
+    if (std::find(in_use.begin(), in_use.end(), canonical / name) != in_use.end()) continue;
+    // Out of the way first (one rename), so that no start picks it while it goes.
+    const std::string trash = fmt::format("{}.trash-{}", name, getpid());
+    if (build.rename(name, trash)) build.remove_tree(trash);
+  }
+}
 
 // Why a copy. Root's build or installation may sit where the server user cannot enter (a clone
 // under /root, mode 0700), while the keeper runs as that user: it could not be exec'd, nor could
@@ -121,7 +170,11 @@ fs::path keeper_program(const Layout& layout) {
   files.reserve(sources.size());
   for (const auto& s : sources) files.emplace_back(s.name, s.st.st_size);
   fs::path copied = build / name / kKeeperExecutable;
-  if (trusted_copy(build, name, files)) return copied;
+  if (trusted_copy(build, name, files)) {
+    // Its last use, which keeps collect_keeper_copies() off it for a while.
+    utimensat(build.fd(), name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+    return copied;
+  }
 
   const std::string tmp = fmt::format("{}.tmp-{}", name, getpid());
   build.remove_tree(tmp);
@@ -151,6 +204,9 @@ fs::path keeper_program(const Layout& layout) {
     }
   }
   platform::trace("keeper program copied");
+  // A rebuild made this copy: the earlier ones go once nothing runs from them (44 MB each as make
+  // builds them, often in memory under /dev/shm).
+  collect_keeper_copies(layout, name);
   return copied;
 }
 

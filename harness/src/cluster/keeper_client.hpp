@@ -27,6 +27,14 @@ std::filesystem::path keeper_executable();
 // Throws Error(kInstallation) or Error(kFilesystem).
 std::filesystem::path keeper_program(const Layout& layout);
 
+// The keeper copies (build/keeper-*) that running processes execute (under root, which reads
+// every /proc/PID/exe): a keeper starts its pool and a claimed spare's replacement from beside
+// itself, so these must stay.
+std::vector<std::filesystem::path> keeper_copies_in_use(const Layout& layout);
+// Removes the keeper copies other than `keep` that nothing runs from and no start used in the
+// last minute.
+void collect_keeper_copies(const Layout& layout, const std::string& keep);
+
 // A connection to a keeper: its launch connection or one to its keeper.sock.
 class KeeperConnection {
  public:
