@@ -1,5 +1,7 @@
 #include "cluster/keeper_protocol.hpp"
 
+#include <tuple>
+
 #include <fmt/format.h>
 
 #include "platform/socket.hpp"
@@ -103,7 +105,9 @@ std::string pool_token_name(const std::string& pool_key, const std::string& id) 
 
 SpawnedKeeper spawn_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as,
                            const std::filesystem::path& program) {
-  auto [mine, theirs] = platform::socket_pair();
+  SpawnedKeeper out;
+  platform::Fd theirs;
+  std::tie(out.connection, theirs) = platform::socket_pair();
   platform::SpawnSpec s;
   s.argv = {program.string(), "serve", spec.directory.string()};
   s.fds.push_back({theirs.get(), kLaunchFd});
@@ -113,11 +117,12 @@ SpawnedKeeper spawn_keeper(const KeeperSpec& spec, const std::optional<platform:
   s.as = as;
   const pid_t pid = platform::spawn(s);
   theirs.reset();
-  if (!platform::send_line(mine.get(), encode(spec))) {
+  if (!platform::send_line(out.connection.get(), encode(spec))) {
     if (spec.owned) platform::wait_for(pid);
     throw Error(ExitCode::kSystem, "the server's keeper ended before it got its specification");
   }
-  return {spec.owned ? pid : -1, std::move(mine)};
+  if (spec.owned) out.pid = pid;
+  return out;
 }
 
 }  // namespace pg_unit_tests::cluster
