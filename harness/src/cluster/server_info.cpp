@@ -1,8 +1,9 @@
 // ServerInfo's own functions (pg_unit_tests/server.hpp).
-#include <fmt/format.h>
+#include <string>
 
 #include "cluster/keeper_protocol.hpp"
 #include "pg_unit_tests/server.hpp"
+#include "pq/conninfo.hpp"
 
 namespace pg_unit_tests {
 
@@ -11,8 +12,10 @@ std::string ServerInfo::to_json() const {
 }
 
 std::string ServerInfo::socket_conninfo(const std::string& dbname) const {
-  return fmt::format("host='{}' port={} user='{}' dbname='{}'", socket_directory.string(), port,
-                     user, dbname.empty() ? database : dbname);
+  return pq::keyword_conninfo({{"host", socket_directory.string()},
+                               {"port", std::to_string(port)},
+                               {"user", user},
+                               {"dbname", dbname.empty() ? database : dbname}});
 }
 
 }  // namespace pg_unit_tests

@@ -120,6 +120,20 @@ std::string percent_encode(const std::string& text) {
   return out;
 }
 
+std::string keyword_conninfo(const Options& options) {
+  std::string out;
+  for (const auto& [keyword, value] : options) {
+    if (!out.empty()) out += ' ';
+    out += keyword + "='";
+    for (const char c : value) {
+      if (c == '\'' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '\'';
+  }
+  return out;
+}
+
 std::string make_uri(const Options& options) {
   Options rest = options;
   auto take = [&](const char* key) {

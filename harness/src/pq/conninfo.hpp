@@ -18,6 +18,10 @@ Options parse_conninfo(const std::string& text);
 // database as the path; every other option as a query parameter.
 std::string make_uri(const Options& options);
 
+// A keyword/value string ("host='/run/x' dbname='it\\'s'"): every value quoted as libpq reads
+// it, so that a name with a quote, backslash or space stays one value.
+std::string keyword_conninfo(const Options& options);
+
 // The connection string (a URI or keyword/value string, valid or not) with the value of every
 // password in it replaced by "****": what messages may quote.
 std::string hide_password(const std::string& text);

@@ -31,6 +31,7 @@
 #include "platform/trace.hpp"
 #include "platform/user.hpp"
 #include "pq/connection.hpp"
+#include "pq/conninfo.hpp"
 #include "regress/compare.hpp"
 #include "regress/config.hpp"
 #include "regress/lend.hpp"
@@ -43,15 +44,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Env = std::vector<std::pair<std::string, std::string>>;
-
-std::string conninfo_value(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
 
 // One connection for set-up statements, worded as pg_regress reports them: a refusal is libpq's
 // first line ("ERROR:  ...").
@@ -333,11 +325,11 @@ void Runner::prepare_output() {
 
 std::string Runner::conninfo(const std::string& db) const {
   if (const ServerInfo* i = server_info()) return i->socket_conninfo(db);
-  std::string c = "dbname=" + conninfo_value(db);
-  if (!o_.host.empty()) c += " host=" + conninfo_value(o_.host);
-  if (o_.port > 0) c += fmt::format(" port={}", o_.port);
-  if (!o_.user.empty()) c += " user=" + conninfo_value(o_.user);
-  return c;
+  pq::Options c = {{"dbname", db}};
+  if (!o_.host.empty()) c["host"] = o_.host;
+  if (o_.port > 0) c["port"] = std::to_string(o_.port);
+  if (!o_.user.empty()) c["user"] = o_.user;
+  return pq::keyword_conninfo(c);
 }
 
 void Runner::start_server() {

@@ -8,6 +8,7 @@
 #include "pg_unit_tests/command.hpp"
 #include "pg_unit_tests/database.hpp"
 #include "pg_unit_tests/error.hpp"
+#include "pg_unit_tests/server.hpp"
 
 using pg_unit_tests::Error;
 using pg_unit_tests::ExitCode;
@@ -108,4 +109,28 @@ TEST(Conninfo, HidePasswordMasksEveryFormAndKeepsTheRest) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()).find("TopSecret"), std::string::npos) << e.what();
   }
+}
+
+// Keyword/value strings quote every value: a database or directory name with a quote, a backslash
+// or a space is one value, never more options.
+TEST(Conninfo, KeywordStringsQuoteEveryValue) {
+  const Options o = {{"host", "/tmp/it's a\\dir"},
+                     {"dbname", "x' host='elsewhere"},
+                     {"user", "O'Brien"},
+                     {"port", "5432"}};
+  const std::string text = keyword_conninfo(o);
+  EXPECT_EQ(text.find("://"), std::string::npos) << text;
+  EXPECT_EQ(parse_conninfo(text), o) << text;
+}
+
+TEST(Conninfo, ASocketServersConninfoKeepsNamesWhole) {
+  pg_unit_tests::ServerInfo info;
+  info.socket_directory = "/tmp/it's a\\dir";
+  info.port = 5432;
+  info.user = "postgres";
+  info.database = "postgres";
+  const Options o = parse_conninfo(info.socket_conninfo("x' host='elsewhere"));
+  EXPECT_EQ(o.at("host"), "/tmp/it's a\\dir");
+  EXPECT_EQ(o.at("dbname"), "x' host='elsewhere");
+  EXPECT_EQ(o.at("port"), "5432");
 }
