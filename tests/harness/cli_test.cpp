@@ -185,6 +185,74 @@ TEST(Cli, InterruptDuringTheStartStopsExecAndRegress) {
   }
 }
 
+namespace {
+
+// POSIX shared memory segments (/dev/shm/PostgreSQL.*) of the harness's server user that no
+// process maps: what a PostgreSQL process left when it died without cleaning up.
+std::set<std::string> abandoned_segments() {
+  uid_t uid = getuid();
+  if (geteuid() == 0) {
+    const passwd* pw = getpwnam("pg_unit_tests");
+    if (pw == nullptr) return {};
+    uid = pw->pw_uid;
+  }
+  std::set<std::string> mapped;
+  for (const auto& p : fs::directory_iterator("/proc")) {
+    std::ifstream maps(p.path() / "maps");
+    for (std::string line; std::getline(maps, line);) {
+      const auto at = line.find("/dev/shm/PostgreSQL.");
+      if (at != std::string::npos) mapped.insert(line.substr(at));
+    }
+  }
+  std::set<std::string> out;
+  for (const auto& e : fs::directory_iterator("/dev/shm")) {
+    struct stat st {};
+    if (e.path().filename().string().rfind("PostgreSQL.", 0) != 0 ||
+        stat(e.path().c_str(), &st) != 0 || st.st_uid != uid) {
+      continue;
+    }
+    if (!mapped.count(e.path().string())) out.insert(e.path().string());
+  }
+  return out;
+}
+
+}  // namespace
+
+// Ctrl-C during the first start (initdb runs) and at once a start again: the interrupted start's
+// initdb may still run, and its files must not be removed from under its backend (which then
+// aborts and leaves its shared memory segment in /dev/shm): the new start waits for it.
+TEST(Cli, AStartRightAfterAnInterruptedFirstOneLeavesNoSharedMemory) {
+  const auto before = abandoned_segments();
+  ScratchDir dir;  // an empty cache: the start runs initdb
+  const std::vector<std::pair<std::string, std::string>> env = {
+      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  auto first = test_support::spawn({cli(), "start"}, env);
+  // Until initdb's backend runs (its command line names the new template's directory).
+  ASSERT_TRUE(test_support::eventually([&] {
+    for (const pid_t pid : test_support::processes_matching(dir.path.string())) {
+      const std::string cmd = test_support::command_line(pid);
+      if (pid != first.pid && cmd.find("postgres") != std::string::npos &&
+          cmd.find("initdb") == std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  kill(first.pid, SIGINT);
+  test_support::wait_exit(first.pid);
+  close(first.out_fd);
+  const auto second = run({cli(), "start"}, env);
+  EXPECT_EQ(second.status, 0) << second.err;
+  run({cli(), "stop", "--all"}, env);
+  EXPECT_TRUE(test_support::eventually(
+      [&] { return test_support::processes_matching(dir.path.string()).empty(); }));
+  std::set<std::string> left;
+  for (const auto& s : abandoned_segments()) {
+    if (!before.count(s)) left.insert(s);
+  }
+  EXPECT_TRUE(left.empty()) << "left behind: " << *left.begin();
+}
+
 TEST(Cli, KilledHarnessLeavesNothingBehind) {
   auto bg = test_support::spawn(
       {cli(), "exec", "--", "/bin/sh", "-c", "echo $PGHOST; echo $$; exec sleep 30"});
