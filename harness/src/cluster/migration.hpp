@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/init_sources.hpp"
 #include "cluster/launch.hpp"
 #include "cluster/layout.hpp"
 #include "cluster/overlay.hpp"
@@ -34,22 +35,6 @@
 namespace pg_unit_tests::cluster {
 
 inline constexpr const char* kMigratedPrefix = "mtmpl-";
-
-// What prepares a migrated template, resolved against the current directory.
-struct InitSources {
-  std::vector<fs::path> files;  // SQL files in the order psql applies them (absolute)
-  std::string command;
-  std::vector<fs::path> key_paths;  // as given, resolved (absolute)
-  fs::path directory;               // where psql and the command run
-  bool empty() const { return files.empty() && command.empty(); }
-};
-
-// Throws Error(kUsage) for a missing path, a directory without *.sql files, or --init-key alone.
-InitSources resolve_init(const ServerOptions& options);
-
-// SHA-256 (hex) of the sources: the files' names and contents in order, the command and its
-// directory, the key paths' relative names and contents.
-std::string init_digest(const InitSources& sources);
 
 // Points the launch at the migrated template of these sources, building it if missing; clears
 // l.create (it is part of the template). `extensions` (their files' sizes and times) join the key.
