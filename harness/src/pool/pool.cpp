@@ -148,8 +148,7 @@ Pool::Template& Pool::resolve(const std::string& key) {
       {source, database::kSnapshotPrefix + source});
   if (rows.empty()) {
     if (const auto gone = templates_.find(key); gone != templates_.end()) {
-      for (auto& name : gone->second.ready)
-        background_.push_back({Op::Kind::kDrop, name, key, {}, {}});
+      for (auto& name : gone->second.ready) background_.push_back(Op::drop(name));
       templates_.erase(gone);
     }
     throw Error(ExitCode::kDatabase,
@@ -158,7 +157,7 @@ Pool::Template& Pool::resolve(const std::string& key) {
   Template& t = templates_[key];
   if (t.oid != rows[0][1] || t.source != rows[0][0]) {
     // New, or dropped and made again (a snapshot saved anew): what was made of the old one goes.
-    for (auto& name : t.ready) background_.push_back({Op::Kind::kDrop, name, key, {}, {}});
+    for (auto& name : t.ready) background_.push_back(Op::drop(name));
     t.ready.clear();
     t.source = rows[0][0];
     t.oid = rows[0][1];
@@ -169,15 +168,27 @@ Pool::Template& Pool::resolve(const std::string& key) {
 }
 
 void Pool::createdb(const Request& r) {
+  // The owner's pidfd at once: a pid names the process only while it runs (a pid reused while
+  // the clone was made would tie the database to a stranger).
+  platform::Fd owner;
+  if (r.owner_pid > 0) {
+    owner = pidfd_of(r.owner_pid);
+    if (!owner || ended(owner)) {
+      throw Error(ExitCode::kUsage,
+                  fmt::format("the owner process {} is not running", r.owner_pid));
+    }
+  }
   Template& t = resolve(r.template_db);
   t.size = std::clamp(r.pool_size, 0, 64);
   if (t.poolable && !t.ready.empty()) {
     const std::string name = t.ready.front();
     t.ready.pop_front();
-    hand_out(r, name, true);
+    hand_out(r, name, true, std::move(owner));
   } else {
-    urgent_.push_back({Op::Kind::kClone, database::unique_name(database::kTestPrefix),
-                       r.template_db, t.source, r});
+    Op op = Op::clone(database::unique_name(database::kTestPrefix), r.template_db, t.source);
+    op.request = r;
+    op.owner = std::move(owner);
+    urgent_.push_back(std::move(op));
   }
   refill(r.template_db);
 }
@@ -200,19 +211,19 @@ void Pool::dropdb(const Request& r) {
     throw Error(ExitCode::kNoSuchServer,
                 fmt::format("'{}' was not handed out by the pool", r.database));
   }
-  background_.push_back({Op::Kind::kDrop, r.database, {}, {}, {}});
+  background_.push_back(Op::drop(r.database));
   dropped_.insert(r.database);
   handed_.erase(it);
   reply(r.tag, Reply::success());
   publish();
 }
 
-void Pool::hand_out(const Request& r, const std::string& name, bool pooled) {
+void Pool::hand_out(const Request& r, const std::string& name, bool pooled, platform::Fd owner) {
   Handed h;
   if (r.owner_pid > 0) {
-    h.pidfd = pidfd_of(r.owner_pid);
-    if (!h.pidfd || ended(h.pidfd)) {
-      background_.push_back({Op::Kind::kDrop, name, {}, {}, {}});
+    h.pidfd = std::move(owner);
+    if (ended(h.pidfd)) {  // it ended while its clone was made
+      background_.push_back(Op::drop(name));
       reply(r.tag, Reply::failure(ExitCode::kUsage,
                                   fmt::format("the owner process {} is not running", r.owner_pid)));
       return;
@@ -236,8 +247,7 @@ void Pool::refill(const std::string& key) {
   if (!t.poolable || t.failing) return;
   while (static_cast<int>(t.ready.size()) + t.filling < t.size) {
     ++t.filling;
-    background_.push_back(
-        {Op::Kind::kClone, database::unique_name(database::kTestPrefix), key, t.source, {}});
+    background_.push_back(Op::clone(database::unique_name(database::kTestPrefix), key, t.source));
   }
 }
 
@@ -275,7 +285,7 @@ void Pool::complete(Worker& w) {
   const auto t = templates_.find(op.key);
   if (!op.request) {
     if (t == templates_.end()) {  // its template was dropped meanwhile
-      if (!failure) background_.push_back({Op::Kind::kDrop, op.name, {}, {}, {}});
+      if (!failure) background_.push_back(Op::drop(op.name));
       return;
     }
     --t->second.filling;
@@ -283,7 +293,7 @@ void Pool::complete(Worker& w) {
       t->second.failing = true;
       log(fmt::format("cloning {}: {}", op.source, failure->what()));
     } else if (t->second.source != op.source) {
-      background_.push_back({Op::Kind::kDrop, op.name, {}, {}, {}});  // its template changed
+      background_.push_back(Op::drop(op.name));  // its template changed
     } else {
       t->second.ready.push_back(op.name);
     }
@@ -291,7 +301,7 @@ void Pool::complete(Worker& w) {
     return;
   }
   if (!failure) {
-    hand_out(*op.request, op.name, false);
+    hand_out(*op.request, op.name, false, std::move(op.owner));
     return;
   }
   std::string message = failure->what();
@@ -306,7 +316,7 @@ void Pool::complete(Worker& w) {
 }
 
 void Pool::owner_ended(const std::string& name) {
-  background_.push_back({Op::Kind::kDrop, name, {}, {}, {}});
+  background_.push_back(Op::drop(name));
   handed_.erase(name);
   publish();
 }

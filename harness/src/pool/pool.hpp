@@ -46,6 +46,21 @@ class Pool {
     enum class Kind { kClone, kDrop } kind = Kind::kClone;
     std::string name, key, source;
     std::optional<cluster::Request> request;  // a caller waits for this clone
+    platform::Fd owner;                       // its owner process, taken at the request
+
+    static Op clone(std::string name, std::string key, std::string source) {
+      Op op;
+      op.name = std::move(name);
+      op.key = std::move(key);
+      op.source = std::move(source);
+      return op;
+    }
+    static Op drop(std::string name) {
+      Op op;
+      op.kind = Kind::kDrop;
+      op.name = std::move(name);
+      return op;
+    }
   };
   struct Worker {
     pq::Connection conn;
@@ -61,7 +76,8 @@ class Pool {
   void dropdb(const cluster::Request& r);
   Template& resolve(const std::string& key);
   void make_default_template();
-  void hand_out(const cluster::Request& r, const std::string& name, bool pooled);
+  void hand_out(const cluster::Request& r, const std::string& name, bool pooled,
+                platform::Fd owner);
   void refill(const std::string& key);
   void dispatch();
   void complete(Worker& w);
