@@ -92,10 +92,14 @@ std::vector<Item> clear() {
       out.push_back(Item{"server", dir.filename().string(), dir.string(), 0, "spare server", ""});
     }
   }
-  // Overlays of running servers stay: their postgres binary lives there; so do the keeper copies
+  // Overlays of running servers stay: their postgres binary lives there. So do the keeper copies
   // running keepers execute (they start their pools from beside themselves).
-  std::vector<fs::path> in_use = cluster::keeper_copies_in_use(layout);
+  std::vector<fs::path> in_use;
   for (const auto& server : cluster::running_servers(layout)) in_use.push_back(server.overlay);
+  for (const auto& name : cluster::collect_keeper_copies(layout, "", false)) {
+    out.push_back(Item{"keeper", name.substr(name.find('-') + 1), (layout.build / name).string(), 0,
+                       "keeper programs", ""});
+  }
   for (const auto& e : cluster::clear_cache(layout, in_use)) out.push_back(to_item(e));
   return out;
 }

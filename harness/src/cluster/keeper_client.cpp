@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <cstdlib>
@@ -79,53 +78,49 @@ bool trusted_copy(const platform::Dir& build, const std::string& name,
   return true;
 }
 
-// A copy used or made this recently may be about to be exec'd by the start that chose it: it is
-// never collected, even when no process runs from it yet.
+// A copy chosen or made this recently may be about to be exec'd by the start that chose it (a
+// spare's keeper is launched without waiting for it): not collected at the next copy, locked or
+// not. (`cache clear` needs no grace: no start is under way while it runs.)
 constexpr time_t kKeeperCopyGrace = 60;
+
+// The same directory still: `name` in `dir` is what `lock` holds (it was not moved away meanwhile).
+bool same_directory(const platform::Dir& dir, const std::string& name,
+                    const platform::FileLock& lock) {
+  struct stat held {};
+  const auto now = dir.stat(name);
+  return now && fstat(lock.fd(), &held) == 0 && held.st_dev == now->st_dev &&
+         held.st_ino == now->st_ino;
+}
 
 }  // namespace
 
-std::vector<fs::path> keeper_copies_in_use(const Layout& layout) {
-  std::vector<fs::path> out;
-  std::error_code ec;
-  const fs::path build = fs::weakly_canonical(layout.build, ec);
-  if (ec) return out;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    const std::string pid = e.path().filename();
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::error_code gone;  // the process ended, or is not ours to read
-    std::string exe = fs::read_symlink(e.path() / "exe", gone).string();
-    if (gone) continue;
-    // A copy removed under a running process shows as "... (deleted)".
-    if (const std::string deleted = " (deleted)";
-        exe.size() > deleted.size() && exe.ends_with(deleted)) {
-      exe.resize(exe.size() - deleted.size());
-    }
-    const fs::path dir = fs::path(exe).parent_path();
-    if (dir.parent_path() == build && std::find(out.begin(), out.end(), dir) == out.end()) {
-      out.push_back(dir);
-    }
-  }
-  return out;
-}
-
-void collect_keeper_copies(const Layout& layout, const std::string& keep) {
-  if (!layout.build_dir) return;
+std::vector<std::string> collect_keeper_copies(const Layout& layout, const std::string& keep,
+                                               bool grace) {
+  std::vector<std::string> removed;
+  if (!layout.build_dir) return removed;
   const platform::Dir& build = *layout.build_dir;
-  const auto in_use = keeper_copies_in_use(layout);
-  std::error_code ec;
-  const fs::path canonical = fs::weakly_canonical(layout.build, ec);
   for (const auto& name : build.entries()) {
-    if (name == keep || name.rfind("keeper-", 0) != 0 || name.find('.') != std::string::npos) {
+    if (name == keep || name.rfind("keeper-", 0) != 0) continue;
+    const auto st = build.stat(name);
+    if (!st || !S_ISDIR(st->st_mode)) continue;
+    if (grace && time(nullptr) - st->st_mtime < kKeeperCopyGrace) continue;
+    if (name.find('.') != std::string::npos) {
+      // keeper-*.tmp-PID or .trash-PID of a start that was killed while it copied or removed.
+      build.remove_tree(name);
       continue;
     }
-    const auto st = build.stat(name);
-    if (!st || !S_ISDIR(st->st_mode) || time(nullptr) - st->st_mtime < kKeeperCopyGrace) continue;
-    if (std::find(in_use.begin(), in_use.end(), canonical / name) != in_use.end()) continue;
+    // Every program running from the copy holds this lock shared (the keeper's main(); a start
+    // from the moment it chose the copy): held exclusively, nobody runs from it or can choose it.
+    const auto lock = platform::FileLock::directory_try_exclusive(build, name);
+    if (!lock.held() || !same_directory(build, name, lock)) continue;
     // Out of the way first (one rename), so that no start picks it while it goes.
     const std::string trash = fmt::format("{}.trash-{}", name, getpid());
-    if (build.rename(name, trash)) build.remove_tree(trash);
+    if (build.rename(name, trash)) {
+      build.remove_tree(trash);
+      removed.push_back(name);
+    }
   }
+  return removed;
 }
 
 // Why a copy. Root's build or installation may sit where the server user cannot enter (a clone
@@ -139,7 +134,7 @@ void collect_keeper_copies(const Layout& layout, const std::string& keep) {
 // cost the fast path. The copy is made through descriptors under a temporary name and renamed
 // into place, so nobody sees half of it; an existing one is used only when it and its files are
 // root's, writable by nobody else, and of the sources' sizes, else it is replaced.
-fs::path keeper_program(const Layout& layout) {
+fs::path keeper_program(const Layout& layout, platform::FileLock* hold) {
   fs::path keeper = keeper_executable();
   if (!layout.user.switch_to || !layout.build_dir) return keeper;
   const platform::Dir& build = *layout.build_dir;
@@ -170,16 +165,23 @@ fs::path keeper_program(const Layout& layout) {
   files.reserve(sources.size());
   for (const auto& s : sources) files.emplace_back(s.name, s.st.st_size);
   fs::path copied = build / name / kKeeperExecutable;
-  if (trusted_copy(build, name, files)) {
-    // Its last use, which keeps collect_keeper_copies() off it for a while.
+  // Its last use first (collect_keeper_copies() leaves it alone for a while), then held shared
+  // (it cannot be removed while we start from it), then checked.
+  if (build.stat(name)) {
     utimensat(build.fd(), name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
-    return copied;
+    platform::FileLock lock = platform::FileLock::directory_shared(build, name);
+    if (same_directory(build, name, lock) && trusted_copy(build, name, files)) {
+      if (hold) *hold = std::move(lock);
+      return copied;
+    }
   }
 
   const std::string tmp = fmt::format("{}.tmp-{}", name, getpid());
   build.remove_tree(tmp);
   auto dir = build.make_dir(tmp, 0700);
   if (!dir) platform::throw_filesystem_error("create", build / tmp, EEXIST);
+  // Held from before it is published: the same directory under its final name.
+  platform::FileLock lock = platform::FileLock::directory_shared(build, tmp);
   try {
     for (const auto& s : sources)
       platform::copy_file(s.fd.get(), dir->fd(), s.name, 0755, build / tmp);
@@ -190,10 +192,13 @@ fs::path keeper_program(const Layout& layout) {
   }
   if (!build.rename(tmp, name)) {
     // Another start made it at the same moment (rename(2) does not replace a full directory).
-    if (trusted_copy(build, name, files)) {
+    lock = platform::FileLock::directory_shared(build, name);
+    if (same_directory(build, name, lock) && trusted_copy(build, name, files)) {
       build.remove_tree(tmp);
+      if (hold) *hold = std::move(lock);
       return copied;
     }
+    lock = platform::FileLock::directory_shared(build, tmp);
     // A damaged copy is in the way: out of it, then ours.
     const std::string trash = fmt::format("{}.trash-{}", name, getpid());
     if (build.rename(name, trash)) build.remove_tree(trash);
@@ -206,7 +211,8 @@ fs::path keeper_program(const Layout& layout) {
   platform::trace("keeper program copied");
   // A rebuild made this copy: the earlier ones go once nothing runs from them (44 MB each as make
   // builds them, often in memory under /dev/shm).
-  collect_keeper_copies(layout, name);
+  collect_keeper_copies(layout, name, true);
+  if (hold) *hold = std::move(lock);
   return copied;
 }
 

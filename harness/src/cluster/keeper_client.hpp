@@ -12,6 +12,7 @@
 #include "cluster/layout.hpp"
 #include "platform/fd.hpp"
 #include "platform/process.hpp"
+#include "platform/fs.hpp"
 #include "platform/socket.hpp"
 
 namespace pg_unit_tests::cluster {
@@ -23,17 +24,17 @@ namespace pg_unit_tests::cluster {
 std::filesystem::path keeper_executable();
 
 // The keeper program as the layout's server user can run it: keeper_executable() itself, or,
-// when root hands servers to that user, a checked copy in build/ (keeper_client.cpp says why).
-// Throws Error(kInstallation) or Error(kFilesystem).
-std::filesystem::path keeper_program(const Layout& layout);
+// when root hands servers to that user, a checked copy in build/ (keeper_client.cpp says why),
+// whose directory lock `hold` then holds shared: keep it until the keeper started from the copy
+// holds its own. Throws Error(kInstallation) or Error(kFilesystem).
+std::filesystem::path keeper_program(const Layout& layout, platform::FileLock* hold = nullptr);
 
-// The keeper copies (build/keeper-*) that running processes execute (under root, which reads
-// every /proc/PID/exe): a keeper starts its pool and a claimed spare's replacement from beside
-// itself, so these must stay.
-std::vector<std::filesystem::path> keeper_copies_in_use(const Layout& layout);
-// Removes the keeper copies other than `keep` that nothing runs from and no start used in the
-// last minute.
-void collect_keeper_copies(const Layout& layout, const std::string& keep);
+// Removes the keeper copies other than `keep` that no program runs from (each holds its copy's
+// directory lock shared: the keeper's main(), and the start that chose it through `hold` of
+// keeper_program()) and, with `grace`, that no start chose in the last minute; returns their
+// names.
+std::vector<std::string> collect_keeper_copies(const Layout& layout, const std::string& keep,
+                                               bool grace);
 
 // A connection to a keeper: its launch connection or one to its keeper.sock.
 class KeeperConnection {

@@ -123,7 +123,8 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   if (!owned) s.owner_pid = o.owner_pid;
   l.create = o.create;
   l.as = layout.user.switch_to;
-  l.keeper = keeper_program(layout);
+  l.keeper_lock = std::make_shared<platform::FileLock>();
+  l.keeper = keeper_program(layout, l.keeper_lock.get());
   l.server_uid = layout.user.uid;
   l.cache_dir = layout.cache_dir;
   l.cache_lock = std::move(cache_lock);

@@ -27,6 +27,7 @@ struct Launch {
   std::shared_ptr<const platform::Dir> cache_dir;  // where pool tokens are
   // Held (shared) until the server is started: `cache clear` waits for it (template_cache.hpp).
   std::shared_ptr<platform::FileLock> cache_lock;
+  std::shared_ptr<platform::FileLock> keeper_lock;  // on keeper's copy (keeper_program)
   // A migrated template's lock, held (shared) likewise: its garbage collection waits for it.
   std::shared_ptr<platform::FileLock> template_lock;
 };

@@ -339,18 +339,16 @@ std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::
     if (name.find(".building-") != std::string::npos) cache.remove_tree(name);
     if (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0) cache.unlink(name);
   }
-  std::error_code ec;
-  const fs::path build_canonical = fs::weakly_canonical(layout.build, ec);
   for (auto& c : cache_entries(layout)) {
-    const fs::path as_run = c.kind == "keeper" ? build_canonical / c.path.filename() : c.path;
-    if ((c.kind == "overlay" || c.kind == "keeper") &&
-        std::find(in_use.begin(), in_use.end(), as_run) != in_use.end()) {
+    // Keeper copies go by their own rule (collect_keeper_copies: the programs running from one
+    // hold its lock).
+    if (c.kind == "keeper") continue;
+    if (c.kind == "overlay" && std::find(in_use.begin(), in_use.end(), c.path) != in_use.end()) {
       continue;
     }
-    const platform::Dir& dir =
-        c.kind == "overlay" || c.kind == "staging" || c.kind == "build" || c.kind == "keeper"
-            ? *layout.build_dir
-            : *layout.cache_dir;
+    const platform::Dir& dir = c.kind == "overlay" || c.kind == "staging" || c.kind == "build"
+                                   ? *layout.build_dir
+                                   : *layout.cache_dir;
     // Out of the way first (one rename), so that nobody starts to use it while it goes.
     const std::string trash = fmt::format(".trash-{}", platform::random_hex(6));
     if (dir.rename(c.path.filename(), trash)) {

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include "cluster/keeper_protocol.hpp"
@@ -65,6 +66,17 @@ int refill(const char* cache_path, const char* key, const char* template_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The directory this program runs from, held for the life of the process (and of the pool and
+  // guardian it starts): under root it is a copy that root removes once nobody holds it
+  // (cluster/keeper_client.cpp). Unreadable or gone, nothing is held: root's minute of grace after
+  // the copy was chosen then covers the start.
+  platform::FileLock own_directory;
+  try {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) own_directory = platform::FileLock::directory_shared(self.parent_path());
+  } catch (const Error&) {
+  }
   const std::string mode = argc >= 2 ? argv[1] : "";
   if (mode == "serve" && argc == 3) return serve();
   if (mode == "refill" && argc == 5) return refill(argv[2], argv[3], argv[4]);

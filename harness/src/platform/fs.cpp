@@ -281,6 +281,22 @@ FileLock FileLock::try_shared(const Dir& dir, const std::string& name) {
                  false);
 }
 
+FileLock FileLock::directory_shared(const Dir& dir, const std::string& name) {
+  return lock_at(
+      Fd(openat(dir.fd(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)),
+      dir / name, LOCK_SH, true);
+}
+
+FileLock FileLock::directory_shared(const fs::path& path) {
+  return lock_at(Fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), path, LOCK_SH, true);
+}
+
+FileLock FileLock::directory_try_exclusive(const Dir& dir, const std::string& name) {
+  return lock_at(
+      Fd(openat(dir.fd(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)),
+      dir / name, LOCK_EX, false);
+}
+
 std::uintmax_t tree_size(const fs::path& path) noexcept {
   std::uintmax_t total = 0;
   std::error_code ec;

@@ -63,7 +63,14 @@ class FileLock {
   // Shared: many holders at once, none while someone holds it exclusively.
   static FileLock shared(const Dir& dir, const std::string& name);
   static FileLock try_shared(const Dir& dir, const std::string& name);
+  // On a directory itself (`name` in `dir`, never through a symlink; or by path, a program's own
+  // directory): the programs running from a copy of the keeper hold it shared, and whoever removes
+  // the copy takes it exclusively first (cluster/keeper_client.cpp).
+  static FileLock directory_shared(const Dir& dir, const std::string& name);
+  static FileLock directory_shared(const fs::path& path);
+  static FileLock directory_try_exclusive(const Dir& dir, const std::string& name);
   bool held() const { return static_cast<bool>(fd_); }
+  int fd() const { return fd_.get(); }
 
   FileLock() = default;
   explicit FileLock(Fd fd) : fd_(std::move(fd)) {}
