@@ -225,8 +225,9 @@ namespace {
 // A keeper that created run/<id> and opens its socket only once told to (a byte on the returned
 // fd) and then `delay` later; it answers one "stop" as keepers do (directory removed, then the
 // answer). Forked as the server user; exits 0 once it was asked to stop, 2 when its directory went
-// before it could listen. The test tells it to go once the stop it tests is running, so that
-// stop's wait (5 s) starts before the delay does, however slowly the machine starts processes.
+// before it could listen. The test tells it to go when it starts the stop under test: stop's wait
+// (5 s) starts later than the delay does, however slowly the machine starts processes, and ends
+// after it.
 struct SlowKeeper {
   pid_t pid = -1;
   int go = -1;
@@ -239,13 +240,21 @@ SlowKeeper slow_keeper(const fs::path& dir, const struct stat& owner,
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   std::snprintf(a.sun_path, sizeof a.sun_path, "%s", (dir / "keeper.sock").c_str());
+  char directory[sizeof a.sun_path];
+  std::snprintf(directory, sizeof directory, "%s", dir.c_str());
   const pid_t pid = fork();
   if (pid != 0) {
     close(ready[1]);
     close(go[0]);
     char c;
-    if (read(ready[0], &c, 1) != 1) ADD_FAILURE() << "the keeper did not start";
+    const bool started = pid > 0 && read(ready[0], &c, 1) == 1;
     close(ready[0]);
+    if (!started) {
+      ADD_FAILURE() << "the keeper did not start";
+      if (pid > 0) waitpid(pid, nullptr, 0);
+      close(go[1]);
+      return {};
+    }
     return {pid, go[1]};
   }
   close(go[1]);
@@ -268,9 +277,6 @@ SlowKeeper slow_keeper(const fs::path& dir, const struct stat& owner,
   line[n] = '\0';
   if (strstr(line, "\"stop\"") == nullptr) _exit(5);
   unlink(path);
-  char directory[sizeof a.sun_path];
-  std::snprintf(directory, sizeof directory, "%s", path);
-  *strrchr(directory, '/') = '\0';
   rmdir(directory);
   (void)!write(c, "{\"ok\":true}\n", 12);
   _exit(0);
@@ -292,7 +298,7 @@ TEST(Races, StopAllStopsAServerThatIsStillStartingInsteadOfRemovingIt) {
   const fs::path starting = run_dir / "0a1b2c3d4e";
   // `stop --all`, then `stop DIR`.
   for (const std::string& target : {std::string("--all"), starting.string()}) {
-    const SlowKeeper keeper = slow_keeper(starting, owner, std::chrono::milliseconds(500));
+    const SlowKeeper keeper = slow_keeper(starting, owner, std::chrono::milliseconds(2000));
     ASSERT_GT(keeper.pid, 0);
     auto stop = test_support::spawn({cli(), "stop", target}, root.env());
     ASSERT_GT(stop.pid, 0);
