@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <ctime>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,16 @@ bool same_directory(const platform::Dir& dir, const std::string& name,
          held.st_ino == now->st_ino;
 }
 
+// The copy `name`, held shared (so that it cannot be removed while a start uses it), if it is
+// still that directory once held and trusted.
+std::optional<platform::FileLock> hold_if_trusted(
+    const platform::Dir& build, const std::string& name,
+    const std::vector<std::pair<std::string, off_t>>& files) {
+  platform::FileLock lock = platform::FileLock::directory_shared(build, name);
+  if (!same_directory(build, name, lock) || !trusted_copy(build, name, files)) return std::nullopt;
+  return lock;
+}
+
 }  // namespace
 
 std::vector<std::string> collect_keeper_copies(const Layout& layout, const std::string& keep,
@@ -169,9 +180,8 @@ fs::path keeper_program(const Layout& layout, platform::FileLock* hold) {
   // (it cannot be removed while we start from it), then checked.
   if (build.stat(name)) {
     utimensat(build.fd(), name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
-    platform::FileLock lock = platform::FileLock::directory_shared(build, name);
-    if (same_directory(build, name, lock) && trusted_copy(build, name, files)) {
-      if (hold) *hold = std::move(lock);
+    if (auto held = hold_if_trusted(build, name, files)) {
+      if (hold) *hold = std::move(*held);
       return copied;
     }
   }
@@ -192,13 +202,11 @@ fs::path keeper_program(const Layout& layout, platform::FileLock* hold) {
   }
   if (!build.rename(tmp, name)) {
     // Another start made it at the same moment (rename(2) does not replace a full directory).
-    lock = platform::FileLock::directory_shared(build, name);
-    if (same_directory(build, name, lock) && trusted_copy(build, name, files)) {
+    if (auto held = hold_if_trusted(build, name, files)) {
       build.remove_tree(tmp);
-      if (hold) *hold = std::move(lock);
+      if (hold) *hold = std::move(*held);
       return copied;
     }
-    lock = platform::FileLock::directory_shared(build, tmp);
     // A damaged copy is in the way: out of it, then ours.
     const std::string trash = fmt::format("{}.trash-{}", name, getpid());
     if (build.rename(name, trash)) build.remove_tree(trash);
