@@ -18,6 +18,7 @@
 #include "pg_unit_tests/server.hpp"
 #include "support/pq.hpp"
 #include "support/process.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using pg_unit_tests::Database;
@@ -29,7 +30,8 @@ namespace {
 // A root-owned 0700 directory holding copies of the keeper and the pool (side by side, as the
 // build and the installation put them), named by PG_UNIT_TESTS_KEEPER; a private base directory.
 struct ClosedBuild {
-  fs::path closed, base;
+  test_support::ScratchBase base;
+  fs::path closed;
   ClosedBuild() {
     char tmpl[] = "/tmp/pgut-rootbuild-XXXXXX";
     closed = mkdtemp(tmpl);  // mode 0700, owned by root
@@ -38,16 +40,10 @@ struct ClosedBuild {
       fs::copy_file(program, closed / "libexec" / program.filename());
     }
     setenv("PG_UNIT_TESTS_KEEPER", (closed / "libexec/pg_unit_tests-keeper").c_str(), 1);
-    char base_tmpl[] = "/tmp/pgut-test-XXXXXX";
-    base = mkdtemp(base_tmpl);
-    chmod(base.c_str(), 0755);
-    setenv("PG_UNIT_TESTS_DIR", base.c_str(), 1);
   }
   ~ClosedBuild() {
-    Server::stop_all();
-    unsetenv("PG_UNIT_TESTS_DIR");
+    Server::stop_all();  // (`base` is removed after this, with what is left)
     unsetenv("PG_UNIT_TESTS_KEEPER");
-    test_support::remove_tree_eventually(base);
     fs::remove_all(closed);
   }
 };
@@ -131,7 +127,8 @@ TEST(RootBuild, RegressKeepWarmLeavesASpareWhenTheServerUserCannotReachTheBuild)
   if (geteuid() != 0) GTEST_SKIP() << "only root hands servers to another user";
   ClosedBuild build;
   const std::string fixture = PGUT_FIXTURES "/regress/suite";
-  const fs::path out = build.base / "out";  // psql runs here, as pg_regress's does in its caller's
+  const fs::path out =
+      build.base.path / "out";  // psql runs here, as pg_regress's does in its caller's
   fs::create_directory(out);
   const auto r = test_support::run(
       {"/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", out.string(), test_support::cli(), "regress",

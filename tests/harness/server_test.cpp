@@ -13,6 +13,7 @@
 #include "support/pq.hpp"
 #include "support/errors.hpp"
 #include "support/process.hpp"
+#include "support/scratch.hpp"
 
 namespace fs = std::filesystem;
 using pg_unit_tests::ExitCode;
@@ -24,21 +25,8 @@ using test_support::message_of;
 
 namespace {
 
-// Points the harness at a private base directory for one test (each test runs in its own process).
-struct PrivateBase {
-  fs::path path;
-  PrivateBase() {
-    char tmpl[] = "/tmp/pgut-test-XXXXXX";
-    path = mkdtemp(tmpl);
-    chmod(path.c_str(), 0755);
-    setenv("PG_UNIT_TESTS_DIR", path.c_str(), 1);
-  }
-  ~PrivateBase() {
-    Server::stop_all();
-    unsetenv("PG_UNIT_TESTS_DIR");
-    test_support::remove_tree_eventually(path);
-  }
-};
+// Points the harness at a private base directory for one test.
+using PrivateBase = test_support::ScratchBase;
 
 }  // namespace
 

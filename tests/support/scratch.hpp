@@ -2,6 +2,7 @@
 // and it is removed afterwards.
 #pragma once
 
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,13 @@ struct ScratchDir {
     run({cli(), "stop", "--all"}, {{"PG_UNIT_TESTS_DIR", path.string()}});
     remove_tree_eventually(path);
   }
+};
+
+// A ScratchDir that this process's harness calls use too (PG_UNIT_TESTS_DIR set here, for the
+// library's Server and Database; each test runs in its own process).
+struct ScratchBase : ScratchDir {
+  ScratchBase() { setenv("PG_UNIT_TESTS_DIR", path.c_str(), 1); }
+  ~ScratchBase() { unsetenv("PG_UNIT_TESTS_DIR"); }
 };
 
 }  // namespace test_support
