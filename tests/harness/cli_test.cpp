@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -219,41 +221,114 @@ std::set<std::string> abandoned_segments() {
   return out;
 }
 
+// Whether the process waits for a file lock (a "->" line of /proc/locks names the waiters).
+bool waits_for_a_lock(pid_t pid) {
+  std::ifstream locks("/proc/locks");
+  for (std::string line; std::getline(locks, line);) {
+    std::istringstream fields(line);
+    std::string id, arrow, type, mode, access;
+    long holder = 0;
+    if (fields >> id >> arrow >> type >> mode >> access >> holder && arrow == "->" &&
+        holder == pid) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
-// Ctrl-C during the first start (initdb runs) and at once a start again: the interrupted start's
-// initdb may still run, and its files must not be removed from under its backend (which then
-// aborts and leaves its shared memory segment in /dev/shm).
-// DISABLED: it reproduces an open defect (CI run of e26614f, under ASan: initdb's 27 KB and a 1 MB
-// segment left). The next start removes the interrupted start's template build while its orphaned
-// initdb backend still runs. Fix to make: initdb inherits the template's build lock (its fd), so
-// that the next start waits for the orphan; then enable this test.
-TEST(Cli, DISABLED_AStartRightAfterAnInterruptedFirstOneLeavesNoSharedMemory) {
-  const auto before = abandoned_segments();
+namespace {
+
+// The first start interrupted while its initdb runs (a kill of the CLI alone: initdb is orphaned
+// and goes on). The orphan is left stopped (SIGSTOP), so that what a test runs next certainly runs
+// while it lives, not by luck of timing.
+struct OrphanedInitdb {
   ScratchDir dir;  // an empty cache: the start runs initdb
-  const std::vector<std::pair<std::string, std::string>> env = {
-      {"PG_UNIT_TESTS_DIR", dir.path.string()}};
-  auto first = test_support::spawn({cli(), "start"}, env);
-  // Until initdb's backend runs (its environment names the new template's directory).
-  const bool initdb_runs = test_support::eventually([&] {
-    for (const pid_t pid : test_support::processes_matching(dir.path.string())) {
-      const std::string cmd = test_support::command_line(pid);
-      if (pid != first.pid && cmd.find("postgres") != std::string::npos &&
-          cmd.find("initdb") == std::string::npos) {
-        return true;
+  std::vector<std::pair<std::string, std::string>> env = {{"PG_UNIT_TESTS_DIR", dir.path.string()}};
+  fs::path cache = dir.path / ("pg_unit_tests-" + std::to_string(geteuid())) / "cache";
+  std::vector<pid_t> orphans;
+  std::set<std::string> orphan_builds;
+
+  OrphanedInitdb() {
+    auto first = test_support::spawn({cli(), "start"}, env);
+    // Until initdb's backend runs (PGDATA in its environment names the new template's directory;
+    // other processes of the start name paths with "postgresql" in them).
+    const bool initdb_runs = test_support::eventually([&] {
+      for (const pid_t pid : test_support::processes_matching(dir.path.string())) {
+        const std::string cmd = test_support::command_line(pid);
+        if (cmd.find(" --boot") != std::string::npos ||
+            cmd.find(" --single") != std::string::npos) {
+          return true;
+        }
+      }
+      return false;
+    });
+    kill(first.pid, SIGINT);
+    test_support::wait_exit(first.pid);
+    close(first.out_fd);
+    orphans = test_support::processes_matching(dir.path.string());
+    for (const pid_t pid : orphans) kill(pid, SIGSTOP);
+    orphan_builds = builds();
+    EXPECT_TRUE(initdb_runs) << "no initdb backend seen for the first start";
+    // (initdb runs for seconds; it cannot have ended between the interrupt and here)
+    EXPECT_FALSE(orphans.empty()) << "the interrupted start's initdb is gone already";
+    EXPECT_EQ(orphan_builds.size(), 1u);
+  }
+  ~OrphanedInitdb() { resume(); }
+  void resume() {
+    for (const pid_t pid : orphans) kill(pid, SIGCONT);
+  }
+
+  std::set<std::string> builds() const {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(cache)) {
+      if (e.path().filename().string().find(".building-") != std::string::npos) {
+        out.insert(e.path().filename().string());
       }
     }
-    return false;
-  });
-  kill(first.pid, SIGINT);
-  test_support::wait_exit(first.pid);
-  close(first.out_fd);
-  ASSERT_TRUE(initdb_runs) << "no initdb backend seen for the first start";
-  const auto second = run({cli(), "start"}, env);
-  EXPECT_EQ(second.status, 0) << second.out << second.err;
-  EXPECT_EQ(run({cli(), "stop", "--all"}, env).status, 0);
+    return out;
+  }
+  bool orphan_build_intact() const {
+    const auto now = builds();
+    return std::includes(now.begin(), now.end(), orphan_builds.begin(), orphan_builds.end());
+  }
+
+  // Runs the command in the background while the orphan is stopped: true if it waits for a lock
+  // (the orphan's), false if it finished or went past without waiting. Resumes the orphan and
+  // returns the command's exit status in `status`.
+  bool waits_for_it(const std::vector<std::string>& argv, int* status) {
+    auto command = test_support::spawn(argv, env);
+    const bool settled = test_support::eventually(
+        [&] { return waits_for_a_lock(command.pid) || !test_support::alive(command.pid); });
+    const bool waits = settled && test_support::alive(command.pid);
+    intact_while_waiting = orphan_build_intact();
+    resume();
+    *status = test_support::wait_exit(command.pid);
+    close(command.out_fd);
+    return waits;
+  }
+  bool intact_while_waiting = false;
+};
+
+}  // namespace
+
+// A start right after an interrupted first one must wait for the orphaned initdb instead of
+// removing its files from under its backend, which then aborts and leaves its shared memory in
+// /dev/shm.
+TEST(Cli, AStartAfterAnInterruptedFirstOneWaitsForItsOrphanedInitdb) {
+  const auto before = abandoned_segments();
+  OrphanedInitdb o;
+  ASSERT_FALSE(o.orphans.empty());
+  int status = -1;
+  EXPECT_TRUE(o.waits_for_it({cli(), "start"}, &status))
+      << "the second start did not wait for the orphaned initdb";
+  EXPECT_TRUE(o.intact_while_waiting) << "the orphaned initdb's files were removed from under it";
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(run({cli(), "stop", "--all"}, o.env).status, 0);
   EXPECT_TRUE(test_support::eventually(
-      [&] { return test_support::processes_matching(dir.path.string()).empty(); }));
+      [&] { return test_support::processes_matching(o.dir.path.string()).empty(); }));
+  EXPECT_TRUE(o.builds().empty()) << *o.builds().begin();
   // Other tests' servers run meanwhile: a segment of theirs may be between two scans; a leaked one
   // stays.
   std::set<std::string> left;
@@ -265,6 +340,20 @@ TEST(Cli, DISABLED_AStartRightAfterAnInterruptedFirstOneLeavesNoSharedMemory) {
     return left.empty();
   })) << "left behind: "
       << *left.begin();
+}
+
+// `cache clear` waits for it too, and then removes what the killed build left.
+TEST(Cli, CacheClearWaitsForAnOrphanedInitdbAndRemovesItsBuild) {
+  OrphanedInitdb o;
+  ASSERT_FALSE(o.orphans.empty());
+  int status = -1;
+  EXPECT_TRUE(o.waits_for_it({cli(), "cache", "clear"}, &status))
+      << "cache clear did not wait for the orphaned initdb";
+  EXPECT_TRUE(o.intact_while_waiting) << "the orphaned initdb's files were removed from under it";
+  EXPECT_EQ(status, 0);
+  EXPECT_TRUE(test_support::eventually(
+      [&] { return test_support::processes_matching(o.dir.path.string()).empty(); }));
+  EXPECT_TRUE(o.builds().empty()) << *o.builds().begin();
 }
 
 TEST(Cli, KilledHarnessLeavesNothingBehind) {

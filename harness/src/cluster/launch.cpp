@@ -96,7 +96,7 @@ Launch prepare_launch(const ServerOptions& o, bool owned) {
   for (const auto& dir : o.extensions) extensions.push_back(resolve_extension(dir, inst, layout));
   const Overlay overlay = prepare_overlay(inst, extensions, layout);
   platform::trace("overlay ready");
-  const Template tmpl = ensure_template(inst, tc, layout);
+  const Template tmpl = ensure_template(inst, tc, layout, *cache_lock);
   platform::trace("template ready");
 
   Launch l;

@@ -119,18 +119,18 @@ std::string template_key(const Installation& inst, const TemplateConfig& config)
 }
 
 Template ensure_template(const Installation& inst, const TemplateConfig& config,
-                         const Layout& layout, bool* built) {
+                         const Layout& layout, const platform::FileLock& cache_lock) {
   const platform::Dir& cache = *layout.cache_dir;
   Template t;
   t.key = template_key(inst, config);
   const std::string name = "tmpl-" + t.key;
   t.dir = layout.cache / name;
-  if (built) *built = false;
   if (auto st = cache.stat(name); st && S_ISDIR(st->st_mode)) return t;
 
   auto lock = platform::FileLock::exclusive(cache, name + ".lock");
   if (auto st = cache.stat(name); st && S_ISDIR(st->st_mode)) return t;  // built meanwhile
-  // Left-overs of builds that were killed: we hold the lock, so nobody is using them.
+  // Left-overs of builds that were killed: we hold the lock, which every process of a build holds
+  // until it ends (initdb inherits it), so nobody is using them.
   for (const auto& entry : cache.entries()) {
     if (starts_with(entry, name + ".building-")) cache.remove_tree(entry);
   }
@@ -150,8 +150,12 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
                                      "--locale=" + config.locale};
   for (auto& option : initdb_options(inst.major)) initdb.push_back(std::move(option));
   const std::time_t initdb_started = time(nullptr);
+  // Both locks go to initdb as descriptors 3 and 4 (not close-on-exec; its backend inherits them
+  // too): a start killed meanwhile leaves an initdb that goes on, and it keeps them held until it
+  // and its backend end.
   platform::RunResult r =
-      platform::run(initdb, layout.user.switch_to, "/", {{"LC_ALL", ""}, {"LANG", ""}});
+      platform::run(initdb, layout.user.switch_to, "/", {{"LC_ALL", ""}, {"LANG", ""}}, 0,
+                    {{lock.fd(), 3}, {cache_lock.fd(), 4}});
   if (r.status != 0) {
     cache.remove_tree(tmp_name);
     // Its backends use POSIX shared memory; one that aborted (a PANIC: the disk is full) or was
@@ -201,7 +205,6 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
                          {"encoding", config.encoding},
                          {"created", static_cast<long long>(time(nullptr))}};
   cache.write_file(name + ".json", meta.dump() + "\n", 0644);
-  if (built) *built = true;
   return t;
 }
 
@@ -331,13 +334,17 @@ std::vector<CacheEntry> cache_entries(const Layout& layout) {
 
 std::vector<CacheEntry> clear_cache(const Layout& layout, const std::vector<fs::path>& in_use) {
   std::vector<CacheEntry> removed;
-  // Builds of migrated templates that were killed, and their locks: the caller holds the cache
-  // lock exclusively, so no start holds or waits for one of them.
+  // Builds of templates that were killed, and the migrated templates' locks: the caller holds the
+  // cache lock exclusively, so no start holds or waits for one of them, and no initdb of a killed
+  // start still runs (it inherited its start's shared hold).
   const platform::Dir& cache = *layout.cache_dir;
   for (const auto& name : cache.entries()) {
-    if (!starts_with(name, "mtmpl-")) continue;
+    if (!starts_with(name, "mtmpl-") && !starts_with(name, "tmpl-")) continue;
     if (name.find(".building-") != std::string::npos) cache.remove_tree(name);
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".lock") == 0) cache.unlink(name);
+    if (starts_with(name, "mtmpl-") && name.size() > 5 &&
+        name.compare(name.size() - 5, 5, ".lock") == 0) {
+      cache.unlink(name);
+    }
   }
   for (auto& c : cache_entries(layout)) {
     // Keeper copies go by their own rule (collect_keeper_copies: the programs running from one

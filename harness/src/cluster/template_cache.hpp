@@ -15,6 +15,7 @@
 
 #include "cluster/layout.hpp"
 #include "platform/dir.hpp"
+#include "platform/fs.hpp"
 #include "pg_unit_tests/installation.hpp"
 
 namespace pg_unit_tests::cluster {
@@ -42,8 +43,11 @@ std::string template_key(const Installation& inst, const TemplateConfig& config)
 
 // Returns the template for this configuration, building it (initdb, trim) under a lock if missing.
 // Concurrent callers wait for one build; a build killed half-way leaves nothing that is used.
+// `cache_lock` is the caller's shared hold of the cache lock: initdb inherits it (and the build's
+// lock), so that when the caller dies mid-build, `cache clear` and the next build wait for the
+// orphaned initdb and its backend instead of removing their files from under them.
 Template ensure_template(const Installation& inst, const TemplateConfig& config,
-                         const Layout& layout, bool* built = nullptr);
+                         const Layout& layout, const platform::FileLock& cache_lock);
 
 // Moves a spare copy of the template to `target` (which must not exist); false if none was left.
 bool claim_spare(const platform::Dir& cache, const std::string& key, const fs::path& target);

@@ -199,8 +199,8 @@ std::optional<int> try_wait(pid_t pid) {
 
 RunResult run(const std::vector<std::string>& argv, const std::optional<Credentials>& as,
               const std::filesystem::path& cwd,
-              const std::vector<std::pair<std::string, std::string>>& env,
-              int parent_death_signal) {
+              const std::vector<std::pair<std::string, std::string>>& env, int parent_death_signal,
+              const std::vector<std::pair<int, int>>& fds) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) != 0) {
     throw Error(ExitCode::kSystem,
@@ -215,6 +215,7 @@ RunResult run(const std::vector<std::string>& argv, const std::optional<Credenti
   spec.cwd = cwd;
   spec.env = env;
   spec.parent_death_signal = parent_death_signal;
+  spec.fds = fds;
   const pid_t pid = spawn(spec);
   w.reset();
   RunResult result;

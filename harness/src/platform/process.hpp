@@ -53,11 +53,11 @@ struct RunResult {
 };
 
 // Runs a program to completion and captures its output (for initdb, pg_config, make...);
-// `parent_death_signal` as in SpawnSpec.
+// `parent_death_signal` and `fds` as in SpawnSpec.
 RunResult run(const std::vector<std::string>& argv, const std::optional<Credentials>& as = {},
               const std::filesystem::path& cwd = {},
               const std::vector<std::pair<std::string, std::string>>& env = {},
-              int parent_death_signal = 0);
+              int parent_death_signal = 0, const std::vector<std::pair<int, int>>& fds = {});
 
 // Finds a program on PATH; empty if not found.
 std::filesystem::path find_on_path(const std::string& name);
