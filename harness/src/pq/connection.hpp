@@ -25,8 +25,10 @@ std::string one_line(const Diagnostics& d);
 // A statement the server refused: its SQLSTATE, and its message with DETAIL and HINT on one line
 // (what()); the parts in `diagnostics` for callers that word it their own way.
 struct ServerError : Error {
+  // What libpq said without a result (a lost connection): the message is the primary part, so
+  // that callers reading `diagnostics` see it too.
   ServerError(std::string state, const std::string& message, ExitCode code)
-      : Error(code, message), sqlstate(std::move(state)) {}
+      : ServerError(Diagnostics{"", std::move(state), message, "", ""}, code) {}
   ServerError(const Diagnostics& d, ExitCode code)
       : Error(code, one_line(d)), sqlstate(d.sqlstate), diagnostics(d) {}
   std::string sqlstate;

@@ -31,6 +31,15 @@ TEST(PqErrors, ServerErrorKeepsTheParts) {
   EXPECT_EQ(e.code(), ExitCode::kUsage);
 }
 
+// A failure libpq reports without a result (a lost connection) is read through the same parts.
+TEST(PqErrors, ServerErrorWithoutAResultHasItsMessageAsThePrimaryPart) {
+  const ServerError e("", "server closed the connection unexpectedly", ExitCode::kDatabase);
+  EXPECT_STREQ(e.what(), "server closed the connection unexpectedly");
+  EXPECT_EQ(e.diagnostics.primary, "server closed the connection unexpectedly");
+  EXPECT_EQ(e.sqlstate, "");
+  EXPECT_EQ(e.code(), ExitCode::kDatabase);
+}
+
 TEST(PqErrors, FirstLineWithoutSeverityPrefix) {
   EXPECT_EQ(first_line("ERROR:  boom\nLINE 1: x\n"), "boom");
   EXPECT_EQ(first_line("FATAL:  no\n"), "no");
