@@ -195,7 +195,7 @@ void Pool::createdb(const Request& r) {
 
 void Pool::dropdb(const Request& r) {
   const auto it = handed_.find(r.database);
-  if (dropped_.count(r.database)) {
+  if (dropped_.contains(r.database)) {
     throw Error(ExitCode::kDatabase, fmt::format("dropdb: '{}' was dropped already", r.database));
   }
   if (it == handed_.end()) {

@@ -7,12 +7,12 @@
 #include <deque>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "cluster/keeper_protocol.hpp"
 #include "platform/fd.hpp"
+#include "pool/recent_names.hpp"
 #include "pq/connection.hpp"
 
 namespace pg_unit_tests::pool {
@@ -93,7 +93,7 @@ class Pool {
   std::deque<Op> urgent_, background_;  // clones a caller waits for; refills and drops
   std::map<std::string, Template> templates_;
   std::map<std::string, Handed> handed_;
-  std::set<std::string> dropped_;  // by dropdb: a second dropdb says so
+  RecentNames dropped_{1024};  // by dropdb: a second dropdb says so
 };
 
 }  // namespace pg_unit_tests::pool
