@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "platform/fs.hpp"
 #include "platform/socket.hpp"
 
 namespace pg_unit_tests::cluster {
@@ -101,6 +102,16 @@ Reply decode_reply(const std::string& line) {
 
 std::string pool_token_name(const std::string& pool_key, const std::string& id) {
   return fmt::format("{}{}-{}", kPoolPrefix, pool_key, id);
+}
+
+KeeperSpec spare_of(const KeeperSpec& spec) {
+  KeeperSpec spare = spec;
+  spare.spare = true;
+  spare.owned = false;
+  spare.owner_pid = 0;
+  spare.id = platform::random_hex(5);
+  spare.directory = spec.directory.parent_path() / spare.id;
+  return spare;
 }
 
 SpawnedKeeper spawn_keeper(const KeeperSpec& spec, const std::optional<platform::Credentials>& as,

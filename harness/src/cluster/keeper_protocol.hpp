@@ -124,6 +124,10 @@ struct KeeperSpec {
   int spare_idle = 600;
 };
 
+// One more pre-started spare like `spec`'s server: a new id and run directory beside its, owned by
+// nobody, pooled until claimed (what --keep-warm and a claimed spare's keeper launch).
+KeeperSpec spare_of(const KeeperSpec& spec);
+
 enum class KeeperState { kStarting, kPooled, kOwned, kStopping };
 const char* to_string(KeeperState state);
 

@@ -559,12 +559,9 @@ void Keeper::publish_spare() {
 }
 
 void Keeper::launch_replacement() const {
-  cluster::KeeperSpec next = spec_;
-  next.id = platform::random_hex(5);
-  next.directory = spec_.directory.parent_path() / next.id;
-  next.owned = false;
   try {
-    cluster::spawn_keeper(next, std::nullopt, kSelf);  // nobody waits for its report
+    // nobody waits for its report
+    cluster::spawn_keeper(cluster::spare_of(spec_), std::nullopt, kSelf);
   } catch (const Error& e) {
     platform::trace(("keeper: no replacement spare: " + std::string(e.what())).c_str());
   }

@@ -377,14 +377,9 @@ void Runner::start_warm(ServerOptions so) {
   for (const auto& name : l.cache_dir->entries()) spare_ready |= name.rfind(token, 0) == 0;
   detached_.emplace(cluster::start_server(l).info);
   if (spare_ready) return;
-  cluster::KeeperSpec spare = l.spec;
-  spare.spare = true;
-  spare.owner_pid = 0;
-  spare.id = platform::random_hex(5);
-  spare.directory = l.spec.directory.parent_path() / spare.id;
-  spare.owned = false;
   try {
-    cluster::spawn_keeper(spare, l.as, l.keeper);  // keeper_program(); nobody waits for its report
+    // keeper_program(); nobody waits for its report
+    cluster::spawn_keeper(cluster::spare_of(l.spec), l.as, l.keeper);
   } catch (const Error& e) {
     observer_.note(fmt::format("--keep-warm: no spare server for the next run: {}", e.what()));
   }

@@ -34,6 +34,26 @@ TEST(KeeperProtocol, SpecificationRoundTrip) {
   EXPECT_EQ(back.idle_timeout, 0);
 }
 
+TEST(KeeperProtocol, SpareOfIsAnotherUnownedSpareBesideTheServer) {
+  KeeperSpec s;
+  s.id = "ab12cd34ef";
+  s.directory = "/dev/shm/pg_unit_tests-0/run/ab12cd34ef";
+  s.settings = {"work_mem=1MB"};
+  s.owned = true;
+  s.owner_pid = 42;
+  s.pool_key = "k";
+  const KeeperSpec spare = spare_of(s);
+  EXPECT_NE(spare.id, s.id);
+  EXPECT_EQ(spare.id.size(), s.id.size());
+  EXPECT_EQ(spare.directory, s.directory.parent_path() / spare.id);
+  EXPECT_TRUE(spare.spare);
+  EXPECT_FALSE(spare.owned);
+  EXPECT_EQ(spare.owner_pid, 0);
+  EXPECT_EQ(spare.settings, s.settings);
+  EXPECT_EQ(spare.pool_key, "k");
+  EXPECT_NE(spare_of(s).id, spare.id);
+}
+
 TEST(KeeperProtocol, MissingFieldsTakeTheirDefaults) {
   const KeeperSpec s = decode_spec(R"({"id":"x"})");
   EXPECT_EQ(s.idle_timeout, 60);
