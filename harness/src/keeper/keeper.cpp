@@ -154,7 +154,11 @@ bool Keeper::own_by(const Request& terms, int client_id) {
 
 void Keeper::serve() {
   while (state_ != KeeperState::kStopping) {
-    std::vector<pollfd> fds = {{signal_fd_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
+    const bool paused = Clock::now() < accept_paused_until_;
+    const bool accepting = clients_.size() < kMaxClients && !paused;
+    // (poll ignores a negative descriptor: the listener keeps its index)
+    std::vector<pollfd> fds = {{signal_fd_.get(), POLLIN, 0},
+                               {accepting ? listener_.get() : -1, POLLIN, 0}};
     if (owner_.pidfd) fds.push_back({owner_.pidfd.get(), POLLIN, 0});
     const size_t pool_index = fds.size();
     if (pool_) fds.push_back({pool_.get(), POLLIN, 0});
@@ -166,9 +170,10 @@ void Keeper::serve() {
     }
     const bool idle_watch = state_ == KeeperState::kOwned && owner_.kind == Owner::Kind::kNobody &&
                             owner_.idle_timeout > 0;
-    const int interval_ms =
+    int interval_ms =
         idle_watch ? static_cast<int>(std::clamp<long>(owner_.idle_timeout * 100L, 100L, 1000L))
                    : 1000;
+    if (paused) interval_ms = 100;  // to take the listener back soon
     if (poll(fds.data(), fds.size(), interval_ms) < 0 && errno != EINTR) {
       stop("poll failed");
       break;
@@ -203,9 +208,14 @@ void Keeper::serve() {
 }
 
 void Keeper::accept_clients() {
-  for (;;) {
+  while (clients_.size() < kMaxClients) {
     platform::Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-    if (!fd) return;
+    if (!fd) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        accept_paused_until_ = Clock::now() + std::chrono::milliseconds(100);
+      }
+      return;
+    }
     // Only our own user and root may talk to us (the directory's 0700 already says so).
     const auto peer = platform::peer_credentials(fd.get());
     if (!peer || (peer->uid != geteuid() && peer->uid != 0)) continue;

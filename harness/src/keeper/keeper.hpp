@@ -68,6 +68,10 @@ class Keeper {
   Postgres postgres_;
   platform::Fd signal_fd_, listener_;
   std::vector<Client> clients_;
+  // Beyond this many clients at once, or for a moment after accept(2) ran out of descriptors, new
+  // connections wait in the listen backlog: polling a listener we cannot accept from would spin.
+  static constexpr size_t kMaxClients = 512;
+  Clock::time_point accept_paused_until_{};
   int next_client_id_ = 0;
   bool created_ = false;
   pid_t guardian_ = -1;
