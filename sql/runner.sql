@@ -144,3 +144,22 @@ DROP SCHEMA "tap
 ok 1 - forged";
 DROP SCHEMA bank_tests CASCADE;
 DROP TABLE log, accounts;
+
+-- Overloads whose arguments all have defaults: each runs, called with its own defaults (a bare
+-- name() is "not unique" for them), and is named with its argument types. An OUT argument before
+-- a defaulted one, a VARIADIC one and a type outside pg_catalog are spelled right; a function with
+-- an argument without default is no test. A zero-argument function beside such an overload cannot
+-- be called by anyone: PostgreSQL's own "not unique" says so.
+CREATE SCHEMA overload_tests;
+CREATE DOMAIN overload_tests.positive AS integer CHECK (VALUE > 0);
+CREATE FUNCTION overload_tests.test_a(x integer DEFAULT 1) RETURNS boolean LANGUAGE sql RETURN x = 1;
+CREATE FUNCTION overload_tests.test_a(y text DEFAULT 'a') RETURNS boolean LANGUAGE sql RETURN y = 'a';
+CREATE FUNCTION overload_tests.test_a(z overload_tests.positive DEFAULT 3) RETURNS boolean LANGUAGE sql RETURN z = 3;
+CREATE FUNCTION overload_tests.test_b(OUT ok boolean, n numeric DEFAULT 2.5) LANGUAGE sql AS $$ SELECT n = 2.5 $$;
+CREATE FUNCTION overload_tests.test_b(VARIADIC v integer[] DEFAULT '{1,2}') RETURNS boolean LANGUAGE sql RETURN cardinality(v) = 2;
+CREATE FUNCTION overload_tests.test_c(a integer, b integer DEFAULT 2) RETURNS boolean LANGUAGE sql RETURN false;
+CREATE FUNCTION overload_tests.test_d() RETURNS boolean LANGUAGE sql RETURN true;
+CREATE FUNCTION overload_tests.test_e() RETURNS boolean LANGUAGE sql RETURN true;
+CREATE FUNCTION overload_tests.test_e(x integer DEFAULT 1) RETURNS boolean LANGUAGE sql RETURN true;
+SELECT name, ok, message FROM unit_tests.run('overload_tests');
+DROP SCHEMA overload_tests CASCADE;

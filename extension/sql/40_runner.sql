@@ -135,6 +135,40 @@ BEGIN
 END
 $$;
 
+-- The arguments that call exactly this function when all of its arguments have defaults: each
+-- default spelled out and cast to its argument's type, so that the call resolves to this overload
+-- (a bare name() is "not unique" when two overloads default all their arguments). Positions count
+-- OUT arguments too (pg_get_function_arg_default); pseudo-types (anyelement) take no cast. The
+-- text is deparsed on the pinned search_path, so everything outside pg_catalog is qualified.
+CREATE FUNCTION unit_tests._default_arguments(fn oid) RETURNS text
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce(string_agg(
+                 CASE WHEN a.mode = 'v' THEN 'VARIADIC ' ELSE '' END
+                 || CASE WHEN t.typtype = 'p'
+                         THEN format('(%s)', pg_get_function_arg_default(fn, a.pos::integer))
+                         ELSE format('(%s)::%s', pg_get_function_arg_default(fn, a.pos::integer),
+                                     format_type(a.typ, NULL)) END,
+                 ', ' ORDER BY a.pos), '')
+          FROM pg_proc AS p,
+               unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY AS x(typ, pos)
+               CROSS JOIN LATERAL (SELECT x.typ, x.pos, coalesce(p.proargmodes[x.pos], 'i') AS mode) AS a
+               JOIN pg_type AS t ON t.oid = a.typ
+         WHERE p.oid = fn AND a.mode IN ('i', 'b', 'v'));
+
+-- A test's name in the results: its function's name, with its argument types when the schema has
+-- another runnable function of that name (all arguments defaulted: run() takes both).
+CREATE FUNCTION unit_tests._test_name(fn oid) RETURNS text
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN (SELECT CASE WHEN EXISTS (SELECT FROM pg_proc AS o
+                                  WHERE o.pronamespace = p.pronamespace AND o.proname = p.proname
+                                    AND o.oid <> p.oid AND o.prokind = 'f'
+                                    AND o.pronargs = o.pronargdefaults)
+                    THEN format('%s(%s)', p.proname, oidvectortypes(p.proargtypes))
+                    ELSE p.proname::text END
+          FROM pg_proc AS p WHERE p.oid = fn);
+
 -- Calls one function; returns NULL when it passed, else why it failed. A test fails when it raises
 -- an error, returns false, or returns TAP lines (pgTAP's ok(), is() ...) with a "not ok" among them.
 -- The function runs with the caller's search_path; the statement that calls it names everything
@@ -144,8 +178,8 @@ CREATE FUNCTION unit_tests._run_call(fn oid, caller_search_path text) RETURNS te
   SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  call_sql text := (SELECT format('SELECT pg_catalog.array_agg((x.*)::pg_catalog.text) FROM %I.%I() AS x',
-                              n.nspname, p.proname)
+  call_sql text := (SELECT format('SELECT pg_catalog.array_agg((x.*)::pg_catalog.text) FROM %I.%I(%s) AS x',
+                              n.nspname, p.proname, unit_tests._default_arguments(fn))
                   FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE p.oid = fn);
   returns_boolean boolean := (SELECT p.prorettype = 'boolean'::regtype FROM pg_proc AS p WHERE p.oid = fn);
   out text[];
@@ -263,14 +297,15 @@ BEGIN
       USING ERRCODE = 'invalid_regular_expression',
             HINT = 'The pattern selects the test functions by name, as with ~: ''^test'' (the default) takes every name that starts with test.';
   END;
-  -- Zero-argument functions (or all arguments defaulted), in name order, like pgTAP's runtests().
-  WITH f AS (SELECT p.oid, p.proname FROM pg_proc AS p
+  -- Zero-argument functions (or all arguments defaulted), in name order, like pgTAP's runtests();
+  -- overloads of one name by their argument types.
+  WITH f AS (SELECT p.oid, p.proname, oidvectortypes(p.proargtypes) AS args FROM pg_proc AS p
               WHERE p.pronamespace = nsp AND p.prokind = 'f' AND p.pronargs = p.pronargdefaults)
-  SELECT array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ '^startup'),
-         array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ '^setup'),
-         array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ '^teardown'),
-         array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ '^shutdown'),
-         array_agg(f.oid ORDER BY f.proname) FILTER (WHERE f.proname ~ pattern
+  SELECT array_agg(f.oid ORDER BY f.proname, f.args) FILTER (WHERE f.proname ~ '^startup'),
+         array_agg(f.oid ORDER BY f.proname, f.args) FILTER (WHERE f.proname ~ '^setup'),
+         array_agg(f.oid ORDER BY f.proname, f.args) FILTER (WHERE f.proname ~ '^teardown'),
+         array_agg(f.oid ORDER BY f.proname, f.args) FILTER (WHERE f.proname ~ '^shutdown'),
+         array_agg(f.oid ORDER BY f.proname, f.args) FILTER (WHERE f.proname ~ pattern
                                                      AND f.proname !~ '^(startup|setup|teardown|shutdown)')
     INTO startups, setups, teardowns, shutdowns, tests
     FROM f;
@@ -286,7 +321,7 @@ BEGIN
       END IF;
     END LOOP;
     FOREACH fn IN ARRAY coalesce(tests, '{}') LOOP
-      names := names || (SELECT p.proname::text FROM pg_proc AS p WHERE p.oid = fn);
+      names := names || unit_tests._test_name(fn);
       IF broken IS NOT NULL THEN
         oks := oks || false; times := times || 0::double precision; messages := messages || broken;
         CONTINUE;
@@ -297,7 +332,7 @@ BEGIN
     FOREACH fn IN ARRAY coalesce(shutdowns, '{}') LOOP
       why := unit_tests._run_caught(fn, caller_search_path);
       IF why IS NOT NULL THEN
-        names := names || (SELECT p.proname::text FROM pg_proc AS p WHERE p.oid = fn);
+        names := names || unit_tests._test_name(fn);
         oks := oks || false; times := times || 0::double precision; messages := messages || why;
       END IF;
     END LOOP;
