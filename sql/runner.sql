@@ -161,5 +161,18 @@ CREATE FUNCTION overload_tests.test_c(a integer, b integer DEFAULT 2) RETURNS bo
 CREATE FUNCTION overload_tests.test_d() RETURNS boolean LANGUAGE sql RETURN true;
 CREATE FUNCTION overload_tests.test_e() RETURNS boolean LANGUAGE sql RETURN true;
 CREATE FUNCTION overload_tests.test_e(x integer DEFAULT 1) RETURNS boolean LANGUAGE sql RETURN true;
+-- (cast to bpchar and "bit" without a length: "character" would mean char(1) and cut the value)
+CREATE FUNCTION overload_tests.test_f(c char(3) DEFAULT 'abc') RETURNS boolean LANGUAGE sql RETURN c = 'abc';
+CREATE FUNCTION overload_tests.test_f(b bit(3) DEFAULT B'101') RETURNS boolean LANGUAGE sql RETURN b = B'101';
+-- (a polymorphic overload cannot be named by a cast: it would call its sibling)
+CREATE FUNCTION overload_tests.test_p(x anyelement DEFAULT 1) RETURNS boolean LANGUAGE sql AS $$ SELECT false $$;
+CREATE FUNCTION overload_tests.test_p(x integer DEFAULT 2) RETURNS boolean LANGUAGE sql RETURN x = 2;
+-- setup and teardown overloads run as well, and are named exactly when they fail
+CREATE FUNCTION overload_tests.setup(x integer DEFAULT 1) RETURNS void LANGUAGE sql RETURN NULL;
+CREATE FUNCTION overload_tests.setup(x text DEFAULT 'a') RETURNS void LANGUAGE plpgsql
+  AS $$ BEGIN IF current_setting('overload.fail', true) = 'yes' THEN RAISE EXCEPTION 'setup %', x; END IF; END $$;
 SELECT name, ok, message FROM unit_tests.run('overload_tests');
+SET overload.fail = 'yes';
+SELECT name, ok, message FROM unit_tests.run('overload_tests', '^test_d');
+RESET overload.fail;
 DROP SCHEMA overload_tests CASCADE;

@@ -135,36 +135,41 @@ BEGIN
 END
 $$;
 
--- The arguments that call exactly this function when all of its arguments have defaults: each
--- default spelled out and cast to its argument's type, so that the call resolves to this overload
--- (a bare name() is "not unique" when two overloads default all their arguments). Positions count
--- OUT arguments too (pg_get_function_arg_default); pseudo-types (anyelement) take no cast. The
--- text is deparsed on the pinned search_path, so everything outside pg_catalog is qualified.
+-- Whether the schema has another function of this one's name that run() would take (no arguments
+-- without a default): then a bare name() does not tell them apart ("not unique").
+CREATE FUNCTION unit_tests._overloaded(fn oid) RETURNS boolean
+  LANGUAGE sql STABLE
+  SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT FROM pg_proc AS p JOIN pg_proc AS o
+                 ON o.pronamespace = p.pronamespace AND o.proname = p.proname AND o.oid <> p.oid
+                WHERE p.oid = fn AND o.prokind = 'f' AND o.pronargs = o.pronargdefaults);
+
+-- The arguments that call exactly this overload: each default spelled out and cast to its
+-- argument's type, written as schema.name from the catalog (format_type would write char(n) as
+-- "character", which means char(1) and cuts the value). Positions count OUT arguments too
+-- (pg_get_function_arg_default). Only for overloads: the defaults are deparsed and parsed again
+-- on the caller's search_path, while a bare name() uses them as stored.
 CREATE FUNCTION unit_tests._default_arguments(fn oid) RETURNS text
   LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
 RETURN (SELECT coalesce(string_agg(
                  CASE WHEN a.mode = 'v' THEN 'VARIADIC ' ELSE '' END
-                 || CASE WHEN t.typtype = 'p'
-                         THEN format('(%s)', pg_get_function_arg_default(fn, a.pos::integer))
-                         ELSE format('(%s)::%s', pg_get_function_arg_default(fn, a.pos::integer),
-                                     format_type(a.typ, NULL)) END,
+                 || format('(%s)::%I.%I', pg_get_function_arg_default(fn, a.pos::integer),
+                           tn.nspname, t.typname),
                  ', ' ORDER BY a.pos), '')
           FROM pg_proc AS p,
                unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY AS x(typ, pos)
                CROSS JOIN LATERAL (SELECT x.typ, x.pos, coalesce(p.proargmodes[x.pos], 'i') AS mode) AS a
                JOIN pg_type AS t ON t.oid = a.typ
+               JOIN pg_namespace AS tn ON tn.oid = t.typnamespace
          WHERE p.oid = fn AND a.mode IN ('i', 'b', 'v'));
 
--- A test's name in the results: its function's name, with its argument types when the schema has
--- another runnable function of that name (all arguments defaulted: run() takes both).
+-- A test's name in the results: its function's name, with its argument types when it is
+-- overloaded (run() takes each overload).
 CREATE FUNCTION unit_tests._test_name(fn oid) RETURNS text
   LANGUAGE sql STABLE
   SET search_path = pg_catalog, pg_temp
-RETURN (SELECT CASE WHEN EXISTS (SELECT FROM pg_proc AS o
-                                  WHERE o.pronamespace = p.pronamespace AND o.proname = p.proname
-                                    AND o.oid <> p.oid AND o.prokind = 'f'
-                                    AND o.pronargs = o.pronargdefaults)
+RETURN (SELECT CASE WHEN unit_tests._overloaded(fn)
                     THEN format('%s(%s)', p.proname, oidvectortypes(p.proargtypes))
                     ELSE p.proname::text END
           FROM pg_proc AS p WHERE p.oid = fn);
@@ -178,13 +183,25 @@ CREATE FUNCTION unit_tests._run_call(fn oid, caller_search_path text) RETURNS te
   SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  call_sql text := (SELECT format('SELECT pg_catalog.array_agg((x.*)::pg_catalog.text) FROM %I.%I(%s) AS x',
-                              n.nspname, p.proname, unit_tests._default_arguments(fn))
-                  FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE p.oid = fn);
+  arguments text := '';
+  call_sql text;
   returns_boolean boolean := (SELECT p.prorettype = 'boolean'::regtype FROM pg_proc AS p WHERE p.oid = fn);
   out text[];
   failed text;
 BEGIN
+  IF unit_tests._overloaded(fn) THEN
+    -- A polymorphic argument takes its type from the call: no cast can name this overload.
+    IF EXISTS (SELECT FROM pg_proc AS p, unnest(p.proargtypes::oid[]) AS a(typ)
+                 JOIN pg_type AS t ON t.oid = a.typ
+                WHERE p.oid = fn AND t.typtype = 'p') THEN
+      RAISE EXCEPTION '% cannot be called apart from its overloads: its argument of a polymorphic type takes its type from the call', fn::regprocedure
+        USING ERRCODE = 'ambiguous_function', HINT = 'Give the test function a name of its own.';
+    END IF;
+    arguments := unit_tests._default_arguments(fn);
+  END IF;
+  call_sql := (SELECT format('SELECT pg_catalog.array_agg((x.*)::pg_catalog.text) FROM %I.%I(%s) AS x',
+                             n.nspname, p.proname, arguments)
+                 FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE p.oid = fn);
   PERFORM set_config('search_path', caller_search_path, true);
   EXECUTE call_sql INTO out;
   PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -237,7 +254,7 @@ DECLARE
 BEGIN
   BEGIN
     FOREACH fn IN ARRAY setups LOOP
-      stage := format('setup %s() ', fn::regproc);
+      stage := format('setup %s ', fn::regprocedure);
       why := unit_tests._run_call(fn, caller_search_path);
       IF why IS NOT NULL THEN
         message := stage || why;
@@ -247,7 +264,7 @@ BEGIN
     stage := '';
     message := unit_tests._run_caught(test, caller_search_path);
     FOREACH fn IN ARRAY teardowns LOOP
-      stage := format('teardown %s() ', fn::regproc);
+      stage := format('teardown %s ', fn::regprocedure);
       why := unit_tests._run_call(fn, caller_search_path);
       IF why IS NOT NULL THEN
         message := concat_ws(E'\n', message, stage || why);
@@ -316,7 +333,7 @@ BEGIN
     FOREACH fn IN ARRAY coalesce(startups, '{}') LOOP
       why := unit_tests._run_caught(fn, caller_search_path);
       IF why IS NOT NULL THEN
-        broken := format('startup %s() failed, test not run: %s', fn::regproc, why);
+        broken := format('startup %s failed, test not run: %s', fn::regprocedure, why);
         EXIT;
       END IF;
     END LOOP;
