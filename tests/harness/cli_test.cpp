@@ -1,4 +1,5 @@
 // The pg_unit_tests command end to end: what users of pg_tmp or pg_virtualenv would run.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <sys/mount.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <algorithm>
 #include <atomic>
@@ -225,15 +227,16 @@ std::set<std::string> abandoned_segments() {
   return out;
 }
 
-// Whether the process waits for a file lock (a "->" line of /proc/locks names the waiters).
-bool waits_for_a_lock(pid_t pid) {
+// Whether the process waits for a lock on one of these files (by inode: a "->" line of
+// /proc/locks names a waiter, then MAJOR:MINOR:INODE of the file).
+bool waits_for_a_lock(pid_t pid, const std::set<ino_t>& files) {
   std::ifstream locks("/proc/locks");
   for (std::string line; std::getline(locks, line);) {
     std::istringstream fields(line);
-    std::string id, arrow, type, mode, access;
+    std::string id, arrow, type, mode, access, where;
     long holder = 0;
-    if (fields >> id >> arrow >> type >> mode >> access >> holder && arrow == "->" &&
-        holder == pid) {
+    if (fields >> id >> arrow >> type >> mode >> access >> holder >> where && arrow == "->" &&
+        holder == pid && files.count(std::stoul(where.substr(where.rfind(':') + 1)))) {
       return true;
     }
   }
@@ -268,10 +271,12 @@ struct OrphanedInitdb {
       }
       return false;
     });
-    kill(first.pid, SIGINT);
+    // The start alone, as a kill by pid would (Ctrl-C in a terminal signals initdb too).
+    kill(first.pid, SIGKILL);
     test_support::wait_exit(first.pid);
     close(first.out_fd);
     orphans = test_support::processes_matching(dir.path.string());
+    watch();
     for (const pid_t pid : orphans) kill(pid, SIGSTOP);
     orphan_builds = builds();
     EXPECT_TRUE(initdb_runs) << "no initdb backend seen for the first start";
@@ -282,6 +287,45 @@ struct OrphanedInitdb {
   ~OrphanedInitdb() { resume(); }
   void resume() {
     for (const pid_t pid : orphans) kill(pid, SIGCONT);
+    if (watchdog_pipe >= 0) {
+      close(std::exchange(watchdog_pipe, -1));
+      test_support::wait_exit(watchdog);
+    }
+  }
+  // Should this test die while the orphans are stopped (a crash, ctest's timeout), a child of ours
+  // resumes them when its pipe from us closes: stopped for good, they would hold the cache's locks.
+  void watch() {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return;
+    const std::vector<pid_t> stopped = orphans;  // (the child only makes system calls)
+    watchdog = fork();
+    if (watchdog == 0) {
+      close(p[1]);
+      char c;
+      while (read(p[0], &c, 1) < 0 && errno == EINTR) {
+      }
+      for (const pid_t pid : stopped) kill(pid, SIGCONT);
+      _exit(0);
+    }
+    close(p[0]);
+    if (watchdog < 0) {
+      close(p[1]);
+      return;
+    }
+    watchdog_pipe = p[1];
+  }
+  pid_t watchdog = -1;
+  int watchdog_pipe = -1;
+
+  std::set<ino_t> lock_files() const {
+    std::set<ino_t> out;
+    for (const auto& e : fs::directory_iterator(cache)) {
+      struct stat st {};
+      if (e.path().extension() == ".lock" && stat(e.path().c_str(), &st) == 0) {
+        out.insert(st.st_ino);
+      }
+    }
+    return out;
   }
 
   std::set<std::string> builds() const {
@@ -299,12 +343,13 @@ struct OrphanedInitdb {
   }
 
   // Runs the command in the background while the orphan is stopped: true if it waits for a lock
-  // (the orphan's), false if it finished or went past without waiting. Resumes the orphan and
-  // returns the command's exit status in `status`.
+  // of the cache (the orphan's), false if it finished or went past without waiting. Resumes the
+  // orphan and returns the command's exit status in `status`.
   bool waits_for_it(const std::vector<std::string>& argv, int* status) {
+    const std::set<ino_t> locks = lock_files();
     auto command = test_support::spawn(argv, env);
     const bool settled = test_support::eventually(
-        [&] { return waits_for_a_lock(command.pid) || !test_support::alive(command.pid); });
+        [&] { return waits_for_a_lock(command.pid, locks) || !test_support::alive(command.pid); });
     const bool waits = settled && test_support::alive(command.pid);
     intact_while_waiting = orphan_build_intact();
     resume();
@@ -437,18 +482,29 @@ TEST(Cli, AKeeperOutOfDescriptorsWaitsInsteadOfSpinning) {
   ASSERT_NE(pw, nullptr);
   const test_support::LocalUser keeper_user{keeper_uid, pw->pw_gid};
   const auto set_limit = [&](rlim_t soft) {
-    return test_support::as_user(keeper_user, [&] {
+    const auto set = [&] {
       rlimit limit{};
       if (prlimit(keeper, RLIMIT_NOFILE, nullptr, &limit) != 0) return 1;
       limit.rlim_cur = soft == RLIM_INFINITY ? limit.rlim_max : soft;
       return prlimit(keeper, RLIMIT_NOFILE, &limit, nullptr) == 0 ? 0 : 2;
-    });
+    };
+    return geteuid() == keeper_uid ? set() : test_support::as_user(keeper_user, set);
   };
+  std::vector<int> clients;
+  // Whatever happens below: the keeper gets its descriptors back and the server goes.
+  struct Restore {
+    std::function<void()> f;
+    ~Restore() { f(); }
+  } restore{[&] {
+    for (const int fd : clients) close(fd);
+    clients.clear();
+    set_limit(RLIM_INFINITY);
+    run({cli(), "stop", j["uri"].get<std::string>()});
+  }};
   ASSERT_EQ(set_limit(static_cast<rlim_t>(open_fds + 2)), 0);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket.c_str());
-  std::vector<int> clients;
   for (int i = 0; i < 8; ++i) {
     const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     ASSERT_GE(fd, 0);
@@ -461,10 +517,12 @@ TEST(Cli, AKeeperOutOfDescriptorsWaitsInsteadOfSpinning) {
   const long used = cpu_ticks(keeper) - start;
   EXPECT_LT(used, sysconf(_SC_CLK_TCK) / 2) << "the keeper spun: " << used << " ticks in 1 s";
   for (const int fd : clients) close(fd);
+  clients.clear();
   ASSERT_EQ(set_limit(RLIM_INFINITY), 0);
   // It serves again once clients leave.
   r = run({cli(), "stop", j["uri"].get<std::string>()});
   EXPECT_EQ(r.status, 0) << r.err;
+  restore.f = [] {};
 }
 
 TEST(Cli, SixteenConcurrentStarts) {

@@ -176,7 +176,7 @@ Template ensure_template(const Installation& inst, const TemplateConfig& config,
   // is: tests see WAL positions (test_decoding checks restart_lsn > 0/1000000).
   r = platform::run(
       {inst.bin("pg_resetwal").string(), "-l", "000000010000000000000020", "-D", tmp.string()},
-      layout.user.switch_to, "/");
+      layout.user.switch_to, "/", {}, 0, {{lock.fd(), 3}, {cache_lock.fd(), 4}});
   if (r.status != 0) {
     cache.remove_tree(tmp_name);
     throw Error(ExitCode::kServerStart, fmt::format("pg_resetwal on the new template failed: {}",

@@ -69,7 +69,8 @@ class Keeper {
   platform::Fd signal_fd_, listener_;
   std::vector<Client> clients_;
   // Beyond this many clients at once, or for a moment after accept(2) ran out of descriptors, new
-  // connections wait in the listen backlog: polling a listener we cannot accept from would spin.
+  // connections wait in the listen backlog (64; past it a client's connect blocks until one
+  // leaves): polling a listener we cannot accept from would spin.
   static constexpr size_t kMaxClients = 512;
   Clock::time_point accept_paused_until_{};
   int next_client_id_ = 0;
