@@ -30,6 +30,9 @@ CREATE FUNCTION sec.test_passes() RETURNS boolean LANGUAGE sql RETURN true;
 CREATE FUNCTION sec.test_fails() RETURNS boolean LANGUAGE sql RETURN false;
 CREATE FUNCTION sec.test_errors() RETURNS void LANGUAGE sql BEGIN ATOMIC SELECT 1 / 0; END;
 CREATE FUNCTION sec.test_tap() RETURNS SETOF text LANGUAGE sql BEGIN ATOMIC VALUES ('ok 1'), ('not ok 2'); END;
+-- (overloads: run() spells out their defaults, which name functions and operators)
+CREATE FUNCTION sec.test_over(x text DEFAULT lower('A') || 'b') RETURNS boolean LANGUAGE sql RETURN x = 'ab';
+CREATE FUNCTION sec.test_over(y integer DEFAULT length('abc')) RETURNS boolean LANGUAGE sql RETURN y = 3;
 CREATE ROLE pgut_target;
 
 -- The trap: a role with CREATE on public defines, there, functions, operators and aggregates with

@@ -144,25 +144,43 @@ RETURN EXISTS (SELECT FROM pg_proc AS p JOIN pg_proc AS o
                  ON o.pronamespace = p.pronamespace AND o.proname = p.proname AND o.oid <> p.oid
                 WHERE p.oid = fn AND o.prokind = 'f' AND o.pronargs = o.pronargdefaults);
 
--- The arguments that call exactly this overload: each default spelled out and cast to its
--- argument's type, written as schema.name from the catalog (format_type would write char(n) as
--- "character", which means char(1) and cuts the value). Positions count OUT arguments too
--- (pg_get_function_arg_default). Only for overloads: the defaults are deparsed and parsed again
--- on the caller's search_path, while a bare name() uses them as stored.
+-- The arguments that call exactly this overload: each default's value, as a literal cast to its
+-- argument's type written as schema.name from the catalog (format_type would write char(n) as
+-- "character", which means char(1) and cuts the value). The defaults are evaluated here, on the
+-- pinned search_path they were deparsed on (so every name binds as in the stored default), never
+-- parsed again on the caller's path: the call statement stays fully qualified. Positions count OUT
+-- arguments too (pg_get_function_arg_default); extra_float_digits = 3 keeps a float exact in text.
+-- Only for overloads: a bare name() uses the stored defaults.
 CREATE FUNCTION unit_tests._default_arguments(fn oid) RETURNS text
-  LANGUAGE sql STABLE
+  LANGUAGE plpgsql VOLATILE
   SET search_path = pg_catalog, pg_temp
-RETURN (SELECT coalesce(string_agg(
-                 CASE WHEN a.mode = 'v' THEN 'VARIADIC ' ELSE '' END
-                 || format('(%s)::%I.%I', pg_get_function_arg_default(fn, a.pos::integer),
-                           tn.nspname, t.typname),
-                 ', ' ORDER BY a.pos), '')
-          FROM pg_proc AS p,
-               unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY AS x(typ, pos)
-               CROSS JOIN LATERAL (SELECT x.typ, x.pos, coalesce(p.proargmodes[x.pos], 'i') AS mode) AS a
-               JOIN pg_type AS t ON t.oid = a.typ
-               JOIN pg_namespace AS tn ON tn.oid = t.typnamespace
-         WHERE p.oid = fn AND a.mode IN ('i', 'b', 'v'));
+  SET extra_float_digits = 3
+AS $$
+DECLARE
+  a record;
+  value text;
+  arguments text[] := '{}';
+BEGIN
+  FOR a IN
+    SELECT x.pos::integer AS pos, coalesce(p.proargmodes[x.pos], 'i') AS mode,
+           tn.nspname AS type_schema, t.typname AS type_name
+      FROM pg_proc AS p,
+           unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY AS x(typ, pos)
+           JOIN pg_type AS t ON t.oid = x.typ
+           JOIN pg_namespace AS tn ON tn.oid = t.typnamespace
+     WHERE p.oid = fn AND coalesce(p.proargmodes[x.pos], 'i') IN ('i', 'b', 'v')
+     ORDER BY x.pos
+  LOOP
+    EXECUTE format('SELECT ((%s)::%I.%I)::pg_catalog.text', pg_get_function_arg_default(fn, a.pos),
+                   a.type_schema, a.type_name)
+      INTO value;
+    arguments := arguments || (CASE WHEN a.mode = 'v' THEN 'VARIADIC ' ELSE '' END
+                               || format('%s::%I.%I', coalesce(quote_literal(value), 'NULL'),
+                                         a.type_schema, a.type_name));
+  END LOOP;
+  RETURN array_to_string(arguments, ', ');
+END
+$$;
 
 -- A test's name in the results: its function's name, with its argument types when it is
 -- overloaded (run() takes each overload).
