@@ -243,10 +243,6 @@ bool waits_for_a_lock(pid_t pid, const std::set<ino_t>& files) {
   return false;
 }
 
-}  // namespace
-
-namespace {
-
 // The first start interrupted while its initdb runs (a kill of the CLI alone: initdb is orphaned
 // and goes on). The orphan is left stopped (SIGSTOP), so that what a test runs next certainly runs
 // while it lives, not by luck of timing.
@@ -446,16 +442,8 @@ namespace {
 
 // CPU time (user + system) a process used, in clock ticks.
 long cpu_ticks(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream fields(content.substr(content.rfind(')') + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
-  }
-  return utime + stime;
+  const auto fields = test_support::stat_fields(pid);
+  return fields.size() > 15 ? std::stol(fields[14]) + std::stol(fields[15]) : 0;
 }
 
 }  // namespace

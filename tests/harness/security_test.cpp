@@ -74,14 +74,8 @@ Owner owner_of(const fs::path& p) {
 }
 
 unsigned long long start_time(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; i < 22; ++i) fields >> field;
-  unsigned long long t = 0;
-  fields >> t;
-  return t;
+  const auto fields = test_support::stat_fields(pid);
+  return fields.size() > 22 ? std::stoull(fields[22]) : 0;
 }
 
 }  // namespace

@@ -149,18 +149,33 @@ int as_user(const LocalUser& user, const std::function<int()>& action) {
   return wait_exit(pid);
 }
 
-bool alive(pid_t pid) {
+std::vector<std::string> stat_fields(pid_t pid) {
   std::string content;
   try {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    if (!stat) return false;
+    if (!stat) return {};
     content.assign(std::istreambuf_iterator<char>(stat), std::istreambuf_iterator<char>());
   } catch (const std::exception&) {
-    return false;  // it exited while we read
+    return {};  // it exited while we read
   }
-  const size_t close_paren = content.rfind(')');
-  return close_paren != std::string::npos && close_paren + 2 < content.size() &&
-         content[close_paren + 2] != 'Z' && content[close_paren + 2] != 'X';
+  // The command name (field 2) is in parentheses and may hold blanks and ')': up to the last one.
+  const size_t open_paren = content.find('('), close_paren = content.rfind(')');
+  if (open_paren == std::string::npos || close_paren == std::string::npos ||
+      close_paren < open_paren) {
+    return {};
+  }
+  std::string pid_field;
+  std::istringstream(content.substr(0, open_paren)) >> pid_field;
+  std::vector<std::string> out = {"", pid_field,
+                                  content.substr(open_paren + 1, close_paren - open_paren - 1)};
+  std::istringstream rest(content.substr(close_paren + 1));
+  for (std::string field; rest >> field;) out.push_back(field);
+  return out;
+}
+
+bool alive(pid_t pid) {
+  const auto fields = stat_fields(pid);
+  return fields.size() > 3 && fields[3] != "Z" && fields[3] != "X";
 }
 
 uid_t process_uid(pid_t pid) {

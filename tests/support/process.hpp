@@ -49,6 +49,9 @@ std::optional<LocalUser> hostile_user();
 // Runs `action` in a child process as `user`; returns its exit status.
 int as_user(const LocalUser& user, const std::function<int()>& action);
 
+// The fields of /proc/PID/stat, numbered as proc(5) numbers them (out[1] the pid, out[3] the
+// state, out[14] utime ...; out[0] is empty); empty if the process is gone.
+std::vector<std::string> stat_fields(pid_t pid);
 // True if the process exists and is not a zombie.
 bool alive(pid_t pid);
 uid_t process_uid(pid_t pid);
